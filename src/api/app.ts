@@ -1,0 +1,63 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import type { Logger } from 'pino'
+import type { Config } from '../config/config.js'
+import type { Metrics } from '../metrics/metrics.js'
+import type { RejectionStore } from '../pipeline/rejection-store.js'
+import type { RegistrySource } from '../registry/registry-store.js'
+import type { RecordsReader, StorageHealth, TelemetryReader } from '../storage/ports.js'
+import { requireApiKey } from './auth.js'
+import { errorHandler, sendProblem } from './problem.js'
+import { healthRoutes } from './routes/health.js'
+import { ingestRoutes } from './routes/ingest.js'
+import { recordsRoutes } from './routes/records.js'
+import { telemetryRoutes } from './routes/telemetry.js'
+
+export interface ApiDeps {
+  readonly config: Config['api']
+  readonly registry: RegistrySource
+  readonly telemetry: TelemetryReader
+  readonly records: RecordsReader
+  readonly storageHealth: StorageHealth
+  readonly rejections: RejectionStore
+  readonly metrics: Metrics
+  readonly log: Logger
+}
+
+/** Builds the HTTP API without listening, so tests can `inject()` or listen on port 0. */
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    // Quiet by default: no line per request (the /metrics counters cover traffic).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  }).withTypeProvider<ZodTypeProvider>()
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+  app.setErrorHandler(errorHandler)
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, request, 404, 'IIOT_ERR_API_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see /docs`))
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'iiot-ingest API', version: '1', description: 'Real-time production, equipment, quality and telemetry data of the smart-factory pilots. Errors are application/problem+json.' },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'API key "<key id>.<secret>" from the registry CLI' } } },
+    },
+    transform: jsonSchemaTransform,
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  await app.register(healthRoutes, deps)
+  await app.register(
+    async (api) => {
+      requireApiKey(api, deps.registry)
+      await api.register(telemetryRoutes, deps)
+      await api.register(recordsRoutes, deps)
+      await api.register(ingestRoutes, deps)
+    },
+    { prefix: '/api/v1' },
+  )
+  return app
+}

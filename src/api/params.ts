@@ -1,0 +1,36 @@
+import { z } from 'zod'
+import { NAME_PATTERN, SLUG_PATTERN } from '../domain/ids.js'
+import { badRequest } from './problem.js'
+
+export const slugParam = z.string().regex(SLUG_PATTERN, 'must be a lowercase id ([a-z0-9][a-z0-9-]{0,62})')
+export const nameParam = z.string().regex(NAME_PATTERN, 'must be 1-128 characters of [A-Za-z0-9_.:/-]')
+export const timeParam = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2026-11-25T08:00:00Z' })
+export const durationParam = z.string().regex(/^[1-9]\d{0,8}(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 10s, 5m, 1h or 1d')
+
+export const scopeQuery = {
+  zone: slugParam.optional(),
+  factory: slugParam.optional(),
+  line: slugParam.optional(),
+  machine: slugParam.optional(),
+}
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
+
+export function durationMs(text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text)!
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]
+}
+
+export interface Window {
+  readonly startMs: number
+  readonly endMs: number
+}
+
+/** A validated time window: end defaults to now, start to end minus `defaultMs`; bounded by `maxMs`. */
+export function resolveWindow(start: string | undefined, end: string | undefined, defaultMs: number, maxMs: number): Window {
+  const endMs = end === undefined ? Date.now() : Date.parse(end)
+  const startMs = start === undefined ? endMs - defaultMs : Date.parse(start)
+  if (endMs <= startMs) throw badRequest('end', 'must be after start')
+  if (endMs - startMs > maxMs) throw badRequest('start', `window longer than the maximum of ${Math.round(maxMs / 86_400_000)} days`)
+  return { startMs, endMs }
+}

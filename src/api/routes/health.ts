@@ -1,0 +1,29 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import type { ApiDeps } from '../app.js'
+
+/** Ops endpoints, unauthenticated: /healthz (process), /readyz (dependencies), /metrics (Prometheus). */
+export const healthRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
+  app.get('/healthz', { schema: { tags: ['ops'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }))
+
+  const checks = z.object({ influxdb: z.boolean() })
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Ready to take traffic: InfluxDB reachable',
+        response: { 200: z.object({ status: z.literal('ready'), checks }), 503: z.object({ status: z.literal('not_ready'), checks }) },
+      },
+    },
+    async (_request, reply) => {
+      const influxdb = await deps.storageHealth.ping()
+      return influxdb ? { status: 'ready' as const, checks: { influxdb } } : reply.code(503).send({ status: 'not_ready' as const, checks: { influxdb } })
+    },
+  )
+
+  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: false } }, async (_request, reply) => {
+    reply.type(deps.metrics.registry.contentType)
+    return deps.metrics.registry.metrics()
+  })
+}

@@ -1,0 +1,46 @@
+/**
+ * InfluxDB line protocol, built directly as strings: about 8x cheaper per
+ * point than the client's Point builder (INFLUXDB-NOTES). Line protocol is
+ * also the journal's and the writer's unit of data.
+ * Escaping rules: https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/
+ */
+const TAG_SPECIAL = /[,= \\\n]/g
+const HAS_TAG_SPECIAL = /[,= \\\n]/
+const STRING_SPECIAL = /["\\\n]/g
+const HAS_STRING_SPECIAL = /["\\\n]/
+
+/** Escapes a tag key or value (commas, equals signs, spaces; newlines are not allowed and become spaces). */
+export function escapeTag(value: string): string {
+  return HAS_TAG_SPECIAL.test(value) ? value.replace(TAG_SPECIAL, (c) => (c === '\n' ? '\\ ' : '\\' + c)) : value
+}
+
+/** A string field value, quoted; a newline (which would end the line) is written as a space. */
+export function stringField(value: string): string {
+  return '"' + (HAS_STRING_SPECIAL.test(value) ? value.replace(STRING_SPECIAL, (c) => (c === '\n' ? ' ' : '\\' + c)) : value) + '"'
+}
+
+export function floatField(value: number): string {
+  // Integers written as floats need no suffix; JS prints finite doubles in a form InfluxDB parses.
+  return String(value)
+}
+
+export function intField(value: number): string {
+  return String(Math.trunc(value)) + 'i'
+}
+
+export function boolField(value: boolean): string {
+  return value ? 'true' : 'false'
+}
+
+export type FieldMap = Record<string, string | undefined>
+
+/** Joins a line; fields whose encoded value is undefined are left out. */
+export function line(measurement: string, tags: string, fields: FieldMap, tsMs: number): string {
+  let f = ''
+  for (const key in fields) {
+    const v = fields[key]
+    if (v === undefined) continue
+    f += (f === '' ? '' : ',') + key + '=' + v
+  }
+  return measurement + ',' + tags + ' ' + f + ' ' + tsMs
+}

@@ -1,0 +1,46 @@
+import { loadConfig } from './config/config.js'
+import { isAppError } from './errors.js'
+import { createLogger } from './logger.js'
+import { startService } from './service.js'
+
+/** Entry point: environment -> config -> service; SIGHUP reloads the registry, SIGTERM/SIGINT stop gracefully. */
+async function main(): Promise<void> {
+  let config
+  try {
+    config = loadConfig(process.env)
+  } catch (err) {
+    // Config errors name the variable; print them plainly and stop.
+    process.stderr.write(`iiot-ingest: ${isAppError(err) ? err.message : String(err)}\n`)
+    process.exit(2)
+  }
+  const log = createLogger(config.logLevel)
+  let service
+  try {
+    service = await startService(config, log)
+  } catch (err) {
+    log.fatal({ err: isAppError(err) ? { code: err.code, message: err.message } : err }, 'start-up failed')
+    process.stderr.write(`iiot-ingest: start-up failed: ${(err as Error).message}\n`)
+    process.exit(1)
+  }
+  const s = service
+  process.on('SIGHUP', () => void s.registry.reload())
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    const hard = setTimeout(() => process.exit(1), 20_000)
+    hard.unref()
+    s.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+void main()

@@ -1,0 +1,177 @@
+import type { Logger } from 'pino'
+import type { IngestLimits } from '../config/config.js'
+import type { DecodedMessage } from '../domain/records.js'
+import { parseTopic, type ParsedTopic } from '../domain/topic.js'
+import type { Metrics } from '../metrics/metrics.js'
+import type { RegistrySource } from '../registry/registry-store.js'
+import type { PointSink } from '../storage/ports.js'
+import { CounterTracker } from './counter-tracker.js'
+import type { MessageTypes } from './proto-schema.js'
+import type { RejectionStore } from './rejection-store.js'
+import { toLines } from './to-lines.js'
+import type { ValidationResult } from './validate.js'
+
+export interface InboundMessage {
+  readonly topic: string
+  readonly payload: Buffer
+  /** The authenticated gateway id (the MQTT username). */
+  readonly gatewayId: string
+}
+
+export interface AcceptedMessage {
+  readonly topic: ParsedTopic
+  readonly gatewayId: string
+  readonly message: DecodedMessage
+  readonly lines: readonly string[]
+}
+
+export type IngestOutcome = { readonly ok: true; readonly accepted: AcceptedMessage } | { readonly ok: false; readonly reason: string; readonly message: string }
+
+/** The state one message carries through the steps. */
+interface Context {
+  readonly inbound: InboundMessage
+  topic?: ParsedTopic
+  decoded?: unknown
+  message?: DecodedMessage
+  lines?: string[]
+}
+
+type StepResult = void | { reason: string; message: string }
+
+interface Step {
+  readonly name: string
+  run(ctx: Context): StepResult
+}
+
+export interface PipelineDeps {
+  readonly registry: RegistrySource
+  readonly types: MessageTypes
+  readonly validate: (kind: ParsedTopic['kind'], decoded: unknown) => ValidationResult
+  readonly sink: PointSink
+  readonly rejections: RejectionStore
+  readonly metrics: Metrics
+  readonly limits: IngestLimits & { readonly maxPayloadBytes: number }
+  readonly log: Logger
+}
+
+export interface Pipeline {
+  readonly steps: readonly string[]
+  ingest(inbound: InboundMessage): IngestOutcome
+  onAccepted(listener: (accepted: AcceptedMessage) => void): () => void
+}
+
+/**
+ * The ingest path as an ordered list of named steps (DESIGN section 3).
+ * Each step either passes or rejects with a reason; a rejection is counted,
+ * kept in the rejection store and never stops the stream. Runs synchronously
+ * so the broker can acknowledge right after it.
+ */
+export function createPipeline(deps: PipelineDeps): Pipeline {
+  const { registry, types, validate, sink, rejections, metrics, limits, log } = deps
+  const counters = new CounterTracker()
+  const listeners = new Set<(accepted: AcceptedMessage) => void>()
+
+  const steps: Step[] = [
+    {
+      name: 'parse-topic',
+      run(ctx) {
+        const parsed = parseTopic(ctx.inbound.topic)
+        if (!parsed.ok) return { reason: 'bad_topic', message: parsed.reason }
+        ctx.topic = parsed.topic
+        metrics.received.inc({ kind: parsed.topic.kind })
+      },
+    },
+    {
+      name: 'resolve-identity',
+      run(ctx) {
+        const t = ctx.topic!
+        const reg = registry.current()
+        if (t.scope === 'gateway') {
+          const gw = reg.gateway(t.gateway)
+          if (!gw || gw.zone !== t.zone || gw.factory !== t.factory) return { reason: 'unknown_gateway', message: `gateway "${t.gateway}" is not registered in ${t.zone}/${t.factory}` }
+          return
+        }
+        if (!reg.machine(t.zone, t.factory, t.line, t.machine)) {
+          return { reason: 'unknown_machine', message: `machine ${t.zone}/${t.factory}/${t.line}/${t.machine} is not in the registry` }
+        }
+      },
+    },
+    {
+      name: 'check-size',
+      run(ctx) {
+        const n = ctx.inbound.payload.length
+        if (n === 0) return { reason: 'empty_payload', message: 'payload is empty' }
+        if (n > limits.maxPayloadBytes) return { reason: 'payload_too_large', message: `payload of ${n} bytes exceeds ${limits.maxPayloadBytes}` }
+      },
+    },
+    {
+      name: 'decode',
+      run(ctx) {
+        try {
+          ctx.decoded = types[ctx.topic!.kind].decode(ctx.inbound.payload)
+        } catch (err) {
+          return { reason: 'decode_error', message: `not a valid ${types[ctx.topic!.kind].fullName.slice(1)} protobuf message: ${(err as Error).message}` }
+        }
+      },
+    },
+    {
+      name: 'validate',
+      run(ctx) {
+        const result = validate(ctx.topic!.kind, ctx.decoded)
+        if (!result.ok) return result.failure
+        ctx.message = result.message
+      },
+    },
+    {
+      name: 'map-to-points',
+      run(ctx) {
+        ctx.lines = toLines(ctx.topic!, ctx.message!, counters)
+      },
+    },
+  ]
+
+  function reject(ctx: Context, failure: { reason: string; message: string }): IngestOutcome {
+    metrics.rejected.inc({ reason: failure.reason })
+    const t = ctx.topic
+    rejections.add({
+      topic: ctx.inbound.topic,
+      gateway: ctx.inbound.gatewayId,
+      zone: t?.zone,
+      factory: t?.factory,
+      reason: failure.reason,
+      message: failure.message,
+      payload: ctx.inbound.payload,
+    })
+    log.warn({ gateway: ctx.inbound.gatewayId, topic: ctx.inbound.topic, reason: failure.reason }, 'message rejected')
+    return { ok: false, ...failure }
+  }
+
+  return {
+    steps: steps.map((s) => s.name),
+    ingest(inbound) {
+      const ctx: Context = { inbound }
+      for (const step of steps) {
+        let failure: StepResult
+        try {
+          failure = step.run(ctx)
+        } catch (err) {
+          // A bug in a step must not take the broker down: reject the message and say where.
+          log.error({ err, step: step.name }, 'pipeline step failed')
+          failure = { reason: 'internal_error', message: `step ${step.name} failed` }
+        }
+        if (failure) return reject(ctx, failure)
+      }
+      const kind = ctx.topic!.kind
+      metrics.accepted.inc({ kind })
+      sink.enqueue(ctx.lines!)
+      metrics.pointsQueued.inc(ctx.lines!.length)
+      const accepted: AcceptedMessage = { topic: ctx.topic!, gatewayId: inbound.gatewayId, message: ctx.message!, lines: ctx.lines! }
+      for (const l of listeners) l(accepted)
+      return { ok: true, accepted }
+    },
+    onAccepted(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+  }
+}

@@ -1,0 +1,109 @@
+import { MEASUREMENTS } from '../domain/measurements.js'
+import { boolField, escapeTag, floatField, intField, line, stringField } from '../domain/line-protocol.js'
+import type { DecodedMessage, Sample } from '../domain/records.js'
+import type { GatewayTopic, MachineTopic } from '../domain/topic.js'
+import type { CounterTracker } from './counter-tracker.js'
+
+/**
+ * Maps a validated message to line protocol (DESIGN section 4): one
+ * measurement per kind, identity as tags (sorted by key, as InfluxDB prefers),
+ * values as fields, explicit millisecond timestamps. Nothing unbounded
+ * (sequence numbers, work orders, lots, cell ids) is a tag.
+ */
+const str = (v: string): string | undefined => (v === '' ? undefined : stringField(v))
+const optFloat = (v: number | undefined): string | undefined => (v === undefined ? undefined : floatField(v))
+
+export function machineTags(t: MachineTopic): string {
+  return `factory=${t.factory},line=${t.line},machine=${t.machine},zone=${t.zone}`
+}
+
+export function toLines(topic: MachineTopic | GatewayTopic, message: DecodedMessage, counters: CounterTracker): string[] {
+  const out: string[] = []
+  const seq = intField(message.seq)
+  if (message.kind === 'connectivity') {
+    const t = topic as GatewayTopic
+    const base = `factory=${t.factory},gateway=${t.gateway}`
+    for (const r of message.reports) {
+      out.push(
+        line(MEASUREMENTS.connectivity, `access=${r.access},${base},zone=${t.zone}`, {
+          rsrp_dbm: optFloat(r.rsrpDbm),
+          rsrq_db: optFloat(r.rsrqDb),
+          sinr_db: optFloat(r.sinrDb),
+          rtt_ms: optFloat(r.rttMs),
+          uplink_mbps: optFloat(r.uplinkMbps),
+          downlink_mbps: optFloat(r.downlinkMbps),
+          cell_id: str(r.cellId),
+          seq,
+        }, r.tsMs),
+      )
+    }
+    return out
+  }
+  const t = topic as MachineTopic
+  const tags = machineTags(t)
+  switch (message.kind) {
+    case 'telemetry': {
+      const prefix = `factory=${t.factory},line=${t.line},machine=${t.machine},signal=`
+      const suffix = `,zone=${t.zone}`
+      for (const s of message.samples) out.push(line(MEASUREMENTS.telemetry, prefix + escapeTag(s.signal) + suffix, sampleFields(s, seq), s.tsMs))
+      break
+    }
+    case 'state':
+      for (const c of message.changes) {
+        out.push(line(MEASUREMENTS.state, tags, { state: stringField(c.state), reason: str(c.reasonCode), alarms: str(c.alarmCodes.join(',')), seq }, c.tsMs))
+      }
+      break
+    case 'production':
+      for (const r of message.reports) {
+        const { good, reject } = r.mode === 'counter' ? counters.delta(tags, r.good, r.reject) : r
+        out.push(
+          line(MEASUREMENTS.production, tags, {
+            good: intField(good),
+            reject: intField(reject),
+            total: intField(good + reject),
+            cycle_time_s: optFloat(r.cycleTimeS),
+            counter_good: r.mode === 'counter' ? intField(r.good) : undefined,
+            counter_reject: r.mode === 'counter' ? intField(r.reject) : undefined,
+            work_order: str(r.workOrder),
+            product: str(r.product),
+            seq,
+          }, r.tsMs),
+        )
+      }
+      break
+    case 'quality': {
+      const prefix = `characteristic=`
+      for (const i of message.inspections) {
+        out.push(
+          line(MEASUREMENTS.quality, prefix + escapeTag(i.characteristic) + ',' + tags, {
+            value: floatField(i.value),
+            lsl: optFloat(i.lsl),
+            usl: optFloat(i.usl),
+            target: optFloat(i.target),
+            unit: str(i.unit),
+            pass: i.pass === undefined ? undefined : boolField(i.pass),
+            defect_code: str(i.defectCode),
+            lot: str(i.lot),
+            seq,
+          }, i.tsMs),
+        )
+      }
+      break
+    }
+  }
+  return out
+}
+
+function sampleFields(s: Sample, seq: string): Record<string, string | undefined> {
+  // One field per value type: InfluxDB fixes a field's type per shard, so a
+  // float and a bool under one name would conflict across signals.
+  const v = s.value
+  return {
+    value: typeof v === 'number' ? floatField(v) : undefined,
+    value_bool: typeof v === 'boolean' ? boolField(v) : undefined,
+    value_str: typeof v === 'string' ? stringField(v) : undefined,
+    unit: str(s.unit),
+    quality: stringField(s.quality),
+    seq,
+  }
+}

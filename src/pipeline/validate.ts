@@ -1,0 +1,234 @@
+import { z } from 'zod'
+import type { IngestLimits } from '../config/config.js'
+import { NAME_PATTERN } from '../domain/ids.js'
+import {
+  MACHINE_STATES,
+  RADIO_ACCESSES,
+  SIGNAL_QUALITIES,
+  type DecodedMessage,
+  type Inspection,
+  type LinkReport,
+  type ProductionReport,
+  type Sample,
+  type StateChange,
+} from '../domain/records.js'
+import type { Kind } from '../domain/topic.js'
+
+/**
+ * Semantic validation (the second of the two steps in DESIGN section 3):
+ * what protobuf's wire format cannot say. Input is the decoded protobuf
+ * message (unset fields read as their proto3 defaults, unset `optional`
+ * fields as null); output is a domain record.
+ *
+ * Each failure carries a bounded `reason` code (metrics label) and a message
+ * saying what to fix.
+ */
+export type RejectionReasonCode =
+  | 'invalid_name'
+  | 'non_finite_number'
+  | 'invalid_enum'
+  | 'missing_value'
+  | 'empty_batch'
+  | 'batch_too_large'
+  | 'string_too_long'
+  | 'future_timestamp'
+  | 'stale_timestamp'
+  | 'invalid_payload'
+
+export interface ValidationFailure {
+  readonly reason: RejectionReasonCode
+  readonly message: string
+}
+
+export type ValidationResult = { ok: true; message: DecodedMessage } | { ok: false; failure: ValidationFailure }
+
+const custom = (reason: RejectionReasonCode, message: string) => ({ message, params: { reason } })
+
+export function createValidator(limits: IngestLimits, now: () => number = Date.now): (kind: Kind, decoded: unknown) => ValidationResult {
+  const text = z.string().max(limits.maxStringLength)
+  const name = z.string().regex(NAME_PATTERN, 'must be 1-128 characters of [A-Za-z0-9_.:/-]')
+  const finite = z.number() // zod 4 rejects NaN and ±Infinity
+  const optFinite = finite.nullish().transform((v) => v ?? undefined)
+  const ts = z.number().int().nonnegative()
+  const batch = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'batch is empty').max(limits.maxBatch, `batch holds more than ${limits.maxBatch} items`)
+  const header = { seq: z.number().int().nonnegative(), sentTsMs: ts }
+
+  const enumOf = <const T extends readonly string[]>(values: T, what: string) =>
+    z.number().int().transform((n, ctx) => {
+      const v = values[n - 1]
+      if (v === undefined) {
+        ctx.addIssue({ code: 'custom', ...custom('invalid_enum', `unknown or unspecified ${what} ${n}`) })
+        return z.NEVER
+      }
+      return v as T[number]
+    })
+
+  const sample = z
+    .object({
+      signal: name,
+      value: z.enum(['doubleValue', 'intValue', 'boolValue', 'stringValue']).nullish(),
+      doubleValue: z.unknown(),
+      intValue: z.unknown(),
+      boolValue: z.unknown(),
+      stringValue: z.unknown(),
+      unit: text,
+      tsMs: ts,
+      quality: z.number().int(),
+    })
+    .transform((s, ctx): Omit<Sample, 'tsMs'> & { tsMs: number } => {
+      let value: number | boolean | string
+      switch (s.value) {
+        case 'doubleValue':
+        case 'intValue':
+          value = s[s.value] as number
+          if (!Number.isFinite(value)) {
+            ctx.addIssue({ code: 'custom', path: ['value'], ...custom('non_finite_number', `value of "${s.signal}" is not a finite number`) })
+            return z.NEVER
+          }
+          break
+        case 'boolValue':
+          value = s.boolValue as boolean
+          break
+        case 'stringValue':
+          value = s.stringValue as string
+          if (value.length > limits.maxStringLength) {
+            ctx.addIssue({ code: 'custom', path: ['value'], ...custom('string_too_long', `string value of "${s.signal}" exceeds ${limits.maxStringLength} characters`) })
+            return z.NEVER
+          }
+          break
+        default:
+          ctx.addIssue({ code: 'custom', path: ['value'], ...custom('missing_value', `sample "${s.signal}" has no value`) })
+          return z.NEVER
+      }
+      const quality = s.quality === 0 ? 'good' : SIGNAL_QUALITIES[s.quality - 1]
+      if (quality === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['quality'], ...custom('invalid_enum', `unknown quality ${s.quality}`) })
+        return z.NEVER
+      }
+      return { signal: s.signal, value, unit: s.unit, tsMs: s.tsMs, quality }
+    })
+
+  const stateChange = z.object({
+    state: enumOf(MACHINE_STATES, 'machine state'),
+    reasonCode: text,
+    alarmCodes: z.array(text).max(64, 'more than 64 alarm codes'),
+    tsMs: ts,
+  }) satisfies z.ZodType<StateChange>
+
+  const productionReport = z
+    .object({
+      mode: z.number().int().min(0).max(2),
+      good: z.number().int().nonnegative(),
+      reject: z.number().int().nonnegative(),
+      cycleTimeS: finite.nonnegative(),
+      workOrder: text,
+      product: text,
+      tsMs: ts,
+    })
+    .transform((r): ProductionReport => ({ ...r, mode: r.mode === 2 ? 'counter' : 'delta', cycleTimeS: r.cycleTimeS > 0 ? r.cycleTimeS : undefined }))
+
+  const inspection = z
+    .object({
+      characteristic: name,
+      value: finite,
+      lsl: optFinite,
+      usl: optFinite,
+      target: optFinite,
+      unit: text,
+      verdict: z.number().int().min(0).max(2),
+      defectCode: text,
+      lot: text,
+      tsMs: ts,
+    })
+    .transform((i): Inspection => {
+      const derived = i.lsl === undefined && i.usl === undefined ? undefined : (i.lsl === undefined || i.value >= i.lsl) && (i.usl === undefined || i.value <= i.usl)
+      const pass = i.verdict === 1 ? true : i.verdict === 2 ? false : derived
+      return { characteristic: i.characteristic, value: i.value, lsl: i.lsl, usl: i.usl, target: i.target, unit: i.unit, pass, defectCode: i.defectCode, lot: i.lot, tsMs: i.tsMs }
+    })
+
+  const linkReport = z.object({
+    access: enumOf(RADIO_ACCESSES, 'radio access'),
+    rsrpDbm: optFinite,
+    rsrqDb: optFinite,
+    sinrDb: optFinite,
+    rttMs: optFinite,
+    uplinkMbps: optFinite,
+    downlinkMbps: optFinite,
+    cellId: text,
+    tsMs: ts,
+  }) satisfies z.ZodType<LinkReport>
+
+  const schemas = {
+    telemetry: z.object({ ...header, samples: batch(sample) }),
+    state: z.object({ ...header, changes: batch(stateChange) }),
+    production: z.object({ ...header, reports: batch(productionReport) }),
+    quality: z.object({ ...header, inspections: batch(inspection) }),
+    connectivity: z.object({ ...header, reports: batch(linkReport) }),
+  } as const
+
+  return (kind, decoded) => {
+    const parsed = schemas[kind].safeParse(decoded)
+    if (!parsed.success) return { ok: false, failure: toFailure(parsed.error) }
+    const message = { kind, ...parsed.data } as DecodedMessage & { sentTsMs: number }
+    return checkTimes(message, limits, now())
+  }
+}
+
+/** Items with ts 0 take the message's send time (or the receive time); all must be within the skew window. */
+function checkTimes(message: DecodedMessage & { sentTsMs: number }, limits: IngestLimits, nowMs: number): ValidationResult {
+  if (message.sentTsMs === 0) message.sentTsMs = nowMs
+  const items = itemsOf(message) as { tsMs: number }[]
+  const newest = nowMs + limits.maxFutureSkewMs
+  const oldest = nowMs - limits.maxAgeMs
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!
+    if (item.tsMs === 0) item.tsMs = message.sentTsMs
+    if (item.tsMs > newest) {
+      return { ok: false, failure: { reason: 'future_timestamp', message: `item ${i}: timestamp ${new Date(item.tsMs).toISOString()} is more than ${limits.maxFutureSkewMs} ms in the future (check the gateway clock)` } }
+    }
+    if (item.tsMs < oldest) {
+      return { ok: false, failure: { reason: 'stale_timestamp', message: `item ${i}: timestamp ${new Date(item.tsMs).toISOString()} is older than ${limits.maxAgeMs} ms` } }
+    }
+  }
+  return { ok: true, message }
+}
+
+export function itemsOf(message: DecodedMessage): readonly unknown[] {
+  switch (message.kind) {
+    case 'telemetry':
+      return message.samples
+    case 'state':
+      return message.changes
+    case 'production':
+    case 'connectivity':
+      return message.reports
+    case 'quality':
+      return message.inspections
+  }
+}
+
+function toFailure(error: z.ZodError): ValidationFailure {
+  const issue = error.issues[0]!
+  const where = issue.path.join('.')
+  const message = `${where ? where + ': ' : ''}${issue.message}`
+  return { reason: reasonOf(issue), message }
+}
+
+function reasonOf(issue: z.core.$ZodIssue): RejectionReasonCode {
+  switch (issue.code) {
+    case 'custom':
+      return (issue.params?.reason as RejectionReasonCode | undefined) ?? 'invalid_payload'
+    case 'too_big':
+      return issue.origin === 'array' ? 'batch_too_large' : issue.origin === 'string' ? 'string_too_long' : 'invalid_payload'
+    case 'too_small':
+      return issue.origin === 'array' ? 'empty_batch' : 'invalid_payload'
+    case 'invalid_format':
+      return 'invalid_name'
+    case 'invalid_value':
+      return 'invalid_enum'
+    case 'invalid_type':
+      return issue.expected === 'number' ? 'non_finite_number' : 'invalid_payload'
+    default:
+      return 'invalid_payload'
+  }
+}

@@ -1,0 +1,155 @@
+import { createHash } from 'node:crypto'
+import { AppError } from '../errors.js'
+import {
+  registryFileSchema,
+  type ApiKeyDef,
+  type ApiKeyScope,
+  type FactoryDef,
+  type GatewayDef,
+  type LineDef,
+  type MachineDef,
+  type RegistryFile,
+  type ZoneDef,
+} from './registry-schema.js'
+import { verifySecret } from './secret-hash.js'
+
+export interface FactoryEntry {
+  readonly zone: ZoneDef
+  readonly factory: FactoryDef
+}
+
+export interface MachineEntry extends FactoryEntry {
+  readonly line: LineDef
+  readonly machine: MachineDef
+}
+
+export interface GatewayEntry {
+  readonly gateway: GatewayDef
+  readonly zone: string
+  readonly factory: string
+}
+
+export interface ApiKeyEntry {
+  readonly id: string
+  readonly scope: ApiKeyScope
+}
+
+const VERIFIED_CACHE_MAX = 10_000
+
+/**
+ * One validated, immutable snapshot of the registry file. Lookups are O(1).
+ * A reload builds a new snapshot; holders swap the reference.
+ */
+export class Registry {
+  readonly file: RegistryFile
+  private readonly factories = new Map<string, FactoryEntry>()
+  private readonly machines = new Map<string, MachineEntry>()
+  private readonly gateways = new Map<string, GatewayEntry>()
+  private readonly apiKeys = new Map<string, ApiKeyDef>()
+  // Successful scrypt verifications, keyed by id + SHA-256 of the presented secret,
+  // so that a reconnecting gateway or a busy API client does not pay the slow hash each time.
+  private readonly verified = new Map<string, true>()
+
+  private constructor(file: RegistryFile) {
+    this.file = file
+    const problems: string[] = []
+    file.zones.forEach((zone, zi) => {
+      zone.factories.forEach((factory, fi) => {
+        if (this.factories.has(factory.id)) problems.push(`zones[${zi}].factories[${fi}].id: factory "${factory.id}" is defined twice (factory ids are unique across zones)`)
+        this.factories.set(factory.id, { zone, factory })
+        const lineIds = new Set<string>()
+        factory.lines.forEach((line, li) => {
+          if (lineIds.has(line.id)) problems.push(`zones[${zi}].factories[${fi}].lines[${li}].id: line "${line.id}" is defined twice in factory "${factory.id}"`)
+          lineIds.add(line.id)
+          line.machines.forEach((machine, mi) => {
+            const key = machineKey(zone.id, factory.id, line.id, machine.id)
+            if (this.machines.has(key)) problems.push(`zones[${zi}].factories[${fi}].lines[${li}].machines[${mi}].id: machine "${machine.id}" is defined twice`)
+            this.machines.set(key, { zone, factory, line, machine })
+          })
+        })
+      })
+    })
+    const zoneIds = new Set<string>()
+    file.zones.forEach((zone, zi) => {
+      if (zoneIds.has(zone.id)) problems.push(`zones[${zi}].id: zone "${zone.id}" is defined twice`)
+      zoneIds.add(zone.id)
+    })
+    file.gateways.forEach((gateway, gi) => {
+      const owner = this.factories.get(gateway.factory)
+      if (!owner) problems.push(`gateways[${gi}].factory: unknown factory "${gateway.factory}"`)
+      if (this.gateways.has(gateway.id)) problems.push(`gateways[${gi}].id: gateway "${gateway.id}" is defined twice`)
+      if (owner) this.gateways.set(gateway.id, { gateway, zone: owner.zone.id, factory: owner.factory.id })
+    })
+    file.apiKeys.forEach((key, ki) => {
+      if (this.apiKeys.has(key.id)) problems.push(`apiKeys[${ki}].id: key "${key.id}" is defined twice`)
+      if ('zone' in key.scope && !zoneIds.has(key.scope.zone)) problems.push(`apiKeys[${ki}].scope.zone: unknown zone "${key.scope.zone}"`)
+      if ('factory' in key.scope && !this.factories.has(key.scope.factory)) problems.push(`apiKeys[${ki}].scope.factory: unknown factory "${key.scope.factory}"`)
+      this.apiKeys.set(key.id, key)
+    })
+    if (problems.length > 0) {
+      throw new AppError('IIOT_ERR_REGISTRY_INVALID', `invalid registry:\n  ${problems.join('\n  ')}`, { details: problems })
+    }
+  }
+
+  /** Validates raw JSON (already parsed) into a registry; all problems reported at once. */
+  static fromJson(raw: unknown): Registry {
+    const parsed = registryFileSchema.safeParse(raw)
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+      throw new AppError('IIOT_ERR_REGISTRY_INVALID', `invalid registry:\n  ${problems.join('\n  ')}`, { details: problems })
+    }
+    return new Registry(parsed.data)
+  }
+
+  get zones(): readonly ZoneDef[] {
+    return this.file.zones
+  }
+
+  zone(id: string): ZoneDef | undefined {
+    return this.file.zones.find((z) => z.id === id)
+  }
+
+  factory(id: string): FactoryEntry | undefined {
+    return this.factories.get(id)
+  }
+
+  machine(zone: string, factory: string, line: string, machine: string): MachineEntry | undefined {
+    return this.machines.get(machineKey(zone, factory, line, machine))
+  }
+
+  gateway(id: string): GatewayEntry | undefined {
+    return this.gateways.get(id)
+  }
+
+  /** Checks a gateway's CONNECT credentials. */
+  async authenticateGateway(id: string, secret: string): Promise<GatewayEntry | undefined> {
+    const entry = this.gateways.get(id)
+    if (!entry) return undefined
+    return (await this.verifyCached(`gw:${id}`, secret, entry.gateway.secretHash)) ? entry : undefined
+  }
+
+  /** Checks an API key presented as `<key id>.<secret>`. */
+  async authenticateApiKey(presented: string): Promise<ApiKeyEntry | undefined> {
+    const dot = presented.indexOf('.')
+    if (dot <= 0) return undefined
+    const id = presented.slice(0, dot)
+    const def = this.apiKeys.get(id)
+    if (!def) return undefined
+    return (await this.verifyCached(`key:${id}`, presented.slice(dot + 1), def.secretHash)) ? { id, scope: def.scope } : undefined
+  }
+
+  private async verifyCached(prefix: string, secret: string, stored: string): Promise<boolean> {
+    const cacheKey = `${prefix}:${createHash('sha256').update(secret).digest('base64')}`
+    if (this.verified.has(cacheKey)) return true
+    const ok = await verifySecret(secret, stored)
+    if (ok) {
+      if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.clear()
+      this.verified.set(cacheKey, true)
+    }
+    return ok
+  }
+}
+
+function machineKey(zone: string, factory: string, line: string, machine: string): string {
+  return `${zone}/${factory}/${line}/${machine}`
+}

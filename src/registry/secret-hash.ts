@@ -1,0 +1,36 @@
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+
+/**
+ * Secrets (gateway passwords, API keys) are stored as
+ * `scrypt$<N>$<r>$<p>$<salt b64>$<hash b64>`; verification is constant-time.
+ */
+const DEFAULT = { N: 16384, r: 8, p: 1 }
+const KEY_LENGTH = 32
+
+function scryptAsync(secret: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(secret, salt, keylen, { ...options, maxmem: 256 * options.N! * options.r! }, (err, key) => (err ? reject(err) : resolve(key)))
+  })
+}
+
+export async function hashSecret(secret: string, params: { N: number; r: number; p: number } = DEFAULT): Promise<string> {
+  const salt = randomBytes(16)
+  const key = await scryptAsync(secret, salt, KEY_LENGTH, params)
+  return ['scrypt', params.N, params.r, params.p, salt.toString('base64'), key.toString('base64')].join('$')
+}
+
+export const SECRET_HASH_PATTERN = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/
+
+export async function verifySecret(secret: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$')
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false
+  const [, n, r, p, saltB64, hashB64] = parts as [string, string, string, string, string, string]
+  const expected = Buffer.from(hashB64, 'base64')
+  const key = await scryptAsync(secret, Buffer.from(saltB64, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p) })
+  return key.length === expected.length && timingSafeEqual(key, expected)
+}
+
+/** A new random secret: 32 bytes, base64url (43 characters). */
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url')
+}

@@ -1,0 +1,56 @@
+import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client'
+import type { InfluxConfig } from '../../config/config.js'
+import { StorageError, type LineWriter } from '../ports.js'
+import { authHeaders } from './influx-auth.js'
+
+/**
+ * Sends one batch per call through the official client's WriteApi, with the
+ * client's own batching and retries turned off: batching, concurrency and
+ * retries are ours (the client's `close()` drops in-flight batches and its
+ * retry buffer drops the oldest lines; see INFLUXDB-NOTES). Writing the lines
+ * and flushing in the same tick pairs each call with exactly its batch.
+ */
+export function createInfluxLineWriter(config: InfluxConfig, maxBatchLines: number): LineWriter & { close(): Promise<void> } {
+  const v1 = config.flavor === 'v1'
+  const influx = new InfluxDB({
+    url: config.url,
+    timeout: config.timeoutMs,
+    // 1.6/1.7 refuse `Authorization: Token`: send Basic credentials through headers instead.
+    ...(v1 ? { headers: authHeaders(config) } : { token: config.token! }),
+  })
+  const api: WriteApi = influx.getWriteApi(v1 ? '' : config.org!, v1 ? `${config.database}/${config.retentionPolicy}` : config.bucket!, 'ms', {
+    // Larger than any batch we send, so the client never sends on its own (it preallocates this many slots).
+    batchSize: maxBatchLines + 1,
+    maxBatchBytes: Number.MAX_SAFE_INTEGER,
+    flushInterval: 0,
+    maxRetries: 0,
+    gzipThreshold: 1000,
+  })
+  if (v1) {
+    api.path = `/write?db=${encodeURIComponent(config.database)}&rp=${encodeURIComponent(config.retentionPolicy)}&precision=ms`
+  }
+  return {
+    async write(lines) {
+      if (lines.length === 0) return
+      if (lines.length > maxBatchLines) throw new StorageError(`batch of ${lines.length} lines exceeds ${maxBatchLines}`, false, undefined)
+      api.writeRecords(lines as string[])
+      try {
+        await api.flush()
+      } catch (err) {
+        throw toStorageError(err)
+      }
+    },
+    async close() {
+      await api.close().catch(() => undefined)
+    },
+  }
+}
+
+/** Retriable: network errors, timeouts, 429 and 5xx. Not: 4xx (bad data, auth, missing database). */
+export function toStorageError(err: unknown): StorageError {
+  if (err instanceof HttpError) {
+    const detail = typeof err.json?.error === 'string' ? err.json.error : err.body ?? err.message
+    return new StorageError(`InfluxDB answered ${err.statusCode}: ${detail}`, err.statusCode >= 429, err.statusCode, { cause: err })
+  }
+  return new StorageError(`InfluxDB unreachable: ${(err as Error)?.message ?? String(err)}`, true, undefined, { cause: err })
+}

@@ -1,0 +1,81 @@
+import type { InfluxConfig } from '../../config/config.js'
+import { StorageError } from '../ports.js'
+import { authHeaders } from './influx-auth.js'
+
+export interface InfluxSeries {
+  readonly name: string
+  readonly tags?: Record<string, string>
+  readonly columns: string[]
+  readonly values?: unknown[][]
+}
+
+export type BindParams = Record<string, string | number | boolean>
+
+/**
+ * InfluxQL over `/query`, which 1.x, 2.x (DBRP mapping; every bucket has a
+ * virtual one since 2.4) and 3.x all serve. Values travel only as bind
+ * parameters (`$name` in the text, `params=` beside it); identifiers and
+ * durations are whitelisted by the callers.
+ */
+export class InfluxQLClient {
+  private readonly headers: Record<string, string>
+  private readonly db: string
+
+  constructor(private readonly config: InfluxConfig) {
+    this.headers = authHeaders(config)
+    this.db = config.flavor === 'v2' ? config.bucket! : config.database
+  }
+
+  /** Runs one SELECT statement and returns its series (times as epoch ms). */
+  async select(query: string, params: BindParams = {}): Promise<InfluxSeries[]> {
+    const url = new URL('/query', this.config.url)
+    url.searchParams.set('db', this.db)
+    if (this.config.flavor === 'v1') url.searchParams.set('rp', this.config.retentionPolicy)
+    url.searchParams.set('q', query)
+    url.searchParams.set('epoch', 'ms')
+    if (Object.keys(params).length > 0) url.searchParams.set('params', JSON.stringify(params))
+    const body = await this.request(url, { method: 'GET' })
+    const result = body.results?.[0]
+    // /query answers 200 with a per-statement error for things like "database not found".
+    if (result?.error) throw new StorageError(`InfluxDB query failed: ${result.error}`, false, 200)
+    return result?.series ?? []
+  }
+
+  /** Creates the 1.x database if it is missing (idempotent). */
+  async ensureDatabase(): Promise<void> {
+    if (this.config.flavor !== 'v1') return
+    const url = new URL('/query', this.config.url)
+    const body = new URLSearchParams({ q: `CREATE DATABASE "${this.config.database}"` })
+    const res = await this.request(url, { method: 'POST', body })
+    const error = res.results?.[0]?.error
+    if (error) throw new StorageError(`cannot create database ${this.config.database}: ${error}`, false, 200)
+  }
+
+  async ping(timeoutMs = 2000): Promise<boolean> {
+    try {
+      const res = await fetch(new URL('/ping', this.config.url), { headers: this.headers, signal: AbortSignal.timeout(timeoutMs) })
+      await res.arrayBuffer()
+      return res.status === 204 || res.status === 200
+    } catch {
+      return false
+    }
+  }
+
+  private async request(url: URL, init: RequestInit): Promise<{ results?: { error?: string; series?: InfluxSeries[] }[]; error?: string }> {
+    let res: Response
+    try {
+      res = await fetch(url, { ...init, headers: this.headers, signal: AbortSignal.timeout(this.config.timeoutMs) })
+    } catch (cause) {
+      throw new StorageError(`InfluxDB unreachable at ${this.config.url}: ${(cause as Error).message}`, true, undefined, { cause })
+    }
+    const text = await res.text()
+    let json: { results?: { error?: string; series?: InfluxSeries[] }[]; error?: string }
+    try {
+      json = JSON.parse(text)
+    } catch {
+      throw new StorageError(`InfluxDB answered ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`, res.status >= 500, res.status)
+    }
+    if (!res.ok) throw new StorageError(`InfluxDB answered ${res.status}: ${json.error ?? text.slice(0, 200)}`, res.status >= 429, res.status)
+    return json
+  }
+}
