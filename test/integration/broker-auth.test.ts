@@ -1,0 +1,116 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { connectAsync, type MqttClient } from 'mqtt'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { FAST, SECRETS, hashSecret } from '../helpers/fixtures.js'
+import { connectGateway, encode, publish } from '../helpers/gateway.js'
+import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
+import { eventually, startTestService, type TestService } from '../helpers/service.js'
+
+let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
+let svc: TestService
+
+beforeAll(async () => {
+  influxd = await startTestInfluxd()
+  svc = await startTestService(influxd.url)
+})
+
+afterAll(async () => {
+  await svc?.dispose()
+  await influxd?.dispose()
+})
+
+/** Resolves with the CONNACK return code of a connection attempt (0 = accepted). */
+async function connackCode(opts: { username?: string; password?: string; clientId?: string; clean?: boolean }): Promise<number> {
+  try {
+    const c = await connectAsync(svc.mqttUrl, { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, clientId: 'probe', ...opts })
+    await c.endAsync()
+    return 0
+  } catch (err) {
+    return (err as { code?: number }).code ?? -1
+  }
+}
+
+describe('gateway authentication', () => {
+  it('accepts the right secret', async () => {
+    expect(await connackCode({ username: 'gw-a', password: SECRETS.gwA })).toBe(0)
+  })
+
+  it('refuses a wrong secret, an unknown gateway and missing credentials with "not authorized" (5)', async () => {
+    expect(await connackCode({ username: 'gw-a', password: 'wrong' })).toBe(5)
+    expect(await connackCode({ username: 'gw-x', password: SECRETS.gwA })).toBe(5)
+    expect(await connackCode({ username: 'gw-b', password: SECRETS.gwA })).toBe(5)
+    expect(await connackCode({})).toBe(5)
+  })
+
+  it('refuses an empty client id with "identifier rejected" (2)', async () => {
+    expect(await connackCode({ username: 'gw-a', password: SECRETS.gwA, clientId: '', clean: true })).toBe(2)
+  })
+})
+
+describe('topic ACL', () => {
+  let gw: MqttClient
+  beforeAll(async () => {
+    gw = await connectGateway(svc.mqttUrl, 'gw-a', SECRETS.gwA)
+  })
+  afterAll(async () => {
+    await gw?.endAsync(true)
+  })
+
+  it('refuses a subscription outside the gateway\'s factory with SUBACK 0x80, and grants its own', async () => {
+    // mqtt.js turns any 0x80 into an error carrying the SUBACK packet.
+    const suback = await gw.subscribeAsync(['iiot/v1/zb/fb/#', '#', 'iiot/v1/za/fa/#'], { qos: 1 }).then(
+      () => undefined,
+      (err: { packet?: { granted: number[] } }) => err.packet,
+    )
+    expect(suback?.granted).toEqual([128, 128, 1])
+    expect(gw.connected).toBe(true)
+  })
+
+  it('closes the connection of a gateway publishing into another factory and stores nothing', async () => {
+    const intruder = await connectGateway(svc.mqttUrl, 'gw-a', SECRETS.gwA)
+    const closed = new Promise<void>((resolve) => intruder.once('close', () => resolve()))
+    intruder.publish('iiot/v1/zb/fb/l1/m1/telemetry', encode('telemetry', { seq: 1, samples: [{ signal: 'intrusion', doubleValue: 1, tsMs: Date.now() }] }), { qos: 1 })
+    await closed
+    intruder.end(true)
+    // A later, legitimate message is stored; the refused one never is.
+    await publish(gw, 'iiot/v1/za/fa/l1/m1/telemetry', encode('telemetry', { seq: 2, samples: [{ signal: 'legit', doubleValue: 1, tsMs: Date.now() }] }))
+    await eventually(async () => (await influxQuery(influxd.url, svc.database, `SELECT count("value") FROM telemetry WHERE signal = 'legit'`)).length > 0)
+    expect(await influxQuery(influxd.url, svc.database, `SELECT * FROM telemetry WHERE signal = 'intrusion'`)).toEqual([])
+    const refused = await svc.metrics.refused.get()
+    expect(refused.values.find((v) => v.labels.operation === 'publish')?.value).toBeGreaterThanOrEqual(1)
+  })
+
+  it('may not publish gateway-level data under another gateway\'s id', async () => {
+    const other = await connectGateway(svc.mqttUrl, 'gw-a', SECRETS.gwA)
+    const closed = new Promise<void>((resolve) => other.once('close', () => resolve()))
+    other.publish('iiot/v1/za/fa/_gateway/gw-z/connectivity', Buffer.from([1]), { qos: 1 })
+    await closed
+    other.end(true)
+  })
+})
+
+describe('registry reload', () => {
+  it('adds a gateway without a restart, and existing connections stay up', async () => {
+    const existing = await connectGateway(svc.mqttUrl, 'gw-a', SECRETS.gwA)
+    expect(await connackCode({ username: 'gw-new', password: 'new-secret-123456' })).toBe(5)
+
+    const doc = JSON.parse(await readFile(svc.registryFile, 'utf8'))
+    doc.gateways.push({ id: 'gw-new', factory: 'fa', secretHash: await hashSecret('new-secret-123456', FAST) })
+    await writeFile(svc.registryFile, JSON.stringify(doc))
+
+    // The file watcher picks it up.
+    await eventually(async () => (await connackCode({ username: 'gw-new', password: 'new-secret-123456' })) === 0)
+    expect(existing.connected).toBe(true)
+    await publish(existing, 'iiot/v1/za/fa/l1/m2/telemetry', encode('telemetry', { seq: 1, samples: [{ signal: 'after-reload', doubleValue: 3, tsMs: Date.now() }] }))
+    await existing.endAsync()
+  })
+
+  it('keeps the previous registry when the new file is invalid', async () => {
+    const before = await readFile(svc.registryFile, 'utf8')
+    await writeFile(svc.registryFile, '{"zones": [{"id": "Not A Slug"}]}')
+    expect(await svc.registry.reload()).toBe(false)
+    expect(await connackCode({ username: 'gw-a', password: SECRETS.gwA })).toBe(0)
+    await writeFile(svc.registryFile, before)
+    expect(await svc.registry.reload()).toBe(true)
+  })
+})
