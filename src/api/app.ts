@@ -2,29 +2,13 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
-import type { Logger } from 'pino'
-import type { Config } from '../config/config.js'
-import type { Metrics } from '../metrics/metrics.js'
-import type { RejectionStore } from '../pipeline/rejection-store.js'
-import type { RegistrySource } from '../registry/registry-store.js'
-import type { RecordsReader, StorageHealth, TelemetryReader } from '../storage/ports.js'
+import type { ApiDeps } from './api-deps.js'
 import { requireApiKey } from './auth.js'
 import { errorHandler, sendProblem } from './problem.js'
 import { healthRoutes } from './routes/health.js'
 import { ingestRoutes } from './routes/ingest.js'
 import { recordsRoutes } from './routes/records.js'
 import { telemetryRoutes } from './routes/telemetry.js'
-
-export interface ApiDeps {
-  readonly config: Config['api']
-  readonly registry: RegistrySource
-  readonly telemetry: TelemetryReader
-  readonly records: RecordsReader
-  readonly storageHealth: StorageHealth
-  readonly rejections: RejectionStore
-  readonly metrics: Metrics
-  readonly log: Logger
-}
 
 /** Builds the HTTP API without listening, so tests can `inject()` or listen on port 0. */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {

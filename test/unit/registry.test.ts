@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { resolveScope } from '../../src/api/scope.js'
-import { AppError } from '../../src/errors.js'
+import type { AppError } from '../../src/errors.js'
 import { Registry } from '../../src/registry/registry.js'
 import { addApiKey, addGateway, emptyRegistry, parseScope } from '../../src/registry/registry-editor.js'
 import { hashSecret, verifySecret } from '../../src/registry/secret-hash.js'

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import type { ApiDeps } from '../app.js'
+import type { ApiDeps } from '../api-deps.js'
 
 /** Ops endpoints, unauthenticated: /healthz (process), /readyz (dependencies), /metrics (Prometheus). */
 export const healthRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { AppError } from '../../errors.js'
 import { byLabel, total } from '../../metrics/metrics.js'
-import type { ApiDeps } from '../app.js'
+import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
 import { keyCovers } from '../scope.js'
 

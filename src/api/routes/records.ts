@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { KINDS } from '../../domain/topic.js'
-import type { ApiDeps } from '../app.js'
+import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
 import { resolveScope } from '../scope.js'
 import { resolveWindow, scopeQuery, timeParam } from '../params.js'

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { AGGREGATES } from '../../storage/ports.js'
-import type { ApiDeps } from '../app.js'
+import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
 import { durationParam, durationMs, nameParam, resolveWindow, scopeQuery, slugParam, timeParam } from '../params.js'
 import { badRequest } from '../problem.js'

@@ -1,0 +1,46 @@
+# Shared by scripts/quickstart.sh and scripts/test.sh: install what is missing, idempotently.
+# shellcheck shell=bash
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else log "need root to run: $*  (install sudo or run as root)"; return 1
+  fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || { log "apt-get not found: install $* with your package manager"; return 1; }
+  if [ "$APT_UPDATED" = 0 ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_node() {
+  command -v node >/dev/null 2>&1 || { log "Node.js 20 or later is required (https://nodejs.org or your distribution's nodejs package)"; exit 1; }
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  if [ "$major" -lt 20 ]; then log "Node.js $(node --version) is too old: 20 or later is required"; exit 1; fi
+}
+
+ensure_influxd() {
+  if command -v influxd >/dev/null 2>&1 || [ -n "${INFLUXD_BIN:-}" ]; then return 0; fi
+  log "installing InfluxDB from the OS packages (apt-get install influxdb)"
+  apt_install influxdb
+  # Debian's package may start a system service on machines with systemd; we run our own
+  # throwaway instances on other ports, so it does not matter either way.
+}
+
+ensure_npm_deps() {
+  local stamp=node_modules/.package-lock.json
+  if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+    log "installing npm dependencies (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+ensure_build() {
+  log "building (tsc)"
+  npm run --silent build
+}

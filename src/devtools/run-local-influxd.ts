@@ -1,0 +1,27 @@
+import { parseArgs } from 'node:util'
+import { freePort, startLocalInfluxd } from './local-influxd.js'
+
+/**
+ * Runs a local InfluxDB 1.x as a managed child process until SIGINT/SIGTERM:
+ * `node dist/src/devtools/run-local-influxd.js --data ./data/influxdb [--port 8086]`.
+ * Prints `INFLUX_URL=<url>` once it answers /ping. Used by the Quick start.
+ */
+const { values } = parseArgs({ options: { data: { type: 'string', default: './data/influxdb' }, port: { type: 'string' } } })
+
+async function portOrFree(wanted: number): Promise<number> {
+  // Keep the conventional port when it is free (a system InfluxDB may already hold it).
+  const free = await freePort()
+  const { createServer } = await import('node:net')
+  return new Promise((resolve) => {
+    const s = createServer()
+    s.once('error', () => resolve(free))
+    s.listen(wanted, '127.0.0.1', () => s.close(() => resolve(wanted)))
+  })
+}
+
+const port = await portOrFree(values.port ? Number(values.port) : 8086)
+const influxd = await startLocalInfluxd({ dataDir: values.data!, port })
+process.stdout.write(`INFLUX_URL=${influxd.url}\n`)
+const stop = () => void influxd.stop().then(() => process.exit(0))
+process.on('SIGINT', stop)
+process.on('SIGTERM', stop)
