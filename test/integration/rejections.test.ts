@@ -12,7 +12,7 @@ let gw: MqttClient
 
 beforeAll(async () => {
   influxd = await startTestInfluxd()
-  svc = await startTestService(influxd.url, { env: { INGEST_MAX_BATCH: '100', INGEST_MAX_FUTURE_SKEW_MS: '60000' } })
+  svc = await startTestService(influxd.url, { env: { INGEST_MAX_BATCH: '100', INGEST_MAX_FUTURE_SKEW_MS: '60000', MQTT_MAX_PAYLOAD_BYTES: '4096' } })
   gw = await connectGateway(svc.mqttUrl, 'gw-a', SECRETS.gwA)
 })
 
@@ -44,6 +44,7 @@ describe('rejections', () => {
       message: /more than 100/,
     },
     { name: 'unknown state enum', topic: 'iiot/v1/za/fa/l1/m1/state', payload: () => encode('state', { seq: 1, changes: [{ state: 0, tsMs: Date.now() }] }), reason: 'invalid_enum', message: /machine state 0/ },
+    { name: 'payload over the size limit', topic: T, payload: () => Buffer.alloc(5000, 1), reason: 'payload_too_large', message: /5000 bytes exceeds 4096/ },
     { name: 'unknown kind', topic: 'iiot/v1/za/fa/l1/m1/vibration', payload: () => good('x', 1), reason: 'bad_topic', message: /unknown kind "vibration"/ },
   ]
 
@@ -76,6 +77,15 @@ describe('rejections', () => {
     const stats = await get('/api/v1/ingest/stats')
     for (const c of cases) expect(stats.rejected[c.reason], c.reason).toBeGreaterThanOrEqual(1)
     expect(stats.accepted.telemetry).toBe(2 * cases.length)
+  })
+
+  it('closes the connection of a client publishing on a topic deeper than the limit, others unaffected', async () => {
+    const deep = await connectGateway(svc.mqttUrl, 'gw-a', SECRETS.gwA)
+    const closed = new Promise<void>((resolve) => deep.once('close', () => resolve()))
+    deep.publish('iiot/v1/za/fa/' + 'x/'.repeat(20) + 'telemetry', good('deep', 1), { qos: 1 })
+    await closed
+    deep.end(true)
+    expect(gw.connected).toBe(true)
   })
 
   it('filters and pages the rejection list', async () => {
