@@ -1,4 +1,5 @@
-import { COUNT_MODE_DELTA, MACHINE_STATE, VERDICT_UNSPECIFIED, type InspectionMsg, type MachineStateCode, type ProductionReportMsg, type SampleMsg, type StateChangeMsg } from './messages.js'
+import { inspectPart } from './inspection.js'
+import { COUNT_MODE_DELTA, MACHINE_STATE, type InspectionMsg, type MachineStateCode, type ProductionReportMsg, type SampleMsg, type StateChangeMsg } from './messages.js'
 import { createPrng } from './prng.js'
 import { createSignals } from './signals.js'
 import { fault, initialState, nextState, setup, type StateEntry } from './state-machine.js'
@@ -47,9 +48,6 @@ const PRODUCTS = [
   { code: 'SHF-12-B', program: 'O1212', rpm: 9500 },
   { code: 'BRK-330', program: 'O3300', rpm: 7200 },
 ] as const
-
-const BORE = { characteristic: 'bore.diameter', lsl: 24.95, usl: 25.05, target: 25.0, unit: 'mm' }
-const ROUGHNESS = { characteristic: 'surface.roughness', usl: 1.6, target: 0.8, unit: 'um' }
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits
 
@@ -100,28 +98,24 @@ export function createMachineModel(spec: MachineSpec, seed: number, startMs: num
     return r
   }
 
-  function inspect(tsMs: number): InspectionMsg[] {
-    const lot = `${workOrder(tsMs)}-L${String(Math.floor(partsInWorkOrder / LOT_SIZE) + 1).padStart(2, '0')}`
-    const bore = round(BORE.target + boreBias + 0.048 * wear + prng.normal(0, 0.005), 4)
-    const ra = round(0.6 + 0.9 * wear + Math.abs(prng.normal(0, 0.08)), 3)
-    const boreDefect = bore > BORE.usl ? 'oversize' : bore < BORE.lsl ? 'undersize' : ''
-    return [
-      { ...BORE, value: bore, verdict: VERDICT_UNSPECIFIED, defectCode: boreDefect, lot, tsMs },
-      { ...ROUGHNESS, value: ra, verdict: VERDICT_UNSPECIFIED, defectCode: ra > ROUGHNESS.usl ? 'surface-rough' : '', lot, tsMs },
-    ]
-  }
-
   function completePart(tsMs: number, ev: MachineEvents): void {
     partsTotal++
     partsInWorkOrder++
-    const rejected = prng.chance(0.015 + 0.02 * wear * wear)
-    if (rejected) pending.reject++
-    else pending.good++
-    rejected ? reject++ : good++
+    // ~2 % scrap, more as the tool wears.
+    if (prng.chance(0.015 + 0.02 * wear * wear)) {
+      pending.reject++
+      reject++
+    } else {
+      pending.good++
+      good++
+    }
     pending.parts++
     pending.cycleSum += cycleMs / 1000
     wear = Math.min(1, wear + 1 / toolLifeParts)
-    if (partsInWorkOrder % INSPECT_EVERY_PARTS === 0) ev.quality.push(...inspect(tsMs))
+    if (partsInWorkOrder % INSPECT_EVERY_PARTS === 0) {
+      const lot = `${workOrder(tsMs)}-L${String(Math.floor(partsInWorkOrder / LOT_SIZE) + 1).padStart(2, '0')}`
+      ev.quality.push(...inspectPart(prng, boreBias, wear, lot, tsMs))
+    }
     if (wear >= 0.9) toolChangeDue = true
   }
 

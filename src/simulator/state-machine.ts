@@ -28,7 +28,7 @@ function duration(prng: Prng, minMs: number, meanExtraMs: number, maxMs: number)
 }
 
 export function running(prng: Prng): StateEntry {
-  return { state: MACHINE_STATE.running, reasonCode: '', alarmCodes: [], durationMs: duration(prng, 30 * S, 6 * MIN, 60 * MIN) }
+  return { state: MACHINE_STATE.running, reasonCode: '', alarmCodes: [], durationMs: duration(prng, 30 * S, 12 * MIN, 90 * MIN) }
 }
 
 /** A setup (changeover or tool change) is where work orders and tools change. */
@@ -45,18 +45,22 @@ export function initialState(prng: Prng): StateEntry {
   return running(prng)
 }
 
-/** The state after `current` ends. Every stop returns to running; running can end in any stop. */
+/**
+ * The state after `current` ends. Every stop returns to running; running can
+ * end in any stop. Odds and durations give roughly 75-85 % running time, a
+ * typical availability for a machining line.
+ */
 export function nextState(prng: Prng, current: MachineStateCode): StateEntry {
   if (current !== MACHINE_STATE.running) return running(prng)
   const r = prng.next()
-  if (r < 0.12) return { state: MACHINE_STATE.idle, reasonCode: prng.pick(['no-order', 'waiting-for-operator']), alarmCodes: [], durationMs: duration(prng, 10 * S, 40 * S, 5 * MIN) }
-  if (r < 0.22) return setup(prng, 'changeover')
-  if (r < 0.32) return { state: MACHINE_STATE.plannedStop, reasonCode: prng.pick(['break', 'meeting', 'cleaning']), alarmCodes: [], durationMs: duration(prng, 5 * MIN, 5 * MIN, 30 * MIN) }
-  if (r < 0.72) return { state: MACHINE_STATE.unplannedStop, reasonCode: prng.pick(UNPLANNED_REASONS), alarmCodes: [], durationMs: duration(prng, 20 * S, 90 * S, 15 * MIN) }
+  if (r < 0.15) return { state: MACHINE_STATE.idle, reasonCode: prng.pick(['no-order', 'waiting-for-operator']), alarmCodes: [], durationMs: duration(prng, 10 * S, 40 * S, 5 * MIN) }
+  if (r < 0.25) return setup(prng, 'changeover')
+  if (r < 0.33) return { state: MACHINE_STATE.plannedStop, reasonCode: prng.pick(['break', 'meeting', 'cleaning']), alarmCodes: [], durationMs: duration(prng, 5 * MIN, 5 * MIN, 30 * MIN) }
+  if (r < 0.85) return { state: MACHINE_STATE.unplannedStop, reasonCode: prng.pick(UNPLANNED_REASONS), alarmCodes: [], durationMs: duration(prng, 20 * S, 90 * S, 15 * MIN) }
   return fault(prng)
 }
 
 export function fault(prng: Prng, reason?: string): StateEntry {
   const f = FAULTS.find((x) => x.reason === reason) ?? prng.pick(FAULTS)
-  return { state: MACHINE_STATE.fault, reasonCode: f.reason, alarmCodes: [...f.alarms], durationMs: duration(prng, 60 * S, 4 * MIN, 45 * MIN) }
+  return { state: MACHINE_STATE.fault, reasonCode: f.reason, alarmCodes: [...f.alarms], durationMs: duration(prng, 60 * S, 3 * MIN, 45 * MIN) }
 }
