@@ -1,18 +1,23 @@
 import { mkdir } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import { buildApi } from './api/app.js'
 import { startBroker, type BrokerHandle } from './broker/broker.js'
 import type { Config } from './config/config.js'
-import { createMetrics, type Metrics } from './metrics/metrics.js'
+import { tagValue } from './domain/line-protocol.js'
+import { createMetrics, registerJournalGauges, type Metrics } from './metrics/metrics.js'
+import { createIngestor, type Ingestor } from './pipeline/ingestor.js'
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js'
 import { messageTypes } from './pipeline/proto-schema.js'
 import { RejectionStore } from './pipeline/rejection-store.js'
 import { createValidator } from './pipeline/validate.js'
 import { RegistryStore } from './registry/registry-store.js'
-import { BatchingWriter } from './storage/batching-writer.js'
+import { Drainer } from './spool/drainer.js'
+import type { Journal } from './spool/journal.js'
+import { MemoryJournal } from './spool/memory-journal.js'
+import { SegmentJournal } from './spool/segment-journal.js'
 import { createInfluxLineWriter } from './storage/influx/influx-line-writer.js'
 import { InfluxQLClient } from './storage/influx/influxql-client.js'
 import { createInfluxRecordsReader } from './storage/influx/records-reader.js'
@@ -22,85 +27,131 @@ export interface Service {
   readonly config: Config
   readonly registry: RegistryStore
   readonly pipeline: Pipeline
-  readonly writer: BatchingWriter
+  readonly ingestor: Ingestor
+  readonly journal: Journal
+  readonly drainer: Drainer
   readonly rejections: RejectionStore
   readonly metrics: Metrics
   readonly broker: BrokerHandle
   readonly api: FastifyInstance
   readonly httpPort: number
-  /** Stops accepting, flushes what is buffered (bounded by `timeoutMs`), and closes everything. */
-  close(timeoutMs?: number): Promise<void>
+  /**
+   * Graceful stop: stops accepting (listeners and clients closed), lets
+   * in-flight appends finish, drains the journal for up to
+   * `SHUTDOWN_DRAIN_TIMEOUT_MS`, and closes. What is left is replayed on the next start.
+   */
+  close(): Promise<void>
 }
 
 /**
- * The composition root: config -> storage -> pipeline -> broker -> API.
+ * The composition root: config -> storage -> journal -> pipeline -> broker -> API.
  * Only this file (and main.ts) names concrete adapters.
  */
 export async function startService(config: Config, log: Logger): Promise<Service> {
   await mkdir(config.dataDir, { recursive: true })
   const metrics = createMetrics()
   const registry = await RegistryStore.open(config.registryFile, log.child({ component: 'registry' }))
-  registry.watch()
 
   const influxql = new InfluxQLClient(config.influx)
   await influxql.ensureDatabase()
   const lineWriter = createInfluxLineWriter(config.influx, config.write.batchSize)
-  const writer = new BatchingWriter(lineWriter, config.write, metrics, log.child({ component: 'writer' }))
   const rejections = await RejectionStore.open(join(config.dataDir, 'rejections.jsonl'), config.rejections, log.child({ component: 'rejections' }))
+
+  const journal: Journal = config.journal.enabled
+    ? await SegmentJournal.open({ dir: join(config.dataDir, 'journal'), maxBytes: config.journal.maxBytes, segmentBytes: config.journal.segmentBytes, log: log.child({ component: 'journal' }) })
+    : new MemoryJournal(config.journal.maxBytes)
+  if (!config.journal.enabled) log.warn('JOURNAL_ENABLED=false: acknowledged messages live only in memory until written; a crash loses them')
+  registerJournalGauges(metrics, () => ({ ...journal.stats(), full: journal.full }))
+
+  const drainer = new Drainer(journal, lineWriter, { batchSize: config.write.batchSize, maxInFlight: config.write.maxInFlight, retryBaseMs: 250, retryMaxMs: config.write.retryMaxMs }, {
+    metrics,
+    log: log.child({ component: 'drainer' }),
+    onRefusedLine: (line, message) => {
+      metrics.rejected.inc({ reason: 'refused_by_storage' })
+      void rejections.add({
+        topic: `(storage) ${line.slice(0, line.indexOf(','))}`,
+        gateway: undefined,
+        zone: tagValue(line, 'zone'),
+        factory: tagValue(line, 'factory'),
+        reason: 'refused_by_storage',
+        message,
+        payload: Buffer.from(line),
+      })
+    },
+  })
+  drainer.start()
 
   const pipeline = createPipeline({
     registry,
     types: messageTypes(),
     validate: createValidator(config.ingest),
-    sink: writer,
-    rejections,
     metrics,
     limits: { ...config.ingest, maxPayloadBytes: config.mqtt.maxPayloadBytes },
     log: log.child({ component: 'pipeline' }),
   })
+  const ingestor = createIngestor({ pipeline, sink: journal, rejections, metrics, log: log.child({ component: 'ingest' }) })
 
-  const broker = await startBroker(config.mqtt, { registry, pipeline, metrics, log: log.child({ component: 'broker' }) })
-  let api: FastifyInstance
+  const readiness = async () => {
+    const stats = journal.stats()
+    const now = Date.now()
+    const stalled = stats.oldestUnwrittenMs !== undefined && now - stats.oldestUnwrittenMs > config.readyWriteStallMs && now - drainer.lastWriteAt > config.readyWriteStallMs
+    const checks = { influxdb: await influxql.ping(), journal: !journal.full, writing: !stalled }
+    return { ready: checks.influxdb && checks.journal && checks.writing, checks }
+  }
+
+  let broker: BrokerHandle | undefined
+  let api: FastifyInstance | undefined
   try {
+    broker = await startBroker(config.mqtt, { registry, ingestor, metrics, log: log.child({ component: 'broker' }) })
     api = await buildApi({
       config: config.api,
       registry,
       telemetry: createInfluxTelemetryReader(influxql),
       records: createInfluxRecordsReader(influxql),
-      storageHealth: influxql,
+      readiness,
+      journalStats: () => ({ ...journal.stats(), full: journal.full }),
       rejections,
       metrics,
       log: log.child({ component: 'api' }),
     })
     await api.listen({ host: config.http.host, port: config.http.port })
   } catch (err) {
-    await broker.close()
+    await broker?.close()
+    await drainer.stop(0)
+    await journal.close()
+    await rejections.close()
     throw err
   }
+  registry.watch()
   const httpPort = (api.server.address() as AddressInfo).port
-  log.info({ port: httpPort }, 'API listening')
+  log.info({ port: httpPort, journal: config.journal.enabled ? 'disk' : 'memory' }, 'API listening')
 
+  const b = broker
+  const a = api
   let closing: Promise<void> | undefined
   return {
     config,
     registry,
     pipeline,
-    writer,
+    ingestor,
+    journal,
+    drainer,
     rejections,
     metrics,
-    broker,
-    api,
+    broker: b,
+    api: a,
     httpPort,
-    close(timeoutMs = 10_000) {
+    close() {
       closing ??= (async () => {
         registry.close()
-        await broker.close()
-        const flushed = await Promise.race([writer.flush().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), timeoutMs).unref())])
-        if (!flushed) log.error({ buffered: writer.bufferedLines }, 'shutdown: points still buffered after the flush timeout')
-        writer.close()
+        await b.close()
+        await drainer.stop(config.shutdownDrainTimeoutMs)
+        const left = journal.stats().unwrittenRecords
+        if (left > 0) log.warn({ records: left }, 'shutdown: journal not fully drained; the rest is replayed on the next start')
+        await journal.close()
         await lineWriter.close()
-        await rejections.flush()
-        await api.close()
+        await rejections.close()
+        await a.close()
       })()
       return closing
     },

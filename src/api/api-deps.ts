@@ -3,7 +3,7 @@ import type { Config } from '../config/config.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { RejectionStore } from '../pipeline/rejection-store.js'
 import type { RegistrySource } from '../registry/registry-store.js'
-import type { RecordsReader, StorageHealth, TelemetryReader } from '../storage/ports.js'
+import type { RecordsReader, TelemetryReader } from '../storage/ports.js'
 
 /** What the API needs from the rest of the service; handed to every route plugin. */
 export interface ApiDeps {
@@ -11,7 +11,10 @@ export interface ApiDeps {
   readonly registry: RegistrySource
   readonly telemetry: TelemetryReader
   readonly records: RecordsReader
-  readonly storageHealth: StorageHealth
+  /** Readiness checks: InfluxDB reachable, journal below its limit, writes progressing. */
+  readonly readiness: () => Promise<{ readonly ready: boolean; readonly checks: Readonly<Record<string, boolean>> }>
+  /** Journal figures for the stats endpoint. */
+  readonly journalStats: () => { readonly unwrittenRecords: number; readonly unwrittenBytes: number; readonly oldestUnwrittenMs: number | undefined; readonly full: boolean }
   readonly rejections: RejectionStore
   readonly metrics: Metrics
   readonly log: Logger

@@ -3,12 +3,12 @@ import type { Logger } from 'pino'
 import { mayPublish, maySubscribe, type GatewayIdentity } from '../domain/acl.js'
 import { isUnderRoot } from '../domain/topic.js'
 import type { Metrics } from '../metrics/metrics.js'
-import type { Pipeline } from '../pipeline/pipeline.js'
+import type { Ingestor } from '../pipeline/ingestor.js'
 import type { RegistrySource } from '../registry/registry-store.js'
 
 export interface HookDeps {
   readonly registry: RegistrySource
-  readonly pipeline: Pipeline
+  readonly ingestor: Ingestor
   readonly metrics: Metrics
   readonly maxClientIdLength: number
   readonly log: Logger
@@ -25,13 +25,14 @@ function authError(returnCode: number, message: string): AuthenticateError {
 /**
  * The broker's policy points (DESIGN section 7): who may connect, where a
  * gateway may publish and subscribe, and the hand-off of each publish to the
- * pipeline. `authorizePublish` is the only Aedes hook that runs before a QoS 1
- * PUBACK (lib/handlers/publish.js), so ingestion happens there.
+ * ingestor. `authorizePublish` is the only Aedes hook that runs before a QoS 1
+ * PUBACK (lib/handlers/publish.js), so the message is journaled there and the
+ * callback held until it is durable.
  */
 export function createGatewayHooks(deps: HookDeps): Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> & {
   identity(client: Client): GatewayIdentity | undefined
 } {
-  const { registry, pipeline, metrics, log } = deps
+  const { registry, ingestor, metrics, log } = deps
   const identities = new WeakMap<Client, GatewayIdentity>()
   const emptyClientIds = new WeakSet<Client>()
 
@@ -90,7 +91,18 @@ export function createGatewayHooks(deps: HookDeps): Pick<AedesOptions, 'preConne
       if (isUnderRoot(packet.topic)) {
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
         // A bad payload is accepted (acked) and kept as a rejection, never refused (DESIGN section 5).
-        pipeline.ingest({ topic: packet.topic, payload, gatewayId: gw.id })
+        // QoS 1: the PUBACK waits until the outcome is durable; meanwhile Aedes reads no more from this socket.
+        const durable = ingestor.handle({ topic: packet.topic, payload, gatewayId: gw.id }, packet.qos)
+        if (durable) {
+          durable.then(
+            () => callback(null),
+            (err: unknown) => {
+              log.error({ err, clientId: client.id }, 'cannot make a message durable; closing the connection so the gateway resends')
+              callback(err as Error)
+            },
+          )
+          return
+        }
       }
       callback(null)
     },

@@ -40,11 +40,16 @@ export const envSchema = z.object({
   INFLUX_TOKEN: z.string().min(1).optional(),
   INFLUX_TIMEOUT_MS: int(100, 120_000).default(10_000),
 
+  JOURNAL_ENABLED: bool.default(true),
+  JOURNAL_MAX_BYTES: int(1024 * 1024, 2 ** 50).default(1024 * 1024 * 1024),
+  JOURNAL_SEGMENT_BYTES: int(64 * 1024, 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+
   WRITE_BATCH_SIZE: int(1, 100_000).default(5000),
-  WRITE_FLUSH_INTERVAL_MS: int(1, 60_000).default(250),
   WRITE_MAX_IN_FLIGHT: int(1, 16).default(2),
-  WRITE_MAX_RETRIES: int(0, 100).default(5),
-  WRITE_MAX_BUFFERED_LINES: int(1000, 10_000_000).default(200_000),
+  WRITE_RETRY_MAX_MS: int(10, 600_000).default(30_000),
+
+  SHUTDOWN_DRAIN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  READY_WRITE_STALL_MS: int(1000, 3_600_000).default(60_000),
 
   INGEST_MAX_FUTURE_SKEW_MS: int(0, 86_400_000).default(300_000),
   INGEST_MAX_AGE_MS: int(60_000, 10 * 365 * 86_400_000).default(30 * 86_400_000),
@@ -76,7 +81,10 @@ export interface Config {
   }
   readonly http: { readonly host: string; readonly port: number }
   readonly influx: InfluxConfig
+  readonly journal: JournalConfig
   readonly write: WriteConfig
+  readonly shutdownDrainTimeoutMs: number
+  readonly readyWriteStallMs: number
   readonly ingest: IngestLimits
   readonly rejections: { readonly max: number; readonly payloadBytes: number }
   readonly api: { readonly maxWindowMs: number; readonly maxPoints: number; readonly latestLookbackMs: number }
@@ -95,12 +103,16 @@ export interface InfluxConfig {
   readonly timeoutMs: number
 }
 
+export interface JournalConfig {
+  readonly enabled: boolean
+  readonly maxBytes: number
+  readonly segmentBytes: number
+}
+
 export interface WriteConfig {
   readonly batchSize: number
-  readonly flushIntervalMs: number
   readonly maxInFlight: number
-  readonly maxRetries: number
-  readonly maxBufferedLines: number
+  readonly retryMaxMs: number
 }
 
 export interface IngestLimits {
@@ -175,13 +187,10 @@ function toConfig(e: Env): Config {
       token: e.INFLUX_TOKEN,
       timeoutMs: e.INFLUX_TIMEOUT_MS,
     },
-    write: {
-      batchSize: e.WRITE_BATCH_SIZE,
-      flushIntervalMs: e.WRITE_FLUSH_INTERVAL_MS,
-      maxInFlight: e.WRITE_MAX_IN_FLIGHT,
-      maxRetries: e.WRITE_MAX_RETRIES,
-      maxBufferedLines: e.WRITE_MAX_BUFFERED_LINES,
-    },
+    journal: { enabled: e.JOURNAL_ENABLED, maxBytes: e.JOURNAL_MAX_BYTES, segmentBytes: e.JOURNAL_SEGMENT_BYTES },
+    write: { batchSize: e.WRITE_BATCH_SIZE, maxInFlight: e.WRITE_MAX_IN_FLIGHT, retryMaxMs: e.WRITE_RETRY_MAX_MS },
+    shutdownDrainTimeoutMs: e.SHUTDOWN_DRAIN_TIMEOUT_MS,
+    readyWriteStallMs: e.READY_WRITE_STALL_MS,
     ingest: {
       maxFutureSkewMs: e.INGEST_MAX_FUTURE_SKEW_MS,
       maxAgeMs: e.INGEST_MAX_AGE_MS,

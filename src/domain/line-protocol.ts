@@ -44,3 +44,11 @@ export function line(measurement: string, tags: string, fields: FieldMap, tsMs: 
   }
   return measurement + ',' + tags + ' ' + f + ' ' + tsMs
 }
+
+/** Reads an (unescaped) tag value back from a line we built; undefined when absent. */
+export function tagValue(lineText: string, key: string): string | undefined {
+  const end = lineText.indexOf(' ')
+  const head = end < 0 ? lineText : lineText.slice(0, end)
+  const m = new RegExp(`,${key}=([^,]+)`).exec(head)
+  return m?.[1]
+}

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /** All Prometheus metrics of the service, on one registry (served at /metrics). */
 export function createMetrics() {
@@ -11,11 +11,18 @@ export function createMetrics() {
     accepted: counter('iiot_messages_accepted_total', 'messages decoded, validated and queued for storage, by kind', ['kind']),
     rejected: counter('iiot_messages_rejected_total', 'messages rejected, by reason', ['reason']),
     refused: counter('iiot_mqtt_refused_total', 'MQTT operations refused: connect (bad credentials), publish or subscribe (ACL)', ['operation', 'reason']),
-    pointsQueued: counter('iiot_points_queued_total', 'points handed to the storage writer'),
+    pointsQueued: counter('iiot_points_queued_total', 'points appended to the journal'),
+    journaled: counter('iiot_journal_appended_total', 'messages appended to the journal'),
+    qos0Dropped: counter('iiot_qos0_dropped_total', 'QoS 0 messages dropped because the journal was full'),
+    ackLatency: new Histogram({
+      name: 'iiot_ack_latency_seconds',
+      help: 'from receiving a QoS 1 publish to its outcome being durable (the PUBACK follows)',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers: [registry],
+    }),
     pointsWritten: counter('iiot_points_written_total', 'points InfluxDB acknowledged'),
     pointsDropped: counter('iiot_points_dropped_total', 'points given up on, by reason', ['reason']),
     writeErrors: counter('iiot_write_errors_total', 'failed write requests to InfluxDB, by whether they are retried', ['retriable']),
-    writeBufferLines: new Gauge({ name: 'iiot_write_buffer_lines', help: 'points waiting to be written', registers: [registry] }),
     clients: new Gauge({ name: 'iiot_mqtt_clients_connected', help: 'connected MQTT clients', registers: [registry] }),
   }
 }
@@ -36,4 +43,24 @@ export async function total(metric: Counter<string>): Promise<number> {
   let sum = 0
   for (const v of (await metric.get()).values) sum += v.value
   return sum
+}
+
+/** Gauges read at scrape time from the journal and the drainer. */
+export function registerJournalGauges(metrics: Metrics, read: () => { unwrittenBytes: number; unwrittenRecords: number; oldestUnwrittenMs: number | undefined; full: boolean }): void {
+  const gauge = (name: string, help: string, value: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [metrics.registry],
+      collect() {
+        this.set(value())
+      },
+    })
+  gauge('iiot_journal_unwritten_bytes', 'journal bytes not yet written to InfluxDB', () => read().unwrittenBytes)
+  gauge('iiot_journal_unwritten_records', 'journaled messages not yet written to InfluxDB', () => read().unwrittenRecords)
+  gauge('iiot_journal_oldest_unwritten_age_seconds', 'age of the oldest journaled message not yet written (0 when none)', () => {
+    const oldest = read().oldestUnwrittenMs
+    return oldest === undefined ? 0 : (Date.now() - oldest) / 1000
+  })
+  gauge('iiot_journal_full', '1 while the journal is above its limit (acknowledgements held, QoS 0 dropped)', () => (read().full ? 1 : 0))
 }

@@ -4,10 +4,8 @@ import type { DecodedMessage } from '../domain/records.js'
 import { parseTopic, type ParsedTopic } from '../domain/topic.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { RegistrySource } from '../registry/registry-store.js'
-import type { PointSink } from '../storage/ports.js'
 import { CounterTracker } from './counter-tracker.js'
 import type { MessageTypes } from './proto-schema.js'
-import type { RejectionStore } from './rejection-store.js'
 import { toLines } from './to-lines.js'
 import type { ValidationResult } from './validate.js'
 
@@ -25,7 +23,9 @@ export interface AcceptedMessage {
   readonly lines: readonly string[]
 }
 
-export type IngestOutcome = { readonly ok: true; readonly accepted: AcceptedMessage } | { readonly ok: false; readonly reason: string; readonly message: string }
+export type IngestOutcome =
+  | { readonly ok: true; readonly accepted: AcceptedMessage }
+  | { readonly ok: false; readonly reason: string; readonly message: string; readonly topic: ParsedTopic | undefined }
 
 /** The state one message carries through the steps. */
 interface Context {
@@ -47,8 +47,6 @@ export interface PipelineDeps {
   readonly registry: RegistrySource
   readonly types: MessageTypes
   readonly validate: (kind: ParsedTopic['kind'], decoded: unknown) => ValidationResult
-  readonly sink: PointSink
-  readonly rejections: RejectionStore
   readonly metrics: Metrics
   readonly limits: IngestLimits & { readonly maxPayloadBytes: number }
   readonly log: Logger
@@ -56,20 +54,18 @@ export interface PipelineDeps {
 
 export interface Pipeline {
   readonly steps: readonly string[]
+  /** Runs the steps; pure apart from the `received` counter. */
   ingest(inbound: InboundMessage): IngestOutcome
-  onAccepted(listener: (accepted: AcceptedMessage) => void): () => void
 }
 
 /**
  * The ingest path as an ordered list of named steps (DESIGN section 3).
- * Each step either passes or rejects with a reason; a rejection is counted,
- * kept in the rejection store and never stops the stream. Runs synchronously
- * so the broker can acknowledge right after it.
+ * Each step either passes or rejects with a reason. Synchronous and free of
+ * I/O: the ingestor journals the result and records rejections.
  */
 export function createPipeline(deps: PipelineDeps): Pipeline {
-  const { registry, types, validate, sink, rejections, metrics, limits, log } = deps
+  const { registry, types, validate, metrics, limits, log } = deps
   const counters = new CounterTracker()
-  const listeners = new Set<(accepted: AcceptedMessage) => void>()
 
   const steps: Step[] = [
     {
@@ -130,21 +126,6 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     },
   ]
 
-  function reject(ctx: Context, failure: { reason: string; message: string }): IngestOutcome {
-    metrics.rejected.inc({ reason: failure.reason })
-    const t = ctx.topic
-    rejections.add({
-      topic: ctx.inbound.topic,
-      gateway: ctx.inbound.gatewayId,
-      zone: t?.zone,
-      factory: t?.factory,
-      reason: failure.reason,
-      message: failure.message,
-      payload: ctx.inbound.payload,
-    })
-    log.warn({ gateway: ctx.inbound.gatewayId, topic: ctx.inbound.topic, reason: failure.reason }, 'message rejected')
-    return { ok: false, ...failure }
-  }
 
   return {
     steps: steps.map((s) => s.name),
@@ -159,19 +140,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           log.error({ err, step: step.name }, 'pipeline step failed')
           failure = { reason: 'internal_error', message: `step ${step.name} failed` }
         }
-        if (failure) return reject(ctx, failure)
+        if (failure) return { ok: false, reason: failure.reason, message: failure.message, topic: ctx.topic }
       }
-      const kind = ctx.topic!.kind
-      metrics.accepted.inc({ kind })
-      sink.enqueue(ctx.lines!)
-      metrics.pointsQueued.inc(ctx.lines!.length)
       const accepted: AcceptedMessage = { topic: ctx.topic!, gatewayId: inbound.gatewayId, message: ctx.message!, lines: ctx.lines! }
-      for (const l of listeners) l(accepted)
       return { ok: true, accepted }
-    },
-    onAccepted(listener) {
-      listeners.add(listener)
-      return () => listeners.delete(listener)
     },
   }
 }

@@ -1,6 +1,7 @@
-import { mkdir, readFile, rename, appendFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
+import { AppendFile } from '../spool/append-file.js'
 
 export interface Rejection {
   readonly id: number
@@ -20,25 +21,26 @@ export type RejectionInput = Omit<Rejection, 'id' | 'time' | 'payloadBytes' | 'p
 
 /**
  * The last N rejections, kept for operators (GET /api/v1/ingest/rejections)
- * in memory and in a JSON-lines file that survives restarts. Appends are
- * asynchronous and serialized; the file is compacted to the last N entries
- * once it holds 2N, so it stays bounded.
+ * in memory and in a JSON-lines file that survives restarts. `add()` resolves
+ * once the record is fsynced (group commit), so a QoS 1 PUBACK for a bad
+ * message means its rejection is on disk. The file is compacted to the last
+ * N entries once it holds 2N.
  */
 export class RejectionStore {
   private readonly ring: Rejection[] = []
   private nextId = 1
   private linesInFile = 0
-  private tail: Promise<void> = Promise.resolve()
+  private compacting: Promise<void> | undefined
 
   private constructor(
     private readonly path: string,
+    private file: AppendFile,
     private readonly max: number,
     private readonly payloadBytes: number,
     private readonly log: Logger,
   ) {}
 
   static async open(path: string, opts: { max: number; payloadBytes: number }, log: Logger): Promise<RejectionStore> {
-    const store = new RejectionStore(path, opts.max, opts.payloadBytes, log)
     await mkdir(dirname(path), { recursive: true })
     let text = ''
     try {
@@ -46,20 +48,25 @@ export class RejectionStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
+    const store = new RejectionStore(path, await AppendFile.open(path), opts.max, opts.payloadBytes, log)
     const lines = text.split('\n').filter((l) => l.length > 0)
     store.linesInFile = lines.length
-    for (const l of lines.slice(-opts.max)) {
+    for (const l of lines.slice(-2 * opts.max)) {
       try {
-        store.ring.push(JSON.parse(l) as Rejection)
+        const r = JSON.parse(l) as Rejection
+        // Ids only grow; a record written twice around a compaction is kept once.
+        if (r.id > (store.ring.at(-1)?.id ?? 0)) store.ring.push(r)
       } catch {
         // A torn last line after a crash: skip it.
       }
     }
+    store.ring.splice(0, Math.max(0, store.ring.length - opts.max))
     store.nextId = (store.ring.at(-1)?.id ?? 0) + 1
     return store
   }
 
-  add(input: RejectionInput): Rejection {
+  /** Records a rejection; resolves once it is durable. */
+  add(input: RejectionInput): Promise<void> {
     const { payload, ...rest } = input
     const rejection: Rejection = {
       id: this.nextId++,
@@ -70,8 +77,7 @@ export class RejectionStore {
     }
     this.ring.push(rejection)
     if (this.ring.length > this.max) this.ring.shift()
-    this.persist(rejection)
-    return rejection
+    return this.persist(rejection)
   }
 
   /** Newest first; `beforeId` pages backwards. */
@@ -86,24 +92,33 @@ export class RejectionStore {
     return out
   }
 
-  /** Resolves when everything added so far is on disk. */
-  flush(): Promise<void> {
-    return this.tail
+  private async persist(rejection: Rejection): Promise<void> {
+    if (this.compacting) await this.compacting
+    if (this.linesInFile >= 2 * this.max) {
+      // The rewritten file holds the ring, this rejection included.
+      this.compacting = this.compact().finally(() => (this.compacting = undefined))
+      return this.compacting.catch((err: unknown) => this.log.error({ err }, 'cannot compact the rejection file'))
+    }
+    this.linesInFile++
+    try {
+      await this.file.append(Buffer.from(JSON.stringify(rejection) + '\n'))
+    } catch (err) {
+      this.log.error({ err }, 'cannot persist rejection')
+    }
   }
 
-  private persist(rejection: Rejection): void {
-    this.tail = this.tail
-      .then(async () => {
-        if (this.linesInFile >= 2 * this.max) {
-          const tmp = this.path + '.tmp'
-          await writeFile(tmp, this.ring.map((r) => JSON.stringify(r) + '\n').join(''))
-          await rename(tmp, this.path)
-          this.linesInFile = this.ring.length
-          return
-        }
-        await appendFile(this.path, JSON.stringify(rejection) + '\n')
-        this.linesInFile++
-      })
-      .catch((err: unknown) => this.log.error({ err }, 'cannot persist rejection'))
+  private async compact(): Promise<void> {
+    await this.file.close()
+    const tmp = this.path + '.tmp'
+    await writeFile(tmp, this.ring.map((r) => JSON.stringify(r) + '\n').join(''))
+    await rename(tmp, this.path)
+    this.linesInFile = this.ring.length
+    this.file = await AppendFile.open(this.path)
+  }
+
+  /** Waits for pending writes and closes the file. */
+  async close(): Promise<void> {
+    await this.compacting
+    await this.file.close()
   }
 }

@@ -21,16 +21,14 @@ export interface LineWriter {
   write(lines: readonly string[]): Promise<void>
 }
 
-/** Where the pipeline hands accepted points (the batching writer, later the journal). */
+/** Where accepted points go before storage: the journal. */
 export interface PointSink {
-  enqueue(lines: readonly string[]): void
-}
-
-/** Outcome of one batch, reported by the batching writer. */
-export interface BatchOutcome {
-  readonly lines: readonly string[]
-  readonly ok: boolean
-  readonly error?: StorageError
+  /** Takes one message's points; resolves once they are durable (or, without a journal, queued). */
+  append(lines: readonly string[]): Promise<void>
+  /** True when the sink is at its limit: QoS 1 waits, QoS 0 is dropped. */
+  readonly full: boolean
+  /** Resolves when the sink has room again. */
+  waitForRoom(): Promise<void>
 }
 
 export interface Scope {

@@ -37,7 +37,6 @@ export async function startTestService(influxUrl: string, opts: { env?: Record<s
     HTTP_PORT: '0',
     INFLUX_URL: influxUrl,
     INFLUX_DATABASE: database,
-    WRITE_FLUSH_INTERVAL_MS: '20',
     ...opts.env,
   })
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
@@ -51,7 +50,7 @@ export async function startTestService(influxUrl: string, opts: { env?: Record<s
     wsUrl: `ws://127.0.0.1:${service.broker.ports.ws}`,
     httpUrl: `http://127.0.0.1:${service.httpPort}`,
     async dispose() {
-      await service.close(5000)
+      await service.close()
       await rm(dir, { recursive: true, force: true })
     },
   }

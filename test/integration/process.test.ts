@@ -64,8 +64,6 @@ describe('service process', () => {
       MQTT_WS_ENABLED: 'false',
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: String(httpPort),
-      // A long flush interval: only the shutdown flush can write these points in time.
-      WRITE_FLUSH_INTERVAL_MS: '60000',
       LOG_LEVEL: 'info',
     })
     const deadline = Date.now() + 20_000

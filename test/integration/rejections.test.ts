@@ -106,7 +106,6 @@ describe('rejections', () => {
   })
 
   it('keeps rejections across a restart', async () => {
-    await svc.rejections.flush()
     const { RejectionStore } = await import('../../src/pipeline/rejection-store.js')
     const pino = (await import('pino')).default
     const reopened = await RejectionStore.open(`${svc.dir}/rejections.jsonl`, { max: 1000, payloadBytes: 1024 }, pino({ level: 'silent' }))

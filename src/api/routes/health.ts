@@ -6,19 +6,20 @@ import type { ApiDeps } from '../api-deps.js'
 export const healthRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
   app.get('/healthz', { schema: { tags: ['ops'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }))
 
-  const checks = z.object({ influxdb: z.boolean() })
+  const checks = z.record(z.string(), z.boolean())
   app.get(
     '/readyz',
     {
       schema: {
         tags: ['ops'],
-        summary: 'Ready to take traffic: InfluxDB reachable',
+        summary: 'Ready to take traffic',
+        description: 'influxdb: InfluxDB answers; journal: below its size limit; writing: InfluxDB has accepted writes within READY_WRITE_STALL_MS while data waits.',
         response: { 200: z.object({ status: z.literal('ready'), checks }), 503: z.object({ status: z.literal('not_ready'), checks }) },
       },
     },
     async (_request, reply) => {
-      const influxdb = await deps.storageHealth.ping()
-      return influxdb ? { status: 'ready' as const, checks: { influxdb } } : reply.code(503).send({ status: 'not_ready' as const, checks: { influxdb } })
+      const { ready, checks } = await deps.readiness()
+      return ready ? { status: 'ready' as const, checks } : reply.code(503).send({ status: 'not_ready' as const, checks })
     },
   )
 

@@ -23,7 +23,9 @@ export const ingestRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
             accepted: counts,
             rejected: counts,
             refused: counts,
-            points: z.object({ queued: z.number(), written: z.number(), dropped: counts, buffered: z.number() }),
+            points: z.object({ queued: z.number(), written: z.number(), dropped: counts }),
+            qos0Dropped: z.number(),
+            journal: z.object({ unwrittenRecords: z.number(), unwrittenBytes: z.number(), oldestUnwrittenAgeS: z.number().nullable(), full: z.boolean() }),
             writeErrors: counts,
           }),
         },
@@ -33,6 +35,7 @@ export const ingestRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
       const key = apiKeyOf(request)
       if (!('all' in key.scope)) throw new AppError('IIOT_ERR_API_FORBIDDEN', `API key "${key.id}" is scoped; service-wide ingest counters need a key with scope "all"`)
       const m = deps.metrics
+      const journal = deps.journalStats()
       const refused: Record<string, number> = {}
       for (const v of (await m.refused.get()).values) {
         const k = `${v.labels.operation}:${v.labels.reason}`
@@ -47,7 +50,13 @@ export const ingestRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
           queued: await total(m.pointsQueued),
           written: await total(m.pointsWritten),
           dropped: await byLabel(m.pointsDropped, 'reason'),
-          buffered: (await m.writeBufferLines.get()).values[0]?.value ?? 0,
+        },
+        qos0Dropped: await total(m.qos0Dropped),
+        journal: {
+          unwrittenRecords: journal.unwrittenRecords,
+          unwrittenBytes: journal.unwrittenBytes,
+          oldestUnwrittenAgeS: journal.oldestUnwrittenMs === undefined ? null : (Date.now() - journal.oldestUnwrittenMs) / 1000,
+          full: journal.full,
         },
         writeErrors: await byLabel(m.writeErrors, 'retriable'),
       }

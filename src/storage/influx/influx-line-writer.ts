@@ -46,11 +46,19 @@ export function createInfluxLineWriter(config: InfluxConfig, maxBatchLines: numb
   }
 }
 
-/** Retriable: network errors, timeouts, 429 and 5xx. Not: 4xx (bad data, auth, missing database). */
+/**
+ * Not retriable only when InfluxDB refuses the data itself (400 parse error or
+ * partial write, 413 too large, 422 unprocessable): the batch is then split to
+ * isolate the bad points. Everything else is retried: network errors,
+ * timeouts, 429, 5xx, and also 401/403/404 (credentials or a missing database
+ * are an operator's to fix; the data must wait, not be dropped).
+ */
+const BAD_DATA_STATUSES: ReadonlySet<number> = new Set([400, 413, 422])
+
 export function toStorageError(err: unknown): StorageError {
   if (err instanceof HttpError) {
     const detail = typeof err.json?.error === 'string' ? err.json.error : err.body ?? err.message
-    return new StorageError(`InfluxDB answered ${err.statusCode}: ${detail}`, err.statusCode >= 429, err.statusCode, { cause: err })
+    return new StorageError(`InfluxDB answered ${err.statusCode}: ${detail}`, !BAD_DATA_STATUSES.has(err.statusCode), err.statusCode, { cause: err })
   }
   return new StorageError(`InfluxDB unreachable: ${(err as Error)?.message ?? String(err)}`, true, undefined, { cause: err })
 }

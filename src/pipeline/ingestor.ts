@@ -1,0 +1,75 @@
+import type { Logger } from 'pino'
+import type { Metrics } from '../metrics/metrics.js'
+import type { PointSink } from '../storage/ports.js'
+import type { AcceptedMessage, InboundMessage, Pipeline } from './pipeline.js'
+import type { RejectionStore } from './rejection-store.js'
+
+export interface Ingestor {
+  /**
+   * Handles one publish. For QoS 1 the returned promise resolves when the
+   * outcome is durable (points journaled, or the rejection recorded): only
+   * then may the broker acknowledge. QoS 0 returns at once; when the journal
+   * is full it is dropped and counted.
+   */
+  handle(inbound: InboundMessage, qos: 0 | 1 | 2): Promise<void> | undefined
+  onAccepted(listener: (accepted: AcceptedMessage) => void): () => void
+}
+
+export interface IngestorDeps {
+  readonly pipeline: Pipeline
+  readonly sink: PointSink
+  readonly rejections: RejectionStore
+  readonly metrics: Metrics
+  readonly log: Logger
+}
+
+export function createIngestor(deps: IngestorDeps): Ingestor {
+  const { pipeline, sink, rejections, metrics, log } = deps
+  const listeners = new Set<(accepted: AcceptedMessage) => void>()
+
+  async function whenRoom(lines: readonly string[]): Promise<void> {
+    await sink.waitForRoom()
+    await sink.append(lines)
+  }
+
+  return {
+    handle(inbound, qos) {
+      const started = performance.now()
+      const outcome = pipeline.ingest(inbound)
+      let durable: Promise<void>
+      if (outcome.ok) {
+        const { lines, topic } = outcome.accepted
+        if (qos === 0 && sink.full) {
+          metrics.qos0Dropped.inc()
+          return undefined
+        }
+        metrics.accepted.inc({ kind: topic.kind })
+        metrics.pointsQueued.inc(lines.length)
+        for (const l of listeners) l(outcome.accepted)
+        // Above the high-water mark a QoS 1 publish waits: Aedes reads no more from that socket meanwhile.
+        durable = (sink.full ? whenRoom(lines) : sink.append(lines)).then(() => metrics.journaled.inc())
+      } else {
+        metrics.rejected.inc({ reason: outcome.reason })
+        log.warn({ gateway: inbound.gatewayId, topic: inbound.topic, reason: outcome.reason }, 'message rejected')
+        durable = rejections.add({
+          topic: inbound.topic,
+          gateway: inbound.gatewayId,
+          zone: outcome.topic?.zone,
+          factory: outcome.topic?.factory,
+          reason: outcome.reason,
+          message: outcome.message,
+          payload: inbound.payload,
+        })
+      }
+      if (qos === 0) {
+        durable.catch((err: unknown) => log.error({ err }, 'QoS 0 message could not be journaled'))
+        return undefined
+      }
+      return durable.then(() => metrics.ackLatency.observe((performance.now() - started) / 1000))
+    },
+    onAccepted(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+  }
+}

@@ -1,0 +1,101 @@
+import { open, type FileHandle } from 'node:fs/promises'
+
+/**
+ * An append-only file with group commit: `append()` resolves once its bytes
+ * are written and fdatasync'ed; appends that arrive while a sync is running
+ * wait for the next one and share it. File I/O goes through the async
+ * fs API (libuv's thread pool), never blocking the event loop.
+ *
+ * A failed write (ENOSPC, EIO) truncates the file back to the last synced
+ * size and retries the same group after `retryMs`, so nothing acknowledged
+ * is lost and nothing half-written stays; `onError` reports each failure.
+ */
+export class AppendFile {
+  private queue: Buffer[] = []
+  private waiters: { resolve: () => void; reject: (err: Error) => void }[] = []
+  private syncing = false
+  private closed = false
+  private failing = false
+  private loop: Promise<void> = Promise.resolve()
+
+  private constructor(
+    readonly path: string,
+    private fh: FileHandle,
+    private syncedSize: number,
+    private readonly opts: { retryMs: number; onError?: (err: NodeJS.ErrnoException) => void; onRecovered?: () => void },
+  ) {}
+
+  static async open(path: string, opts: { retryMs?: number; onError?: (err: NodeJS.ErrnoException) => void; onRecovered?: () => void } = {}): Promise<AppendFile> {
+    const fh = await open(path, 'a')
+    const { size } = await fh.stat()
+    return new AppendFile(path, fh, size, { retryMs: opts.retryMs ?? 1000, ...opts })
+  }
+
+  /** Bytes durably in the file. */
+  get size(): number {
+    return this.syncedSize
+  }
+
+  /** Bytes waiting for the next sync. */
+  get queuedBytes(): number {
+    let n = 0
+    for (const b of this.queue) n += b.length
+    return n
+  }
+
+  /** True while writes fail (disk full or broken): callers should stop taking data. */
+  get isFailing(): boolean {
+    return this.failing
+  }
+
+  append(buf: Buffer): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`${this.path} is closed`))
+    this.queue.push(buf)
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }))
+    if (!this.syncing) this.loop = this.commitLoop()
+    return done
+  }
+
+  private async commitLoop(): Promise<void> {
+    this.syncing = true
+    while (this.queue.length > 0) {
+      const group = this.queue
+      const waiters = this.waiters
+      this.queue = []
+      this.waiters = []
+      const bytes = group.length === 1 ? group[0]! : Buffer.concat(group)
+      for (;;) {
+        try {
+          await this.fh.write(bytes, 0, bytes.length, null)
+          await this.fh.datasync()
+          this.syncedSize += bytes.length
+          if (this.failing) {
+            this.failing = false
+            this.opts.onRecovered?.()
+          }
+          break
+        } catch (err) {
+          this.failing = true
+          this.opts.onError?.(err as NodeJS.ErrnoException)
+          // Drop whatever part of the group reached the file, then try again later.
+          await this.fh.truncate(this.syncedSize).catch(() => undefined)
+          if (this.closed) {
+            for (const w of waiters) w.reject(err as Error)
+            this.syncing = false
+            return
+          }
+          await new Promise((r) => setTimeout(r, this.opts.retryMs))
+        }
+      }
+      for (const w of waiters) w.resolve()
+    }
+    this.syncing = false
+  }
+
+  /** Waits for queued appends to be synced, then closes. */
+  async close(): Promise<void> {
+    await this.loop
+    this.closed = true
+    await this.fh.close()
+  }
+}

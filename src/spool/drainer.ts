@@ -1,0 +1,135 @@
+import type { Logger } from 'pino'
+import type { Metrics } from '../metrics/metrics.js'
+import { StorageError, type LineWriter } from '../storage/ports.js'
+import type { Journal, RecordBatch } from './journal.js'
+
+export interface DrainerOptions {
+  readonly batchSize: number
+  readonly maxInFlight: number
+  readonly retryBaseMs: number
+  readonly retryMaxMs: number
+}
+
+export interface DrainerDeps {
+  readonly metrics: Metrics
+  readonly log: Logger
+  /** A point storage refused as bad data, isolated by splitting its batch. */
+  readonly onRefusedLine: (line: string, message: string) => void
+}
+
+type Outcome = 'done' | 'stopped'
+
+/**
+ * Moves the journal into storage: reads records in order, sends up to
+ * `maxInFlight` batches at once, retries transient failures with capped
+ * exponential backoff for as long as it takes, and reports each batch done
+ * only once storage accepted it, so the checkpoint never passes data that
+ * is not stored. A batch refused as bad data (4xx) is split in halves until
+ * the bad points are alone; those become rejections and the rest is written.
+ */
+export class Drainer {
+  private inFlight = 0
+  private running = false
+  private loopDone: Promise<void> = Promise.resolve()
+  private slotWaiters: (() => void)[] = []
+  private giveUpAt = Infinity
+  private lastWriteMs = Date.now()
+
+  constructor(
+    private readonly journal: Journal,
+    private readonly writer: LineWriter,
+    private readonly opts: DrainerOptions,
+    private readonly deps: DrainerDeps,
+  ) {}
+
+  /** When storage last accepted a write. */
+  get lastWriteAt(): number {
+    return this.lastWriteMs
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.giveUpAt = Infinity
+    this.loopDone = this.loop()
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      if (this.inFlight >= this.opts.maxInFlight) {
+        await new Promise<void>((resolve) => this.slotWaiters.push(resolve))
+        continue
+      }
+      const batch = await this.journal.read(this.opts.batchSize)
+      if (!batch) {
+        await this.journal.waitForData(500)
+        continue
+      }
+      this.inFlight++
+      void this.send(batch).finally(() => {
+        this.inFlight--
+        const waiters = this.slotWaiters
+        this.slotWaiters = []
+        for (const w of waiters) w()
+      })
+    }
+  }
+
+  private async send(batch: RecordBatch): Promise<void> {
+    const outcome = await this.write(
+      batch.records.map((r) => r.text),
+      batch.lineCount,
+    )
+    // Stopped mid-retry: the batch stays in the journal and is replayed on the next start.
+    if (outcome === 'done') this.journal.complete(batch)
+  }
+
+  private async write(texts: readonly string[], lineCount: number): Promise<Outcome> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.writer.write(texts)
+        this.deps.metrics.pointsWritten.inc(lineCount)
+        this.lastWriteMs = Date.now()
+        return 'done'
+      } catch (err) {
+        const error = err instanceof StorageError ? err : new StorageError(String(err), true, undefined, { cause: err })
+        this.deps.metrics.writeErrors.inc({ retriable: String(error.retriable) })
+        if (!error.retriable) return this.isolate(texts.flatMap((t) => t.split('\n')), error)
+        if (Date.now() >= this.giveUpAt) return 'stopped'
+        const delay = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(attempt, 20))
+        if (attempt === 0 || attempt % 10 === 0) this.deps.log.warn({ attempt: attempt + 1, retryInMs: delay, points: lineCount, status: error.status, err: error.message }, 'write failed; will retry until it succeeds')
+        await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, this.giveUpAt - Date.now()))))
+      }
+    }
+  }
+
+  private async isolate(lines: readonly string[], error: StorageError): Promise<Outcome> {
+    if (lines.length === 1) {
+      this.deps.metrics.pointsDropped.inc({ reason: 'refused_by_storage' })
+      this.deps.onRefusedLine(lines[0]!, error.message)
+      return 'done'
+    }
+    const mid = lines.length >> 1
+    for (const half of [lines.slice(0, mid), lines.slice(mid)]) {
+      if ((await this.write(half, half.length)) === 'stopped') return 'stopped'
+    }
+    return 'done'
+  }
+
+  /**
+   * Waits until everything journaled is written or `timeoutMs` passes, then
+   * stops: requests still failing give up, and what is left stays in the
+   * journal for the next start.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (this.journal.stats().unwrittenRecords > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    this.running = false
+    this.giveUpAt = Math.max(Date.now(), deadline)
+    for (const w of this.slotWaiters.splice(0)) w()
+    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20))
+    await this.loopDone
+  }
+}

@@ -1,0 +1,78 @@
+import type { JournalRecord } from './record-codec.js'
+
+/** Consecutive records handed to the drainer as one write. */
+export interface RecordBatch {
+  readonly records: readonly JournalRecord[]
+  readonly lineCount: number
+  readonly bytes: number
+}
+
+export interface JournalStats {
+  /** Records appended and not yet written to storage. */
+  readonly unwrittenRecords: number
+  readonly unwrittenBytes: number
+  /** Append time of the oldest record not yet written, if any. */
+  readonly oldestUnwrittenMs: number | undefined
+  readonly appendedRecords: number
+  readonly checkpointSeq: number
+}
+
+/**
+ * The journal between acknowledgement and storage (DESIGN section 5).
+ * Writers append; the drainer reads in order and reports what storage
+ * accepted; the checkpoint advances only over contiguous completions.
+ */
+export interface Journal {
+  /** Appends one message's points; resolves once they are durable. */
+  append(lines: readonly string[]): Promise<void>
+  /** True above the size limit, or while the disk refuses writes. */
+  readonly full: boolean
+  /** Resolves when the journal is no longer full. */
+  waitForRoom(): Promise<void>
+  /** The next durable records after the read cursor, up to about `maxLines` lines; undefined when there are none. */
+  read(maxLines: number): Promise<RecordBatch | undefined>
+  /** Resolves when new durable records may have arrived, or after `timeoutMs`. */
+  waitForData(timeoutMs: number): Promise<void>
+  /** Storage accepted (or finally rejected) this batch. */
+  complete(batch: RecordBatch): void
+  stats(): JournalStats
+  /** Flushes the checkpoint and closes files. */
+  close(): Promise<void>
+}
+
+/**
+ * Out-of-order completions, in-order checkpoint: batches are registered as
+ * they are read and retired from the front once done.
+ */
+export class CheckpointTracker {
+  private readonly inFlight: { batch: RecordBatch; done: boolean }[] = []
+
+  constructor(
+    public checkpointSeq: number,
+    private readonly onAdvance: (seq: number, bytes: number, records: number) => void,
+  ) {}
+
+  register(batch: RecordBatch): void {
+    this.inFlight.push({ batch, done: false })
+  }
+
+  complete(batch: RecordBatch): void {
+    const entry = this.inFlight.find((e) => e.batch === batch)
+    if (!entry) return
+    entry.done = true
+    let bytes = 0
+    let records = 0
+    while (this.inFlight[0]?.done) {
+      const { batch: b } = this.inFlight.shift()!
+      this.checkpointSeq = b.records.at(-1)!.seq
+      bytes += b.bytes
+      records += b.records.length
+    }
+    if (records > 0) this.onAdvance(this.checkpointSeq, bytes, records)
+  }
+
+  /** Append time of the oldest record read but not yet retired. */
+  oldestInFlightMs(): number | undefined {
+    return this.inFlight[0]?.batch.records[0]?.appendMs
+  }
+}

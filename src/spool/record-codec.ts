@@ -1,0 +1,66 @@
+import { crc32 } from 'node:zlib'
+
+/**
+ * One journal record: the points of one accepted message, as line protocol.
+ *
+ *   offset  size  field
+ *   0       4     payload length (bytes, u32 LE)
+ *   4       4     CRC-32 of bytes 8..end (header rest + payload)
+ *   8       8     sequence number (f64 LE; exact up to 2^53)
+ *   16      8     append time, Unix ms (f64 LE)
+ *   24      4     number of lines in the payload (u32 LE)
+ *   28      4     reserved (0)
+ *   32      n     payload: UTF-8 lines joined by "\n"
+ *
+ * A torn or corrupt record (bad length or CRC) ends the readable log: it was
+ * never acknowledged, because acknowledgement waits for fdatasync.
+ */
+export const HEADER_BYTES = 32
+export const MAX_RECORD_BYTES = 64 * 1024 * 1024
+
+export interface JournalRecord {
+  readonly seq: number
+  readonly appendMs: number
+  readonly lineCount: number
+  /** Lines joined by "\n" (a valid line-protocol body on its own). */
+  readonly text: string
+  /** Size on disk, header included. */
+  readonly bytes: number
+}
+
+export function encodeRecord(seq: number, appendMs: number, lines: readonly string[]): Buffer {
+  const text = lines.join('\n')
+  const payloadBytes = Buffer.byteLength(text)
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + payloadBytes)
+  buf.writeUInt32LE(payloadBytes, 0)
+  buf.writeDoubleLE(seq, 8)
+  buf.writeDoubleLE(appendMs, 16)
+  buf.writeUInt32LE(lines.length, 24)
+  buf.writeUInt32LE(0, 28)
+  buf.write(text, HEADER_BYTES, 'utf8')
+  buf.writeUInt32LE(crc32(buf.subarray(8)), 4)
+  return buf
+}
+
+export type DecodeResult = { kind: 'record'; record: JournalRecord } | { kind: 'incomplete' } | { kind: 'corrupt'; why: string }
+
+/** Decodes the record at `offset` of `buf`. `incomplete`: the buffer ends inside the record. */
+export function decodeRecord(buf: Buffer, offset: number): DecodeResult {
+  if (buf.length - offset < HEADER_BYTES) return { kind: 'incomplete' }
+  const payloadBytes = buf.readUInt32LE(offset)
+  if (payloadBytes > MAX_RECORD_BYTES) return { kind: 'corrupt', why: `record length ${payloadBytes} is implausible` }
+  const end = offset + HEADER_BYTES + payloadBytes
+  if (end > buf.length) return { kind: 'incomplete' }
+  const expected = buf.readUInt32LE(offset + 4)
+  if (crc32(buf.subarray(offset + 8, end)) !== expected) return { kind: 'corrupt', why: 'checksum mismatch' }
+  return {
+    kind: 'record',
+    record: {
+      seq: buf.readDoubleLE(offset + 8),
+      appendMs: buf.readDoubleLE(offset + 16),
+      lineCount: buf.readUInt32LE(offset + 24),
+      text: buf.toString('utf8', offset + HEADER_BYTES, end),
+      bytes: HEADER_BYTES + payloadBytes,
+    },
+  }
+}

@@ -1,0 +1,377 @@
+import { mkdir, open, readdir, readFile, rename, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import { AppendFile } from './append-file.js'
+import { CheckpointTracker, type Journal, type JournalStats, type RecordBatch } from './journal.js'
+import { decodeRecord, encodeRecord, HEADER_BYTES, type JournalRecord } from './record-codec.js'
+
+export interface SegmentJournalOptions {
+  readonly dir: string
+  /** Unwritten bytes above which the journal reports itself full (the high-water mark). */
+  readonly maxBytes: number
+  readonly segmentBytes: number
+  readonly log: Logger
+}
+
+interface Segment {
+  readonly firstSeq: number
+  readonly path: string
+  /** Bytes durably written (final once sealed). */
+  size: number
+  sealed: boolean
+}
+
+const READ_CHUNK = 1024 * 1024
+const SEGMENT_RE = /^segment-(\d{16})\.log$/
+
+/**
+ * The durable journal: append-only segment files of checksummed records
+ * (record-codec.ts), group-committed with fdatasync (append-file.ts), read
+ * back in order by the drainer, and deleted once the checkpoint (the last
+ * sequence number InfluxDB accepted, contiguously) has passed them.
+ *
+ * Why segments and not SQLite: appends are sequential writes with one
+ * fdatasync per group, reads are sequential, deletion is unlinking a whole
+ * file; no native dependency, and all I/O is async. See the README.
+ */
+export class SegmentJournal implements Journal {
+  private readonly segments: Segment[] = []
+  private active!: AppendFile
+  private activeSegment!: Segment
+  private activeBytes = 0
+  private rotating: Promise<void> | undefined
+  private nextSeq: number
+  private cursor = { firstSeq: 0, offset: 0 }
+  private readHandle: { firstSeq: number; fh: FileHandle } | undefined
+  private unwrittenBytes = 0
+  private unwrittenRecords = 0
+  private appendedRecords = 0
+  private unreadOldestMs: number | undefined
+  private readonly tracker: CheckpointTracker
+  private dataWaiters: (() => void)[] = []
+  private roomWaiters: (() => void)[] = []
+  private checkpointTimer: NodeJS.Timeout | undefined
+  private checkpointWrite: Promise<void> = Promise.resolve()
+
+  private constructor(
+    private readonly opts: SegmentJournalOptions,
+    checkpointSeq: number,
+    nextSeq: number,
+  ) {
+    this.nextSeq = nextSeq
+    this.tracker = new CheckpointTracker(checkpointSeq, (seq, bytes, records) => this.onAdvance(seq, bytes, records))
+  }
+
+  static async open(opts: SegmentJournalOptions): Promise<SegmentJournal> {
+    await mkdir(opts.dir, { recursive: true })
+    const checkpointSeq = await readCheckpoint(opts.dir)
+    const recovered = await recover(opts, checkpointSeq)
+    const journal = new SegmentJournal(opts, checkpointSeq, recovered.nextSeq)
+    journal.segments.push(...recovered.segments)
+    journal.unwrittenBytes = recovered.unwrittenBytes
+    journal.unwrittenRecords = recovered.unwrittenRecords
+    journal.unreadOldestMs = recovered.oldestMs
+    journal.cursor = recovered.cursor ?? { firstSeq: recovered.nextSeq, offset: 0 }
+    await journal.startSegment()
+    if (recovered.unwrittenRecords > 0) {
+      opts.log.info({ records: recovered.unwrittenRecords, bytes: recovered.unwrittenBytes }, 'journal: replaying records not yet written to storage')
+    }
+    return journal
+  }
+
+  get full(): boolean {
+    return this.unwrittenBytes >= this.opts.maxBytes || this.active.isFailing
+  }
+
+  append(lines: readonly string[]): Promise<void> {
+    const seq = this.nextSeq++
+    const now = Date.now()
+    const buf = encodeRecord(seq, now, lines)
+    this.unwrittenBytes += buf.length
+    this.unwrittenRecords++
+    this.appendedRecords++
+    this.unreadOldestMs ??= now
+    if (this.activeBytes > 0 && this.activeBytes + buf.length > this.opts.segmentBytes) this.rotate(seq)
+    this.activeBytes += buf.length
+    const segment = this.activeSegment
+    const write = () =>
+      this.active.append(buf).then(() => {
+        segment.size = Math.max(segment.size, this.active.path === segment.path ? this.active.size : segment.size)
+        this.wakeData()
+      })
+    return this.rotating ? this.rotating.then(write) : write()
+  }
+
+  private rotate(firstSeq: number): void {
+    const old = this.active
+    const oldSegment = this.activeSegment
+    const previous = this.rotating ?? Promise.resolve()
+    this.activeBytes = 0
+    const segment: Segment = { firstSeq, path: segmentPath(this.opts.dir, firstSeq), size: 0, sealed: false }
+    this.segments.push(segment)
+    this.activeSegment = segment
+    const rotation = previous.then(async () => {
+      await old.close()
+      oldSegment.size = old.size
+      oldSegment.sealed = true
+      this.active = await AppendFile.open(segment.path, this.appendFileOptions())
+      await syncDir(this.opts.dir)
+    })
+    this.rotating = rotation
+    void rotation.finally(() => {
+      if (this.rotating === rotation) this.rotating = undefined
+      this.wakeData()
+    })
+  }
+
+  private async startSegment(): Promise<void> {
+    const segment: Segment = { firstSeq: this.nextSeq, path: segmentPath(this.opts.dir, this.nextSeq), size: 0, sealed: false }
+    this.active = await AppendFile.open(segment.path, this.appendFileOptions())
+    await syncDir(this.opts.dir)
+    this.segments.push(segment)
+    this.activeSegment = segment
+  }
+
+  private appendFileOptions() {
+    return {
+      onError: (err: NodeJS.ErrnoException) => this.opts.log.error({ code: err.code, err: err.message }, `journal: cannot write (${err.code === 'ENOSPC' ? 'disk full' : err.code}); holding acknowledgements and retrying`),
+      onRecovered: () => {
+        this.opts.log.warn('journal: writes succeed again')
+        this.wakeRoom()
+      },
+    }
+  }
+
+  waitForRoom(): Promise<void> {
+    if (!this.full) return Promise.resolve()
+    return new Promise((resolve) => {
+      this.roomWaiters.push(resolve)
+      // Disk recovery has no event of its own when nothing completes; poll as a fallback.
+      setTimeout(() => this.wakeRoom(), 500).unref()
+    })
+  }
+
+  private wakeRoom(): void {
+    if (this.full) return
+    const waiters = this.roomWaiters
+    this.roomWaiters = []
+    for (const w of waiters) w()
+  }
+
+  waitForData(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs)
+      this.dataWaiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+
+  private wakeData(): void {
+    const waiters = this.dataWaiters
+    this.dataWaiters = []
+    for (const w of waiters) w()
+  }
+
+  async read(maxLines: number): Promise<RecordBatch | undefined> {
+    const records: JournalRecord[] = []
+    let lineCount = 0
+    let bytes = 0
+    while (lineCount < maxLines) {
+      const index = this.segments.findIndex((s) => s.firstSeq === this.cursor.firstSeq)
+      const segment = this.segments[index]
+      if (!segment) break
+      if (this.cursor.offset >= segment.size) {
+        const next = this.segments[index + 1]
+        if (segment.sealed && next) {
+          this.cursor = { firstSeq: next.firstSeq, offset: 0 }
+          continue
+        }
+        break
+      }
+      const chunk = await this.readChunk(segment, this.cursor.offset, Math.min(segment.size - this.cursor.offset, READ_CHUNK))
+      let pos = 0
+      while (pos < chunk.length && lineCount < maxLines) {
+        const r = decodeRecord(chunk, pos)
+        if (r.kind === 'incomplete') {
+          if (pos === 0) {
+            // One record larger than the chunk: read exactly it.
+            const len = chunk.readUInt32LE(0) + HEADER_BYTES
+            const whole = await this.readChunk(segment, this.cursor.offset, len)
+            const again = decodeRecord(whole, 0)
+            if (again.kind !== 'record') throw new Error(`journal: unreadable record at ${segment.path}:${this.cursor.offset}`)
+            records.push(again.record)
+            lineCount += again.record.lineCount
+            bytes += again.record.bytes
+            this.cursor.offset += again.record.bytes
+          }
+          break
+        }
+        if (r.kind === 'corrupt') {
+          // Durable data never fails its checksum unless the disk lies: skip the rest of this segment, loudly.
+          this.opts.log.error({ segment: segment.path, offset: this.cursor.offset, why: r.why }, 'journal: corrupt record; skipping the rest of the segment')
+          this.cursor.offset = segment.size
+          break
+        }
+        records.push(r.record)
+        lineCount += r.record.lineCount
+        bytes += r.record.bytes
+        pos += r.record.bytes
+        this.cursor.offset += r.record.bytes
+      }
+    }
+    if (records.length === 0) return undefined
+    const last = records.at(-1)!
+    this.unreadOldestMs = last.seq >= this.nextSeq - 1 ? undefined : last.appendMs
+    const batch: RecordBatch = { records, lineCount, bytes }
+    this.tracker.register(batch)
+    return batch
+  }
+
+  private async readChunk(segment: Segment, offset: number, length: number): Promise<Buffer> {
+    if (this.readHandle?.firstSeq !== segment.firstSeq) {
+      await this.readHandle?.fh.close()
+      this.readHandle = { firstSeq: segment.firstSeq, fh: await open(segment.path, 'r') }
+    }
+    const buf = Buffer.allocUnsafe(length)
+    const { bytesRead } = await this.readHandle.fh.read(buf, 0, length, offset)
+    return buf.subarray(0, bytesRead)
+  }
+
+  complete(batch: RecordBatch): void {
+    this.tracker.complete(batch)
+  }
+
+  private onAdvance(_seq: number, bytes: number, records: number): void {
+    this.unwrittenBytes -= bytes
+    this.unwrittenRecords -= records
+    this.scheduleCheckpoint()
+    this.wakeRoom()
+  }
+
+  private scheduleCheckpoint(): void {
+    this.checkpointTimer ??= setTimeout(() => {
+      this.checkpointTimer = undefined
+      this.checkpointWrite = this.checkpointWrite.then(() => this.persistCheckpoint())
+    }, 100)
+  }
+
+  /** Writes the checkpoint (atomically) and deletes segments wholly before it. */
+  private async persistCheckpoint(): Promise<void> {
+    const seq = this.tracker.checkpointSeq
+    const tmp = join(this.opts.dir, 'checkpoint.json.tmp')
+    try {
+      await writeFile(tmp, JSON.stringify({ seq }) + '\n')
+      await rename(tmp, join(this.opts.dir, 'checkpoint.json'))
+    } catch (err) {
+      this.opts.log.error({ err }, 'journal: cannot save the checkpoint (records will be replayed)')
+      return
+    }
+    while (this.segments.length > 1) {
+      const [first, second] = this.segments as [Segment, Segment]
+      if (!first.sealed || second.firstSeq - 1 > seq || this.cursor.firstSeq === first.firstSeq) break
+      this.segments.shift()
+      if (this.readHandle?.firstSeq === first.firstSeq) {
+        await this.readHandle.fh.close()
+        this.readHandle = undefined
+      }
+      await unlink(first.path).catch((err: unknown) => this.opts.log.warn({ err }, 'journal: cannot delete a written segment'))
+    }
+  }
+
+  stats(): JournalStats {
+    return {
+      unwrittenRecords: this.unwrittenRecords,
+      unwrittenBytes: this.unwrittenBytes,
+      oldestUnwrittenMs: this.tracker.oldestInFlightMs() ?? this.unreadOldestMs,
+      appendedRecords: this.appendedRecords,
+      checkpointSeq: this.tracker.checkpointSeq,
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.rotating
+    await this.active.close()
+    clearTimeout(this.checkpointTimer)
+    this.checkpointTimer = undefined
+    await this.checkpointWrite
+    await this.persistCheckpoint()
+    await this.readHandle?.fh.close()
+    this.readHandle = undefined
+  }
+}
+
+function segmentPath(dir: string, firstSeq: number): string {
+  return join(dir, `segment-${String(firstSeq).padStart(16, '0')}.log`)
+}
+
+async function syncDir(dir: string): Promise<void> {
+  // A new file's directory entry must be durable too, or a crash could lose the whole segment.
+  const fh = await open(dir, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+async function readCheckpoint(dir: string): Promise<number> {
+  try {
+    const { seq } = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as { seq: unknown }
+    return typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : 0
+  } catch {
+    return 0
+  }
+}
+
+interface Recovered {
+  segments: Segment[]
+  nextSeq: number
+  unwrittenBytes: number
+  unwrittenRecords: number
+  oldestMs: number | undefined
+  cursor: { firstSeq: number; offset: number } | undefined
+}
+
+/** Scans the segments after the checkpoint, truncating a torn tail (never acknowledged). */
+async function recover(opts: SegmentJournalOptions, checkpointSeq: number): Promise<Recovered> {
+  const names = (await readdir(opts.dir)).filter((n) => SEGMENT_RE.test(n)).sort()
+  const firstSeqs = names.map((n) => Number(SEGMENT_RE.exec(n)![1]))
+  const out: Recovered = { segments: [], nextSeq: checkpointSeq + 1, unwrittenBytes: 0, unwrittenRecords: 0, oldestMs: undefined, cursor: undefined }
+  for (let i = 0; i < names.length; i++) {
+    const path = join(opts.dir, names[i]!)
+    const nextFirst = firstSeqs[i + 1]
+    if (nextFirst !== undefined && nextFirst - 1 <= checkpointSeq) {
+      await unlink(path)
+      continue
+    }
+    const buf = await readFile(path)
+    let pos = 0
+    while (pos < buf.length) {
+      const r = decodeRecord(buf, pos)
+      if (r.kind !== 'record') {
+        const why = r.kind === 'corrupt' ? r.why : 'incomplete record'
+        if (i === names.length - 1) opts.log.warn({ segment: path, droppedBytes: buf.length - pos, why }, 'journal: torn tail dropped (it was never acknowledged)')
+        else opts.log.error({ segment: path, droppedBytes: buf.length - pos, why }, 'journal: damaged segment truncated')
+        await truncate(path, pos)
+        break
+      }
+      const rec = r.record
+      if (rec.seq > checkpointSeq) {
+        out.cursor ??= { firstSeq: firstSeqs[i]!, offset: pos }
+        out.unwrittenBytes += rec.bytes
+        out.unwrittenRecords++
+        out.oldestMs ??= rec.appendMs
+      }
+      out.nextSeq = Math.max(out.nextSeq, rec.seq + 1)
+      pos += rec.bytes
+    }
+    if (pos === 0) {
+      await unlink(path)
+      continue
+    }
+    out.segments.push({ firstSeq: firstSeqs[i]!, path, size: pos, sealed: true })
+  }
+  return out
+}
