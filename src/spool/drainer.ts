@@ -34,6 +34,8 @@ export class Drainer {
   private slotWaiters: (() => void)[] = []
   private giveUpAt = Infinity
   private lastWriteMs = Date.now()
+  private wakeStop: () => void = () => undefined
+  private stopSignal: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly journal: Journal,
@@ -51,6 +53,7 @@ export class Drainer {
     if (this.running) return
     this.running = true
     this.giveUpAt = Infinity
+    this.stopSignal = new Promise((resolve) => (this.wakeStop = resolve))
     this.loopDone = this.loop()
   }
 
@@ -62,7 +65,7 @@ export class Drainer {
       }
       const batch = await this.journal.read(this.opts.batchSize)
       if (!batch) {
-        await this.journal.waitForData(500)
+        await Promise.race([this.journal.waitForData(500), this.stopSignal])
         continue
       }
       this.inFlight++
@@ -98,7 +101,8 @@ export class Drainer {
         if (Date.now() >= this.giveUpAt) return 'stopped'
         const delay = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(attempt, 20))
         if (attempt === 0 || attempt % 10 === 0) this.deps.log.warn({ attempt: attempt + 1, retryInMs: delay, points: lineCount, status: error.status, err: error.message }, 'write failed; will retry until it succeeds')
-        await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, this.giveUpAt - Date.now()))))
+        await Promise.race([new Promise((r) => setTimeout(r, delay).unref()), this.stopSignal])
+        if (!this.running && Date.now() >= this.giveUpAt) return 'stopped'
       }
     }
   }
@@ -127,6 +131,7 @@ export class Drainer {
       await new Promise((r) => setTimeout(r, 20))
     }
     this.running = false
+    this.wakeStop()
     this.giveUpAt = Math.max(Date.now(), deadline)
     for (const w of this.slotWaiters.splice(0)) w()
     while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20))

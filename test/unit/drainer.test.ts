@@ -1,0 +1,88 @@
+import pino from 'pino'
+import { describe, expect, it } from 'vitest'
+import { createMetrics } from '../../src/metrics/metrics.js'
+import { Drainer } from '../../src/spool/drainer.js'
+import { MemoryJournal } from '../../src/spool/memory-journal.js'
+import { StorageError, type LineWriter } from '../../src/storage/ports.js'
+
+const log = pino({ level: 'silent' })
+const opts = { batchSize: 100, maxInFlight: 2, retryBaseMs: 5, retryMaxMs: 20 }
+
+/** A storage stand-in for the drainer's logic: fails on demand, refuses lines containing "BAD". */
+function fakeStorage() {
+  const stored = new Set<string>()
+  let outage = 0
+  const writer: LineWriter & { requests: number; down(n: number): void } = {
+    requests: 0,
+    down(n) {
+      outage = n
+    },
+    async write(texts) {
+      writer.requests++
+      if (outage > 0) {
+        outage--
+        throw new StorageError('connect ECONNREFUSED', true, undefined)
+      }
+      const lines = texts.flatMap((t) => t.split('\n'))
+      if (lines.some((l) => l.includes('BAD'))) {
+        // Like InfluxDB 1.x: a partial write stores the good lines and answers 400.
+        for (const l of lines) if (!l.includes('BAD')) stored.add(l)
+        throw new StorageError('InfluxDB answered 400: partial write: field type conflict', false, 400)
+      }
+      for (const l of lines) stored.add(l)
+    },
+  }
+  return { writer, stored }
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+describe('drainer', () => {
+  it('retries through an outage and advances the checkpoint only after success', async () => {
+    const journal = new MemoryJournal(1 << 20)
+    const { writer, stored } = fakeStorage()
+    writer.down(5)
+    const drainer = new Drainer(journal, writer, opts, { metrics: createMetrics(), log, onRefusedLine: () => undefined })
+    drainer.start()
+    for (let i = 0; i < 50; i++) await journal.append([`m v=${i} ${i}`])
+    await until(() => journal.stats().unwrittenRecords === 0)
+    expect(stored.size).toBe(50)
+    expect(journal.stats().checkpointSeq).toBe(50)
+    expect(writer.requests).toBeGreaterThan(5)
+    await drainer.stop(100)
+  })
+
+  it('isolates the one bad point of a refused batch and writes the rest', async () => {
+    const journal = new MemoryJournal(1 << 20)
+    const { writer, stored } = fakeStorage()
+    const refused: string[] = []
+    const drainer = new Drainer(journal, writer, opts, { metrics: createMetrics(), log, onRefusedLine: (l, m) => refused.push(`${l} | ${m}`) })
+    const lines = Array.from({ length: 40 }, (_, i) => (i === 17 ? `m v="BAD" ${i}` : `m v=${i} ${i}`))
+    for (let i = 0; i < 40; i += 4) await journal.append(lines.slice(i, i + 4))
+    drainer.start()
+    await until(() => journal.stats().unwrittenRecords === 0)
+    expect(refused).toEqual(['m v="BAD" 17 | InfluxDB answered 400: partial write: field type conflict'])
+    expect(stored.size).toBe(39)
+    await drainer.stop(100)
+  })
+
+  it('on stop during an outage, gives up after the timeout and leaves the data in the journal', async () => {
+    const journal = new MemoryJournal(1 << 20)
+    const { writer } = fakeStorage()
+    writer.down(1_000_000)
+    const drainer = new Drainer(journal, writer, opts, { metrics: createMetrics(), log, onRefusedLine: () => undefined })
+    drainer.start()
+    await journal.append(['m v=1 1'])
+    await until(() => writer.requests > 2)
+    const t0 = Date.now()
+    await drainer.stop(100)
+    expect(Date.now() - t0).toBeLessThan(2000)
+    expect(journal.stats()).toMatchObject({ unwrittenRecords: 1, checkpointSeq: 0 })
+  })
+})
