@@ -51,3 +51,9 @@ export async function testRegistry(): Promise<Record<string, unknown>> {
 }
 
 export { hashSecret, FAST }
+
+/** The test registry's gateways as load-generator gateways. */
+export const LOAD_GATEWAYS = [
+  { id: 'gw-a', secret: SECRETS.gwA, zone: 'za', factory: 'fa', machines: [{ line: 'l1', machine: 'm1' }, { line: 'l1', machine: 'm2' }] },
+  { id: 'gw-b', secret: SECRETS.gwB, zone: 'zb', factory: 'fb', machines: [{ line: 'l1', machine: 'm1' }] },
+]

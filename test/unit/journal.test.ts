@@ -34,7 +34,7 @@ describe('record codec', () => {
     expect(r).toEqual({ kind: 'record', record: { seq: 7, appendMs: 1234, lineCount: 2, text: 'a b=1 1\nc d="x" 2', bytes: buf.length } })
     expect(decodeRecord(buf.subarray(0, buf.length - 1), 0).kind).toBe('incomplete')
     const flipped = Buffer.from(buf)
-    flipped[buf.length - 2] ^= 0x01
+    flipped.writeUInt8(flipped.readUInt8(buf.length - 2) ^ 0x01, buf.length - 2)
     expect(decodeRecord(flipped, 0)).toMatchObject({ kind: 'corrupt', why: 'checksum mismatch' })
   })
 })

@@ -1,4 +1,4 @@
-import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client'
+import { HttpError, InfluxDB, setLogger, type WriteApi } from '@influxdata/influxdb-client'
 import type { InfluxConfig } from '../../config/config.js'
 import { StorageError, type LineWriter } from '../ports.js'
 import { authHeaders } from './influx-auth.js'
@@ -10,6 +10,9 @@ import { authHeaders } from './influx-auth.js'
  * retry buffer drops the oldest lines; see INFLUXDB-NOTES). Writing the lines
  * and flushing in the same tick pairs each call with exactly its batch.
  */
+// The client logs every failed write to the console; the drainer reports failures itself, through pino.
+setLogger({ error: () => undefined, warn: () => undefined })
+
 export function createInfluxLineWriter(config: InfluxConfig, maxBatchLines: number): LineWriter & { close(): Promise<void> } {
   const v1 = config.flavor === 'v1'
   const influx = new InfluxDB({
