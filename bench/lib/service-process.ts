@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/?$/, '')
+
+/**
+ * The service as a separate process (as operators run it), for crash tests
+ * and benches: compiled `dist/src/main.js` when built, else `tsx src/main.ts`.
+ * Its stdout/stderr are kept (bounded) for diagnostics.
+ */
+export class ServiceProcess {
+  private child: ChildProcess | undefined
+  private output = ''
+
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly httpUrl: string,
+  ) {}
+
+  static projectRoot(): string {
+    return root
+  }
+
+  async start(timeoutMs = 30_000): Promise<void> {
+    const compiled = join(root, 'dist', 'src', 'main.js')
+    const useDist = existsSync(compiled) && process.env.IIOT_SERVICE_FROM_SOURCE !== '1'
+    const [cmd, args] = useDist ? [process.execPath, [compiled]] : [join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'src', 'main.ts')]]
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child = child
+    const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-20_000))
+    child.stdout!.on('data', keep)
+    child.stderr!.on('data', keep)
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}: ${this.output}`)
+      const ok = await fetch(`${this.httpUrl}/healthz`).then((r) => r.ok, () => false)
+      if (ok) return
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`service did not start within ${timeoutMs} ms: ${this.output}`)
+  }
+
+  /** SIGKILL: no shutdown code runs, as in a power cut of the process. */
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL')
+  }
+
+  /** SIGTERM: the graceful path; resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    return this.signal('SIGTERM')
+  }
+
+  private async signal(sig: NodeJS.Signals): Promise<number | null> {
+    const child = this.child
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    child.kill(sig)
+    return exited
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid
+  }
+
+  logs(): string {
+    return this.output
+  }
+}

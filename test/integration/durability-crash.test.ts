@@ -1,0 +1,85 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LoadGenerator, verifyStored } from '../../bench/lib/load-generator.js'
+import { ServiceProcess } from '../../bench/lib/service-process.js'
+import { freePort } from '../../src/devtools/local-influxd.js'
+import { KEYS, LOAD_GATEWAYS, testRegistry } from '../helpers/fixtures.js'
+import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
+import { eventually } from '../helpers/service.js'
+
+// The service is killed with SIGKILL in the middle of a QoS 1 load and started again:
+// every acknowledged message is stored, unacknowledged ones are resent by the gateways,
+// and nothing is stored twice as distinct points.
+let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
+let dir: string
+let service: ServiceProcess
+let env: Record<string, string>
+let httpUrl: string
+
+beforeAll(async () => {
+  influxd = await startTestInfluxd()
+  dir = await mkdtemp(join(tmpdir(), 'iiot-crash-'))
+  await writeFile(join(dir, 'registry.json'), JSON.stringify(await testRegistry()))
+  const [mqttPort, httpPort] = [await freePort(), await freePort()]
+  httpUrl = `http://127.0.0.1:${httpPort}`
+  env = {
+    DATA_DIR: dir,
+    REGISTRY_FILE: join(dir, 'registry.json'),
+    INFLUX_URL: influxd.url,
+    INFLUX_DATABASE: 'crash',
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: String(mqttPort),
+    MQTT_WS_ENABLED: 'false',
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(httpPort),
+    LOG_LEVEL: 'warn',
+  }
+  // Source, not dist: the test must exercise the code under test even when dist is stale.
+  process.env.IIOT_SERVICE_FROM_SOURCE = '1'
+  service = new ServiceProcess(env, httpUrl)
+  await service.start()
+})
+
+afterAll(async () => {
+  await service?.stop()
+  await influxd?.dispose()
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function unwritten(): Promise<number> {
+  const res = await fetch(`${httpUrl}/api/v1/ingest/stats`, { headers: { authorization: `Bearer ${KEYS.all}` } })
+  return ((await res.json()) as { journal: { unwrittenRecords: number } }).journal.unwrittenRecords
+}
+
+describe('crash', () => {
+  it('loses nothing acknowledged across SIGKILL and restart', async () => {
+    const gen = new LoadGenerator({ url: `mqtt://127.0.0.1:${env.MQTT_PORT}`, gateways: LOAD_GATEWAYS, messagesPerSecond: 400, samplesPerMessage: 4, qos: 1, maxInflight: 50 })
+    await gen.connect()
+    gen.start()
+    await new Promise((r) => setTimeout(r, 2000))
+    // InfluxDB goes down first, so acknowledged messages pile up in the journal only...
+    await influxd.stop()
+    await new Promise((r) => setTimeout(r, 2000))
+    const heldInJournal = await unwritten()
+    expect(heldInJournal).toBeGreaterThan(300)
+    // ...then the process dies without any shutdown code running.
+    await service.kill()
+    const ackedAtKill = gen.stats().acked
+    await influxd.restart()
+    await new Promise((r) => setTimeout(r, 500))
+    await service.start()
+    await new Promise((r) => setTimeout(r, 3000))
+    await gen.stop()
+    expect(gen.stats().inflight).toBe(0)
+    expect(gen.stats().acked).toBeGreaterThan(ackedAtKill + 200)
+    await eventually(async () => (await unwritten()) === 0, 30_000)
+    const result = await verifyStored(gen, (q) => influxQuery(influxd.url, 'crash', q), 4)
+    await gen.disconnect()
+    expect(result.acked).toBeGreaterThan(1500)
+    expect(result.lost).toBe(0)
+    expect(result.duplicates).toBe(0)
+    expect(result.pointsStored).toBe(result.stored * 4)
+  }, 90_000)
+})
