@@ -7,6 +7,9 @@ import type { Scenario } from './scenario.js'
  */
 const scenarios: Record<string, () => Promise<Scenario>> = {
   decode: async () => ({ name: 'decode', description: 'protobuf decode: reflection vs static code, and the zod step', run: (await import('./decode.js')).run }),
+  outage: async () => ({ name: 'outage', description: 'InfluxDB stopped in the middle of a QoS 1 load; counts lost acknowledged messages', run: async (argv) => (await import('./fault.js')).runFault('outage', argv) }),
+  durability: async () => ({ name: 'durability', description: 'throughput and acknowledgement latency with the journal against the same load acknowledged from memory', run: (await import('./durability.js')).run }),
+  crash: async () => ({ name: 'crash', description: 'the service killed with SIGKILL in the middle of a QoS 1 load', run: async (argv) => (await import('./fault.js')).runFault('crash', argv) }),
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -18,6 +21,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const scenario = await load()
   const result = await scenario.run(rest)
+  if (typeof result.lost === 'number' && result.lost > 0) process.stderr.write(`[bench] LOST ${result.lost} acknowledged messages\n`)
   process.stdout.write(JSON.stringify(result) + '\n')
   return 0
 }

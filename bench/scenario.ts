@@ -4,5 +4,5 @@ export type BenchResult = { scenario: string } & Record<string, unknown>
 export interface Scenario {
   readonly name: string
   readonly description: string
-  run(args: readonly string[]): Promise<BenchResult>
+  run(argv: readonly string[]): Promise<BenchResult>
 }

@@ -1,0 +1,78 @@
+import { parseArgs } from 'node:util'
+import { progress, sleep, startTarget, waitFor } from './lib/harness.js'
+import { LoadGenerator, verifyStored } from './lib/load-generator.js'
+import type { BenchResult } from './scenario.js'
+
+/**
+ * The cost of durability: the same QoS 1 load acknowledged after fdatasync
+ * (JOURNAL_ENABLED=true) and acknowledged from memory (false), measured in
+ * the same run, alternating A B A B so machine drift hits both. Fixed rate
+ * (`--rate`) or closed loop (`--rate 0`: each gateway keeps `--window`
+ * messages unacknowledged, as fast as acknowledgements come back).
+ */
+export async function run(argv: readonly string[]): Promise<BenchResult> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { gateways: { type: 'string', default: '20' }, rate: { type: 'string', default: '0' }, samples: { type: 'string', default: '10' }, duration: { type: 'string', default: '15' }, rounds: { type: 'string', default: '2' }, window: { type: 'string', default: '20' } },
+  })
+  const gateways = Math.min(2000, Number(values.gateways))
+  const rate = Number(values.rate)
+  const samples = Number(values.samples)
+  const durationS = Math.min(600, Number(values.duration))
+  const rounds = Math.min(5, Number(values.rounds))
+  const window = Number(values.window)
+  const results: Record<'journal' | 'memory', { msgsPerSec: number[]; ackP50: number[]; ackP99: number[]; lost: number }> = {
+    journal: { msgsPerSec: [], ackP50: [], ackP99: [], lost: 0 },
+    memory: { msgsPerSec: [], ackP50: [], ackP99: [], lost: 0 },
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of ['journal', 'memory'] as const) {
+      const target = await startTarget({ gateways, machinesPerGateway: 2, env: { JOURNAL_ENABLED: mode === 'journal' ? 'true' : 'false' } })
+      const gen = new LoadGenerator({ url: target.mqttUrl, gateways: target.gateways, messagesPerSecond: rate, samplesPerMessage: samples, qos: 1, maxInflight: window })
+      try {
+        await gen.connect()
+        gen.start()
+        await sleep(2000) // warm-up, not counted
+        const a0 = gen.stats().acked
+        const lat0 = gen.ackLatencies().length
+        const t0 = performance.now()
+        await sleep(durationS * 1000)
+        const acked = gen.stats().acked - a0
+        const seconds = (performance.now() - t0) / 1000
+        const lat = [...gen.ackLatencies().slice(lat0)].sort((x, y) => x - y)
+        await gen.stop()
+        await waitFor(async () => (await target.journal()).unwrittenRecords === 0, 120_000)
+        const v = await verifyStored(gen, (q) => target.query(q), samples)
+        const r = results[mode]
+        r.msgsPerSec.push(acked / seconds)
+        r.ackP50.push(pct(lat, 0.5))
+        r.ackP99.push(pct(lat, 0.99))
+        r.lost += v.lost
+        progress(`round ${round + 1} ${mode}: ${(acked / seconds).toFixed(0)} msg/s acked, ack p50 ${pct(lat, 0.5).toFixed(2)} ms p99 ${pct(lat, 0.99).toFixed(2)} ms, lost ${v.lost}`)
+      } finally {
+        await gen.disconnect().catch(() => undefined)
+        await target.dispose()
+      }
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!
+  const j = results.journal
+  const m = results.memory
+  return {
+    scenario: 'durability',
+    gateways,
+    samplesPerMessage: samples,
+    rate: rate === 0 ? 'closed-loop' : rate,
+    journal: { messagesPerSec: Math.round(med(j.msgsPerSec)), ackP50Ms: round2(med(j.ackP50)), ackP99Ms: round2(med(j.ackP99)), lost: j.lost },
+    memory: { messagesPerSec: Math.round(med(m.msgsPerSec)), ackP50Ms: round2(med(m.ackP50)), ackP99Ms: round2(med(m.ackP99)), lost: m.lost },
+    throughputRatio: round2(med(j.msgsPerSec) / med(m.msgsPerSec)),
+    ackP99Ratio: round2(med(j.ackP99) / med(m.ackP99)),
+    lost: j.lost + m.lost,
+  }
+}
+
+function pct(sorted: readonly number[], p: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100

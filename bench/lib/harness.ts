@@ -1,0 +1,99 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort, startLocalInfluxd, type LocalInfluxd } from '../../src/devtools/local-influxd.js'
+import { buildDemoRegistry } from '../../src/registry/demo-registry.js'
+import type { LoadGateway } from './load-generator.js'
+import { ServiceProcess } from './service-process.js'
+
+export interface Target {
+  readonly influxd: LocalInfluxd
+  readonly service: ServiceProcess
+  readonly mqttUrl: string
+  readonly httpUrl: string
+  readonly apiKey: string
+  readonly gateways: LoadGateway[]
+  readonly database: string
+  query(q: string): Promise<{ tags?: Record<string, string>; values?: unknown[][] }[]>
+  /** Journal figures from the service's stats endpoint. */
+  journal(): Promise<{ unwrittenRecords: number; unwrittenBytes: number }>
+  dispose(): Promise<void>
+}
+
+/**
+ * A self-contained target: a throwaway influxd, a demo registry with one
+ * gateway per factory, and the service as its own process, all on loopback.
+ */
+export async function startTarget(opts: { gateways: number; machinesPerGateway: number; env?: Record<string, string> }): Promise<Target> {
+  const dir = await mkdtemp(join(tmpdir(), 'iiot-bench-'))
+  const influxd = await startLocalInfluxd({ dataDir: join(dir, 'influxdb') })
+  const { doc, credentials, apiKey } = await buildDemoRegistry({ zones: 1, factoriesPerZone: opts.gateways, linesPerFactory: 1, machinesPerLine: opts.machinesPerGateway }, '')
+  await writeFile(join(dir, 'registry.json'), JSON.stringify(doc))
+  const [mqttPort, httpPort] = [await freePort(), await freePort()]
+  const httpUrl = `http://127.0.0.1:${httpPort}`
+  const database = 'bench'
+  const service = new ServiceProcess(
+    {
+      DATA_DIR: join(dir, 'service'),
+      REGISTRY_FILE: join(dir, 'registry.json'),
+      INFLUX_URL: influxd.url,
+      INFLUX_DATABASE: database,
+      MQTT_HOST: '127.0.0.1',
+      MQTT_PORT: String(mqttPort),
+      MQTT_WS_ENABLED: 'false',
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(httpPort),
+      LOG_LEVEL: 'warn',
+      ...opts.env,
+    },
+    httpUrl,
+  )
+  await service.start()
+  const gateways: LoadGateway[] = credentials.gateways.map((g) => ({
+    id: g.id,
+    secret: g.secret,
+    zone: g.zone,
+    factory: g.factory,
+    machines: g.lines.flatMap((l) => l.machines.map((m) => ({ line: l.id, machine: m.id }))),
+  }))
+  return {
+    influxd,
+    service,
+    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    httpUrl,
+    apiKey,
+    gateways,
+    database,
+    async query(q) {
+      const res = await fetch(`${influxd.url}/query?db=${database}&epoch=ms&q=${encodeURIComponent(q)}`)
+      const body = (await res.json()) as { results: { error?: string; series?: { tags?: Record<string, string>; values?: unknown[][] }[] }[] }
+      if (body.results[0]?.error) throw new Error(body.results[0].error)
+      return body.results[0]?.series ?? []
+    },
+    async journal() {
+      const res = await fetch(`${httpUrl}/api/v1/ingest/stats`, { headers: { authorization: `Bearer ${apiKey}` } })
+      return ((await res.json()) as { journal: { unwrittenRecords: number; unwrittenBytes: number } }).journal
+    },
+    async dispose() {
+      await service.stop()
+      await influxd.stop()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export function progress(line: string): void {
+  process.stderr.write(`[bench] ${line}\n`)
+}
+
+/** Polls `fn` until it is true or `timeoutMs` passes; returns whether it became true. */
+export async function waitFor(fn: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await Promise.resolve().then(fn).catch(() => false)) return true
+    await sleep(200)
+  }
+  return false
+}
