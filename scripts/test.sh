@@ -12,4 +12,10 @@ log "lint (eslint, tsc, dependency rules)"
 npm run --silent lint
 ensure_build
 log "tests (vitest)"
-npx vitest run
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" || status=$?
+# One plain closing line, whatever reads this output: "N passed, N failed, N skipped".
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`)' "$report" || true
+exit "$status"
