@@ -7,6 +7,8 @@ import { buildApi } from './api/app.js'
 import { startBroker, type BrokerHandle } from './broker/broker.js'
 import type { Config } from './config/config.js'
 import { tagValue } from './domain/line-protocol.js'
+import { LiveStateTable } from './domain/live-state.js'
+import type { MachineState } from './domain/records.js'
 import { createMetrics, registerJournalGauges, type Metrics } from './metrics/metrics.js'
 import { createIngestor, type Ingestor } from './pipeline/ingestor.js'
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js'
@@ -20,6 +22,7 @@ import { MemoryJournal } from './spool/memory-journal.js'
 import { SegmentJournal } from './spool/segment-journal.js'
 import { createInfluxLineWriter } from './storage/influx/influx-line-writer.js'
 import { InfluxQLClient } from './storage/influx/influxql-client.js'
+import { createInfluxManufacturingReader } from './storage/influx/manufacturing-reader.js'
 import { createInfluxRecordsReader } from './storage/influx/records-reader.js'
 import { createInfluxTelemetryReader } from './storage/influx/telemetry-reader.js'
 
@@ -81,7 +84,20 @@ export async function startService(config: Config, log: Logger): Promise<Service
   })
   drainer.start()
 
+  // The live machine table: seeded from what InfluxDB knows, then kept by the pipeline.
+  const live = new LiveStateTable()
+  const manufacturing = createInfluxManufacturingReader(influxql)
+  try {
+    for (const [key, known] of await manufacturing.latestPerMachine(config.api.liveSeedLookbackMs)) {
+      const st = known.state
+      live.seed(key, { lastSeenMs: known.lastSeenMs, ...(st ? { state: st.state as MachineState, reason: st.reason, alarms: st.alarms, sinceMs: st.sinceMs, stateTsMs: st.tsMs } : {}) })
+    }
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'cannot seed the live machine table from InfluxDB; it fills as messages arrive')
+  }
+
   const pipeline = createPipeline({
+    live,
     registry,
     types: messageTypes(),
     validate: createValidator(config.ingest),
@@ -108,6 +124,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
       registry,
       telemetry: createInfluxTelemetryReader(influxql),
       records: createInfluxRecordsReader(influxql),
+      manufacturing,
+      live,
+      ingestor,
       readiness,
       journalStats: () => ({ ...journal.stats(), full: journal.full }),
       rejections,

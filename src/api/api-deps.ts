@@ -3,7 +3,9 @@ import type { Config } from '../config/config.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { RejectionStore } from '../pipeline/rejection-store.js'
 import type { RegistrySource } from '../registry/registry-store.js'
-import type { RecordsReader, TelemetryReader } from '../storage/ports.js'
+import type { LiveStateTable } from '../domain/live-state.js'
+import type { Ingestor } from '../pipeline/ingestor.js'
+import type { ManufacturingReader, RecordsReader, TelemetryReader } from '../storage/ports.js'
 
 /** What the API needs from the rest of the service; handed to every route plugin. */
 export interface ApiDeps {
@@ -11,6 +13,11 @@ export interface ApiDeps {
   readonly registry: RegistrySource
   readonly telemetry: TelemetryReader
   readonly records: RecordsReader
+  readonly manufacturing: ManufacturingReader
+  /** The live machine table (current state, last seen). */
+  readonly live: LiveStateTable
+  /** For live streams: decoded messages as they are accepted. */
+  readonly ingestor: Pick<Ingestor, 'onAccepted'>
   /** Readiness checks: InfluxDB reachable, journal below its limit, writes progressing. */
   readonly readiness: () => Promise<{ readonly ready: boolean; readonly checks: Readonly<Record<string, boolean>> }>
   /** Journal figures for the stats endpoint. */

@@ -62,6 +62,11 @@ export const envSchema = z.object({
   API_MAX_WINDOW_DAYS: int(1, 3660).default(400),
   API_MAX_POINTS: int(10, 1_000_000).default(10_000),
   API_LATEST_LOOKBACK_HOURS: int(1, 24 * 3660).default(24 * 7),
+  API_STATE_LOOKBACK_DAYS: int(1, 3660).default(30),
+  MACHINE_OFFLINE_AFTER_S: int(1, 86_400).default(300),
+  SSE_BUFFER_EVENTS: int(0, 100_000).default(1000),
+  SSE_CLIENT_QUEUE_EVENTS: int(1, 100_000).default(1000),
+  SSE_HEARTBEAT_S: int(1, 3600).default(15),
 })
 
 export type Env = z.infer<typeof envSchema>
@@ -87,7 +92,7 @@ export interface Config {
   readonly readyWriteStallMs: number
   readonly ingest: IngestLimits
   readonly rejections: { readonly max: number; readonly payloadBytes: number }
-  readonly api: { readonly maxWindowMs: number; readonly maxPoints: number; readonly latestLookbackMs: number }
+  readonly api: ApiConfig
 }
 
 export interface InfluxConfig {
@@ -101,6 +106,17 @@ export interface InfluxConfig {
   readonly bucket: string | undefined
   readonly token: string | undefined
   readonly timeoutMs: number
+}
+
+export interface ApiConfig {
+  readonly maxWindowMs: number
+  readonly maxPoints: number
+  readonly latestLookbackMs: number
+  /** How far back to look for the state in force at a window's start, and to seed the live table. */
+  readonly stateLookbackMs: number
+  readonly liveSeedLookbackMs: number
+  readonly offlineAfterMs: number
+  readonly sse: { readonly bufferEvents: number; readonly clientQueueEvents: number; readonly heartbeatMs: number }
 }
 
 export interface JournalConfig {
@@ -202,6 +218,10 @@ function toConfig(e: Env): Config {
       maxWindowMs: e.API_MAX_WINDOW_DAYS * 86_400_000,
       maxPoints: e.API_MAX_POINTS,
       latestLookbackMs: e.API_LATEST_LOOKBACK_HOURS * 3_600_000,
+      stateLookbackMs: e.API_STATE_LOOKBACK_DAYS * 86_400_000,
+      liveSeedLookbackMs: e.API_STATE_LOOKBACK_DAYS * 86_400_000,
+      offlineAfterMs: e.MACHINE_OFFLINE_AFTER_S * 1000,
+      sse: { bufferEvents: e.SSE_BUFFER_EVENTS, clientQueueEvents: e.SSE_CLIENT_QUEUE_EVENTS, heartbeatMs: e.SSE_HEARTBEAT_S * 1000 },
     },
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { IngestLimits } from '../config/config.js'
 import type { DecodedMessage } from '../domain/records.js'
+import { machineKey, type LiveStateTable } from '../domain/live-state.js'
 import { parseTopic, type ParsedTopic } from '../domain/topic.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { RegistrySource } from '../registry/registry-store.js'
@@ -49,6 +50,8 @@ export interface PipelineDeps {
   readonly validate: (kind: ParsedTopic['kind'], decoded: unknown) => ValidationResult
   readonly metrics: Metrics
   readonly limits: IngestLimits & { readonly maxPayloadBytes: number }
+  /** The live machine table, kept current from every accepted message. */
+  readonly live: LiveStateTable
   readonly log: Logger
 }
 
@@ -65,7 +68,7 @@ export interface Pipeline {
  */
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { registry, types, validate, metrics, limits, log } = deps
-  const counters = new CounterTracker()
+  const trackers = { counters: new CounterTracker(), live: deps.live }
 
   const steps: Step[] = [
     {
@@ -121,7 +124,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     {
       name: 'map-to-points',
       run(ctx) {
-        ctx.lines = toLines(ctx.topic!, ctx.message!, counters)
+        const t = ctx.topic!
+        ctx.lines = toLines(t, ctx.message!, trackers)
+        if (t.scope === 'machine') trackers.live.seen(machineKey(t.zone, t.factory, t.line, t.machine), Date.now())
       },
     },
   ]

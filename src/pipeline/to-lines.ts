@@ -2,7 +2,14 @@ import { MEASUREMENTS } from '../domain/measurements.js'
 import { boolField, escapeTag, floatField, intField, line, stringField } from '../domain/line-protocol.js'
 import type { DecodedMessage, Sample } from '../domain/records.js'
 import type { GatewayTopic, MachineTopic } from '../domain/topic.js'
+import { machineKey, type LiveStateTable } from '../domain/live-state.js'
 import type { CounterTracker } from './counter-tracker.js'
+
+/** Per-machine memory the mapping needs: counters for deltas, the live table for "since". */
+export interface Trackers {
+  readonly counters: CounterTracker
+  readonly live: LiveStateTable
+}
 
 /**
  * Maps a validated message to line protocol (DESIGN section 4): one
@@ -17,7 +24,7 @@ export function machineTags(t: MachineTopic): string {
   return `factory=${t.factory},line=${t.line},machine=${t.machine},zone=${t.zone}`
 }
 
-export function toLines(topic: MachineTopic | GatewayTopic, message: DecodedMessage, counters: CounterTracker): string[] {
+export function toLines(topic: MachineTopic | GatewayTopic, message: DecodedMessage, trackers: Trackers): string[] {
   const out: string[] = []
   const seq = intField(message.seq)
   if (message.kind === 'connectivity') {
@@ -48,14 +55,17 @@ export function toLines(topic: MachineTopic | GatewayTopic, message: DecodedMess
       for (const s of message.samples) out.push(line(MEASUREMENTS.telemetry, prefix + escapeTag(s.signal) + suffix, sampleFields(s, seq), s.tsMs))
       break
     }
-    case 'state':
+    case 'state': {
+      const key = machineKey(t.zone, t.factory, t.line, t.machine)
       for (const c of message.changes) {
-        out.push(line(MEASUREMENTS.state, tags, { state: stringField(c.state), reason: str(c.reasonCode), alarms: str(c.alarmCodes.join(',')), seq }, c.tsMs))
+        const since = trackers.live.applyState(key, c)
+        out.push(line(MEASUREMENTS.state, tags, { state: stringField(c.state), reason: str(c.reasonCode), alarms: str(c.alarmCodes.join(',')), since_ms: intField(since), seq }, c.tsMs))
       }
       break
+    }
     case 'production':
       for (const r of message.reports) {
-        const { good, reject } = r.mode === 'counter' ? counters.delta(tags, r.good, r.reject) : r
+        const { good, reject } = r.mode === 'counter' ? trackers.counters.delta(tags, r.good, r.reject) : r
         out.push(
           line(MEASUREMENTS.production, tags, {
             good: intField(good),

@@ -95,3 +95,73 @@ export interface StorageHealth {
   /** Resolves true when the database answers. */
   ping(): Promise<boolean>
 }
+
+/** `zone/factory/line/machine`, as in domain/live-state.ts. */
+export type MachineKey = string
+
+export interface StatePoint {
+  readonly tsMs: number
+  readonly state: string
+  readonly reason: string
+  readonly alarms: readonly string[]
+  /** When the machine entered this state, as computed at ingest. */
+  readonly sinceMs: number | undefined
+}
+
+export interface StateHistory {
+  /** The last state report before the window (within the lookback), i.e. the state in force at its start. */
+  readonly before: StatePoint | undefined
+  /** State reports inside the window, in time order. */
+  readonly points: readonly StatePoint[]
+}
+
+export interface CountBucket {
+  readonly tsMs: number
+  readonly good: number
+  readonly reject: number
+  readonly total: number
+}
+
+export interface InspectionRow {
+  readonly time: string
+  readonly zone: string
+  readonly factory: string
+  readonly line: string
+  readonly machine: string
+  readonly characteristic: string
+  readonly value: number
+  readonly lsl: number | null
+  readonly usl: number | null
+  readonly target: number | null
+  readonly unit: string | null
+  readonly pass: boolean | null
+  readonly defectCode: string | null
+  readonly lot: string | null
+}
+
+export interface InspectionFilter {
+  readonly characteristic?: string | undefined
+  readonly lot?: string | undefined
+  readonly pass?: boolean | undefined
+}
+
+export interface LinkSummary {
+  readonly zone: string
+  readonly factory: string
+  readonly gateway: string
+  readonly access: string
+  readonly reports: number
+  /** Percentiles per metric: p5, p50, p95 (null when never reported). */
+  readonly metrics: Readonly<Record<string, { p5: number | null; p50: number | null; p95: number | null }>>
+}
+
+/** Reads behind the plant engineer's API. Windows are [startMs, endMs). */
+export interface ManufacturingReader {
+  stateHistory(scope: Scope, startMs: number, endMs: number, lookbackMs: number): Promise<Map<MachineKey, StateHistory>>
+  /** Production summed per bucket; per machine when `byMachine`, else one series for the whole scope (key ''). */
+  countBuckets(scope: Scope, startMs: number, endMs: number, bucketMs: number, byMachine: boolean): Promise<Map<MachineKey, CountBucket[]>>
+  inspections(scope: Scope, filter: InspectionFilter, startMs: number, endMs: number, limit: number): Promise<InspectionRow[]>
+  connectivity(zones: readonly string[], factory: string | undefined, startMs: number, endMs: number): Promise<LinkSummary[]>
+  /** For seeding the live table at start-up: the newest state report and last message time of every machine. */
+  latestPerMachine(lookbackMs: number): Promise<Map<MachineKey, { lastSeenMs: number | undefined; state: StatePoint | undefined }>>
+}

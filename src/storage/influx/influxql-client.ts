@@ -26,19 +26,28 @@ export class InfluxQLClient {
     this.db = config.flavor === 'v2' ? config.bucket! : config.database
   }
 
-  /** Runs one SELECT statement and returns its series (times as epoch ms). */
+  /**
+   * Runs one SELECT statement and returns its series (times as epoch ms).
+   * /query answers 200 with a per-statement error for things like "database not found".
+   */
   async select(query: string, params: BindParams = {}): Promise<InfluxSeries[]> {
+    return (await this.selectMany([query], params))[0]!
+  }
+
+  /** Runs several SELECT statements in one request; one series list per statement. */
+  async selectMany(queries: readonly string[], params: BindParams = {}): Promise<InfluxSeries[][]> {
     const url = new URL('/query', this.config.url)
     url.searchParams.set('db', this.db)
     if (this.config.flavor === 'v1') url.searchParams.set('rp', this.config.retentionPolicy)
-    url.searchParams.set('q', query)
+    url.searchParams.set('q', queries.join(';\n'))
     url.searchParams.set('epoch', 'ms')
     if (Object.keys(params).length > 0) url.searchParams.set('params', JSON.stringify(params))
     const body = await this.request(url, { method: 'GET' })
-    const result = body.results?.[0]
-    // /query answers 200 with a per-statement error for things like "database not found".
-    if (result?.error) throw new StorageError(`InfluxDB query failed: ${result.error}`, false, 200)
-    return result?.series ?? []
+    return queries.map((_, i) => {
+      const result = body.results?.find((r) => (r as { statement_id?: number }).statement_id === i) ?? body.results?.[i]
+      if (result?.error) throw new StorageError(`InfluxDB query failed: ${result.error}`, false, 200)
+      return result?.series ?? []
+    })
   }
 
   /** Creates the 1.x database if it is missing (idempotent). */
