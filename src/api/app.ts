@@ -7,7 +7,11 @@ import { requireApiKey } from './auth.js'
 import { errorHandler, sendProblem } from './problem.js'
 import { healthRoutes } from './routes/health.js'
 import { ingestRoutes } from './routes/ingest.js'
+import { equipmentRoutes } from './routes/equipment.js'
+import { productionCountRoutes } from './routes/production.js'
+import { inspectionRoutes } from './routes/quality.js'
 import { recordsRoutes } from './routes/records.js'
+import { streamRoutes } from './routes/stream.js'
 import { telemetryRoutes } from './routes/telemetry.js'
 
 /** Builds the HTTP API without listening, so tests can `inject()` or listen on port 0. */
@@ -39,6 +43,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       requireApiKey(api, deps.registry)
       await api.register(telemetryRoutes, deps)
       await api.register(recordsRoutes, deps)
+      await api.register(equipmentRoutes, deps)
+      await api.register(productionCountRoutes, deps)
+      await api.register(inspectionRoutes, deps)
+      await api.register(streamRoutes, deps)
       await api.register(ingestRoutes, deps)
     },
     { prefix: '/api/v1' },

@@ -51,3 +51,30 @@ function notFound(message: string): AppError {
 function forbidden(key: ApiKeyEntry, what: string): AppError {
   return new AppError('IIOT_ERR_API_FORBIDDEN', `API key "${key.id}" may not read ${what}`)
 }
+
+export interface MachineInScope {
+  readonly zone: string
+  readonly factory: string
+  readonly line: string
+  readonly machine: string
+  readonly idealCycleTimeS: number
+}
+
+/** Every registered machine inside a resolved scope, in registry order. */
+export function machinesInScope(registry: Registry, scope: Scope): MachineInScope[] {
+  const out: MachineInScope[] = []
+  for (const z of registry.zones) {
+    if (scope.zone !== undefined && z.id !== scope.zone) continue
+    for (const f of z.factories) {
+      if (scope.factory !== undefined && f.id !== scope.factory) continue
+      for (const l of f.lines) {
+        if (scope.line !== undefined && l.id !== scope.line) continue
+        for (const m of l.machines) {
+          if (scope.machine !== undefined && m.id !== scope.machine) continue
+          out.push({ zone: z.id, factory: f.id, line: l.id, machine: m.id, idealCycleTimeS: m.idealCycleTimeS })
+        }
+      }
+    }
+  }
+  return out
+}

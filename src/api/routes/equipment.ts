@@ -1,0 +1,128 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { machineKey } from '../../domain/live-state.js'
+import type { ApiDeps } from '../api-deps.js'
+import { apiKeyOf } from '../auth.js'
+import { scopeQuery } from '../params.js'
+import { machinesInScope, resolveScope, type MachineInScope } from '../scope.js'
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString())
+
+const machineState = z.object({
+  zone: z.string(),
+  factory: z.string(),
+  line: z.string(),
+  machine: z.string(),
+  state: z.string().describe('the reported state, or "offline" when nothing arrived for MACHINE_OFFLINE_AFTER_S, or "unknown"'),
+  reportedState: z.string().nullable(),
+  reason: z.string(),
+  alarms: z.array(z.string()),
+  since: z.string().nullable().describe('when the machine entered its reported state'),
+  lastSeen: z.string().nullable(),
+  online: z.boolean(),
+})
+
+/** The current state of machines, from the live table: no query, O(machines). */
+export function currentStates(deps: ApiDeps, machines: readonly MachineInScope[], nowMs: number): z.infer<typeof machineState>[] {
+  return machines.map((m) => {
+    const e = deps.live.get(machineKey(m.zone, m.factory, m.line, m.machine))
+    const online = e?.lastSeenMs !== undefined && nowMs - e.lastSeenMs <= deps.config.offlineAfterMs
+    return {
+      zone: m.zone,
+      factory: m.factory,
+      line: m.line,
+      machine: m.machine,
+      state: !online ? 'offline' : (e?.state ?? 'unknown'),
+      reportedState: e?.state ?? null,
+      reason: e?.reason ?? '',
+      alarms: [...(e?.alarms ?? [])],
+      since: iso(e?.sinceMs),
+      lastSeen: iso(e?.lastSeenMs),
+      online,
+    }
+  })
+}
+
+export const equipmentRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
+  app.get(
+    '/hierarchy',
+    {
+      schema: {
+        tags: ['equipment'],
+        summary: 'Zones > factories > lines > machines in the key\'s scope, with last seen and online',
+        security: [{ bearerAuth: [] }],
+        querystring: z.object({ zone: scopeQuery.zone, factory: scopeQuery.factory }),
+      },
+    },
+    async (request) => {
+      const registry = deps.registry.current()
+      const scope = resolveScope(registry, apiKeyOf(request), request.query)
+      const states = new Map(currentStates(deps, machinesInScope(registry, scope), Date.now()).map((s) => [machineKey(s.zone, s.factory, s.line, s.machine), s]))
+      const zones = registry.zones
+        .filter((z) => scope.zone === undefined || z.id === scope.zone)
+        .map((z) => ({
+          id: z.id,
+          name: z.name ?? null,
+          factories: z.factories
+            .filter((f) => scope.factory === undefined || f.id === scope.factory)
+            .map((f) => ({
+              id: f.id,
+              name: f.name ?? null,
+              timezone: f.timezone,
+              shifts: f.shifts,
+              lines: f.lines.map((l) => ({
+                id: l.id,
+                name: l.name ?? null,
+                machines: l.machines.map((m) => {
+                  const s = states.get(machineKey(z.id, f.id, l.id, m.id))
+                  return { id: m.id, name: m.name ?? null, idealCycleTimeS: m.idealCycleTimeS, state: s?.state ?? 'unknown', lastSeen: s?.lastSeen ?? null, online: s?.online ?? false }
+                }),
+              })),
+            })),
+        }))
+      return { zones }
+    },
+  )
+
+  app.get(
+    '/equipment/state',
+    {
+      schema: {
+        tags: ['equipment'],
+        summary: 'Current state of every machine in a scope',
+        description: 'State, reason, alarms, since when, last seen and online; a machine silent for MACHINE_OFFLINE_AFTER_S is "offline". Served from the live table kept by the pipeline.',
+        security: [{ bearerAuth: [] }],
+        querystring: z.object(scopeQuery),
+        response: { 200: z.object({ at: z.string(), count: z.number(), byState: z.record(z.string(), z.number()), machines: z.array(machineState) }) },
+      },
+    },
+    async (request) => {
+      const registry = deps.registry.current()
+      const scope = resolveScope(registry, apiKeyOf(request), request.query)
+      const now = Date.now()
+      const machines = currentStates(deps, machinesInScope(registry, scope), now)
+      const byState: Record<string, number> = {}
+      for (const m of machines) byState[m.state] = (byState[m.state] ?? 0) + 1
+      return { at: new Date(now).toISOString(), count: machines.length, byState, machines }
+    },
+  )
+
+  app.get(
+    '/equipment/alarms',
+    {
+      schema: {
+        tags: ['equipment'],
+        summary: 'Active alarms: machines whose latest state report carries alarm codes',
+        security: [{ bearerAuth: [] }],
+        querystring: z.object(scopeQuery),
+        response: { 200: z.object({ count: z.number(), alarms: z.array(machineState) }) },
+      },
+    },
+    async (request) => {
+      const registry = deps.registry.current()
+      const scope = resolveScope(registry, apiKeyOf(request), request.query)
+      const alarms = currentStates(deps, machinesInScope(registry, scope), Date.now()).filter((m) => m.alarms.length > 0)
+      return { count: alarms.length, alarms }
+    },
+  )
+}

@@ -1,0 +1,55 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { KINDS } from '../../domain/topic.js'
+import type { ApiDeps } from '../api-deps.js'
+import { apiKeyOf } from '../auth.js'
+import { LiveHub, type LiveEvent } from '../live-hub.js'
+import { badRequest } from '../problem.js'
+import { scopeQuery } from '../params.js'
+import { resolveScope } from '../scope.js'
+
+export const streamRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
+  const hub = new LiveHub(deps.config.sse)
+  const unsubscribe = deps.ingestor.onAccepted((a) => hub.publish(a))
+  const heartbeat = setInterval(() => hub.heartbeat(), deps.config.sse.heartbeatMs)
+  heartbeat.unref()
+  // preClose: end the streams before the server waits for its connections to finish.
+  app.addHook('preClose', async () => {
+    clearInterval(heartbeat)
+    unsubscribe()
+    hub.close()
+  })
+
+  app.get(
+    '/stream',
+    {
+      schema: {
+        tags: ['live'],
+        summary: 'Server-Sent Events of decoded messages, filtered by scope, kind and machine',
+        description:
+          'text/event-stream; each event has an id, the kind as event name, and JSON data (identity, gateway, decoded message). Honours the key\'s scope. Heartbeat comments every SSE_HEARTBEAT_S. Resume with the Last-Event-ID header (within the last SSE_BUFFER_EVENTS events). A client that does not keep up is disconnected after SSE_CLIENT_QUEUE_EVENTS queued events.',
+        security: [{ bearerAuth: [] }],
+        querystring: z.object({ ...scopeQuery, kinds: z.string().max(200).optional().describe('comma-separated: telemetry,state,production,quality,connectivity') }),
+        headers: z.object({ 'last-event-id': z.string().regex(/^\d{1,15}$/, 'must be an event id').optional() }).passthrough(),
+      },
+    },
+    async (request, reply) => {
+      const q = request.query
+      const scope = resolveScope(deps.registry.current(), apiKeyOf(request), q)
+      const kinds = q.kinds === undefined ? undefined : new Set(q.kinds.split(','))
+      for (const k of kinds ?? []) if (!(KINDS as readonly string[]).includes(k)) throw badRequest('kinds', `unknown kind "${k}"; use ${KINDS.join(', ')}`)
+      const accepts = (e: LiveEvent) =>
+        (kinds === undefined || kinds.has(e.kind)) &&
+        (scope.zone === undefined || e.zone === scope.zone) &&
+        (scope.factory === undefined || e.factory === scope.factory) &&
+        (scope.line === undefined || e.line === scope.line) &&
+        (scope.machine === undefined || e.machine === scope.machine)
+      const lastId = request.headers['last-event-id']
+      reply.hijack()
+      const res = reply.raw
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' })
+      res.write(`retry: 2000\n: connected\n\n`)
+      hub.add({ res, accepts, queued: 0 }, lastId === undefined ? undefined : Number(lastId))
+    },
+  )
+}
