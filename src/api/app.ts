@@ -7,9 +7,12 @@ import { requireApiKey } from './auth.js'
 import { errorHandler, sendProblem } from './problem.js'
 import { healthRoutes } from './routes/health.js'
 import { ingestRoutes } from './routes/ingest.js'
+import { connectivityRoutes } from './routes/connectivity.js'
+import { equipmentHistoryRoutes } from './routes/equipment-history.js'
 import { equipmentRoutes } from './routes/equipment.js'
+import { oeeRoutes } from './routes/oee.js'
 import { productionCountRoutes } from './routes/production.js'
-import { inspectionRoutes } from './routes/quality.js'
+import { inspectionRoutes, spcRoutes } from './routes/quality.js'
 import { recordsRoutes } from './routes/records.js'
 import { streamRoutes } from './routes/stream.js'
 import { telemetryRoutes } from './routes/telemetry.js'
@@ -47,6 +50,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await api.register(productionCountRoutes, deps)
       await api.register(inspectionRoutes, deps)
       await api.register(streamRoutes, deps)
+      await api.register(connectivityRoutes, deps)
+      await api.register(equipmentHistoryRoutes, deps)
+      await api.register(oeeRoutes, deps)
+      await api.register(spcRoutes, deps)
       await api.register(ingestRoutes, deps)
     },
     { prefix: '/api/v1' },

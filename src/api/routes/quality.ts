@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { spcIndividuals } from '../../domain/spc.js'
+import { isoOf } from '../history.js'
 import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
-import { nameParam, resolveWindow, scopeQuery, timeParam } from '../params.js'
+import { nameParam, resolveWindow, scopeQuery, slugParam, timeParam } from '../params.js'
 import { resolveScope } from '../scope.js'
 
 const inspection = z.object({
@@ -48,6 +50,59 @@ export const inspectionRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps
       const window = resolveWindow(q.start, q.end, 86_400_000, deps.config.maxWindowMs)
       const inspections = await deps.manufacturing.inspections(scope, { characteristic: q.characteristic, lot: q.lot, pass: q.pass === undefined ? undefined : q.pass === 'true' }, window.startMs, window.endMs, q.limit)
       return { count: inspections.length, inspections }
+    },
+  )
+}
+
+const SPC_MAX_POINTS = 10_000
+
+export const spcRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
+  app.get(
+    '/quality/spc',
+    {
+      schema: {
+        tags: ['quality'],
+        summary: 'SPC of a characteristic over a window: I-MR chart, Cp/Cpk, Western Electric rules 1-4',
+        description:
+          'Individuals chart (one measurement per point, in time order; the newest 10,000 in the window): center line = mean; sigma (within) = mean moving range / d2 (1.128); UCL/LCL = mean ± 3 sigma. Cp = (USL - LSL) / 6 sigma, Cpk = min(USL - mean, mean - LSL) / 3 sigma with sigma within; Pp/Ppk the same with the overall standard deviation. Spec limits from the parameters, else from the newest inspection that carries them. Violations: rule 1 one point beyond 3 sigma; rule 2 two of three beyond 2 sigma on one side; rule 3 four of five beyond 1 sigma on one side; rule 4 eight in a row on one side; each with the point that completes it.',
+        security: [{ bearerAuth: [] }],
+        querystring: z.object({
+          zone: scopeQuery.zone,
+          factory: slugParam,
+          line: slugParam.optional(),
+          machine: slugParam.optional(),
+          characteristic: nameParam,
+          start: timeParam.optional().describe('default: end minus 24 hours'),
+          end: timeParam.optional().describe('default: now'),
+          lsl: z.coerce.number().optional(),
+          usl: z.coerce.number().optional(),
+          target: z.coerce.number().optional(),
+        }),
+      },
+    },
+    async (request) => {
+      const q = request.query
+      const scope = resolveScope(deps.registry.current(), apiKeyOf(request), q)
+      const window = resolveWindow(q.start, q.end, 86_400_000, deps.config.maxWindowMs)
+      const rows = (await deps.manufacturing.inspections(scope, { characteristic: q.characteristic }, window.startMs, window.endMs, SPC_MAX_POINTS)).reverse()
+      const newestWithSpec = [...rows].reverse().find((r) => r.lsl !== null || r.usl !== null)
+      const spec = {
+        lsl: q.lsl ?? newestWithSpec?.lsl ?? undefined,
+        usl: q.usl ?? newestWithSpec?.usl ?? undefined,
+        target: q.target ?? newestWithSpec?.target ?? undefined,
+      }
+      const points = rows.map((r) => ({ tsMs: Date.parse(r.time), value: r.value }))
+      const result = spcIndividuals(points, spec)
+      return {
+        scope,
+        characteristic: q.characteristic,
+        chart: 'individuals (I-MR)',
+        start: isoOf(window.startMs),
+        end: isoOf(window.endMs),
+        truncated: rows.length === SPC_MAX_POINTS,
+        ...result,
+        violations: result.violations.map((v) => ({ ...v, time: isoOf(v.tsMs), machine: rows[v.index]?.machine ?? null })),
+      }
     },
   )
 }

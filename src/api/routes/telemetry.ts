@@ -108,4 +108,46 @@ export const telemetryRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
       }
     },
   )
+
+  app.get(
+    '/telemetry/series-multi',
+    {
+      schema: {
+        tags: ['telemetry'],
+        summary: 'Several signals of one machine over a window, downsampled alike',
+        description: 'As /telemetry/series for up to 20 comma-separated signals, queried in parallel.',
+        security: [{ bearerAuth: [] }],
+        querystring: z.object({
+          zone: slugParam.optional(),
+          factory: slugParam,
+          line: slugParam,
+          machine: slugParam,
+          signals: z
+            .string()
+            .max(20 * 129)
+            .transform((s) => s.split(','))
+            .pipe(z.array(nameParam).min(1).max(20, 'at most 20 signals')),
+          start: timeParam.optional().describe('default: end minus 1 hour'),
+          end: timeParam.optional().describe('default: now'),
+          interval: durationParam.default('1m'),
+          aggregate: z.enum(AGGREGATES).default('mean'),
+        }),
+      },
+    },
+    async (request) => {
+      const q = request.query
+      const scope = resolveScope(deps.registry.current(), apiKeyOf(request), q)
+      const window = resolveWindow(q.start, q.end, 3_600_000, deps.config.maxWindowMs)
+      const intervalMs = durationMs(q.interval)
+      const buckets = Math.ceil((window.endMs - window.startMs) / intervalMs) * q.signals.length
+      if (buckets > deps.config.maxPoints) throw badRequest('interval', `window / interval x signals gives ${buckets} points, more than the maximum of ${deps.config.maxPoints}`)
+      const series = await Promise.all(
+        q.signals.map(async (signal) => ({
+          signal,
+          points: await deps.telemetry.series({ zone: scope.zone!, factory: scope.factory!, line: scope.line!, machine: scope.machine!, signal, startMs: window.startMs, endMs: window.endMs, intervalMs, aggregate: q.aggregate }),
+        })),
+      )
+      return { machine: { zone: scope.zone!, factory: scope.factory!, line: scope.line!, machine: scope.machine! }, aggregate: q.aggregate, interval: q.interval, start: new Date(window.startMs).toISOString(), end: new Date(window.endMs).toISOString(), series }
+    },
+  )
 }

@@ -1,0 +1,91 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { machineKey } from '../../domain/live-state.js'
+import { sumCountsInWindows, type ProductionPoint } from '../../domain/oee-inputs.js'
+import { lineOee, machineOee, type OeeResult } from '../../domain/oee.js'
+import { plannedWindows, shiftsInWindow } from '../../domain/shifts.js'
+import type { StateInterval } from '../../domain/state-timeline.js'
+import { clipWindow, type TimeWindow } from '../../domain/time-window.js'
+import { AppError } from '../../errors.js'
+import type { ApiDeps } from '../api-deps.js'
+import { apiKeyOf } from '../auth.js'
+import { isoOf, timelines } from '../history.js'
+import { resolveWindow, scopeQuery, slugParam, timeParam } from '../params.js'
+import { machinesInScope, resolveScope, type MachineInScope } from '../scope.js'
+
+// Counts are summed per minute: shift boundaries fall on whole minutes, so the split per shift is exact.
+const COUNT_BUCKET_MS = 60_000
+
+interface MachineData {
+  readonly m: MachineInScope
+  readonly intervals: readonly StateInterval[]
+  readonly points: readonly ProductionPoint[]
+}
+
+function oeeOver(data: readonly MachineData[], windows: readonly TimeWindow[]) {
+  const machines = data.map((d) => {
+    const counts = sumCountsInWindows(d.points, windows)
+    return { machine: d.m.machine, line: d.m.line, ...machineOee({ intervals: d.intervals, windows, idealCycleTimeS: d.m.idealCycleTimeS, goodCount: counts.good, rejectCount: counts.reject }) }
+  })
+  return machines.length === 1 ? { ...machines[0]!, machines: undefined } : lineOee(machines)
+}
+
+export const oeeRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
+  app.get(
+    '/production/oee',
+    {
+      schema: {
+        tags: ['production'],
+        summary: 'OEE of a machine or a line over a window, or per shift, with every input',
+        description: [
+          'availability = run time / planned production time; planned production time = shift time (from the factory\'s shift calendar, in its time zone; an empty calendar means 24/7) minus planned stops; run time = time "running" inside the shifts (idle, setup, unplanned stops, faults, offline and unknown time are availability losses).',
+          'performance = ideal cycle time x total count / run time (not capped: performanceAbove1 flags an ideal cycle time set too slow); quality = good / total; OEE = A x P x Q.',
+          'A line rolls up from its machines by summing the inputs (planned and run time, ideal output time, good and total counts) and recomputing A, P and Q, never by averaging OEEs. `by=shift` splits the window into shift occurrences (a night shift crossing midnight is one occurrence).',
+        ].join(' '),
+        security: [{ bearerAuth: [] }],
+        querystring: z.object({
+          zone: scopeQuery.zone,
+          factory: slugParam,
+          line: slugParam,
+          machine: slugParam.optional(),
+          start: timeParam.optional().describe('default: end minus 24 hours'),
+          end: timeParam.optional().describe('default: now (clamped to now)'),
+          by: z.enum(['window', 'shift']).default('window'),
+        }),
+      },
+    },
+    async (request) => {
+      const q = request.query
+      const registry = deps.registry.current()
+      const scope = resolveScope(registry, apiKeyOf(request), q)
+      const w = resolveWindow(q.start, q.end, 86_400_000, deps.config.maxWindowMs)
+      const window = { startMs: w.startMs, endMs: Math.min(w.endMs, Date.now()) }
+      if (window.endMs <= window.startMs) throw new AppError('IIOT_ERR_API_BAD_REQUEST', 'start: the window lies in the future', { details: ['start: the window lies in the future'] })
+      const machines = machinesInScope(registry, scope)
+      const factory = registry.factory(scope.factory!)!.factory
+      const [tl, buckets] = await Promise.all([
+        timelines(deps, scope, machines, window.startMs, window.endMs),
+        deps.manufacturing.countBuckets(scope, window.startMs, window.endMs, COUNT_BUCKET_MS, true),
+      ])
+      const data: MachineData[] = machines.map((m) => {
+        const key = machineKey(m.zone, m.factory, m.line, m.machine)
+        return { m, intervals: tl.get(key) ?? [], points: (buckets.get(key) ?? []).map((b) => ({ tsMs: b.tsMs, good: b.good, reject: b.reject })) }
+      })
+      const planned = plannedWindows(factory.shifts, factory.timezone, window.startMs, window.endMs)
+      const body = {
+        scope: { zone: scope.zone, factory: scope.factory, line: scope.line, machine: scope.machine ?? null },
+        start: isoOf(window.startMs),
+        end: isoOf(window.endMs),
+        timezone: factory.timezone,
+        shiftCalendar: factory.shifts,
+        oee: oeeOver(data, planned) as OeeResult,
+      }
+      if (q.by === 'window') return body
+      const shifts = shiftsInWindow(factory.shifts, factory.timezone, window.startMs, window.endMs).map((occ) => {
+        const clipped = clipWindow(occ, window)!
+        return { name: occ.name, date: occ.date, start: isoOf(occ.startMs), end: isoOf(occ.endMs), clippedToWindow: clipped.startMs !== occ.startMs || clipped.endMs !== occ.endMs, oee: oeeOver(data, [clipped]) }
+      })
+      return { ...body, shifts }
+    },
+  )
+}
