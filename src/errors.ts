@@ -13,6 +13,8 @@ export const errorCatalogue = {
   IIOT_ERR_API_UNAUTHENTICATED: { status: 401, retriable: false },
   IIOT_ERR_API_FORBIDDEN: { status: 403, retriable: false },
   IIOT_ERR_API_NOT_FOUND: { status: 404, retriable: false },
+  IIOT_ERR_API_TOO_LARGE: { status: 413, retriable: false },
+  IIOT_ERR_API_RATE_LIMITED: { status: 429, retriable: true },
   IIOT_ERR_INTERNAL: { status: 500, retriable: false },
 } as const
 

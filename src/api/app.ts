@@ -1,7 +1,11 @@
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { AppError } from '../errors.js'
 import type { ApiDeps } from './api-deps.js'
 import { requireApiKey } from './auth.js'
 import { errorHandler, sendProblem } from './problem.js'
@@ -31,6 +35,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler((request, reply) => sendProblem(reply, request, 404, 'IIOT_ERR_API_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see /docs`))
 
+  // Security headers on every answer; the docs UI gets its own static CSP below.
+  await app.register(helmet, { global: true })
+  if (deps.config.corsOrigins.length > 0) await app.register(cors, { origin: [...deps.config.corsOrigins], methods: ['GET'] })
+
   await app.register(swagger, {
     openapi: {
       info: { title: 'iiot-ingest API', version: '1', description: 'Real-time production, equipment, quality and telemetry data of the smart-factory pilots. Errors are application/problem+json.' },
@@ -38,12 +46,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
     transform: jsonSchemaTransform,
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
 
   await app.register(healthRoutes, deps)
   await app.register(
     async (api) => {
-      requireApiKey(api, deps.registry)
+      requireApiKey(api, deps.registry, deps.config.authFailuresPerMin)
+      // Per API key (the key is known by preHandler); answered as problem+json by the error handler.
+      await api.register(rateLimit, {
+        hook: 'preHandler',
+        max: deps.config.rateLimitPerMin,
+        timeWindow: 60_000,
+        keyGenerator: (request) => request.apiKey?.id ?? request.ip,
+        errorResponseBuilder: (_request, context) => new AppError('IIOT_ERR_API_RATE_LIMITED', `more than ${context.max} requests per minute for this API key; retry in ${Math.ceil(context.ttl / 1000)} s`),
+      })
       await api.register(telemetryRoutes, deps)
       await api.register(recordsRoutes, deps)
       await api.register(equipmentRoutes, deps)

@@ -45,7 +45,8 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
   }
   const status = (error as FastifyError).statusCode
   if (status !== undefined && status >= 400 && status < 500) {
-    const code: ErrorCode = status === 401 ? 'IIOT_ERR_API_UNAUTHENTICATED' : status === 403 ? 'IIOT_ERR_API_FORBIDDEN' : status === 404 ? 'IIOT_ERR_API_NOT_FOUND' : 'IIOT_ERR_API_BAD_REQUEST'
+    const codes: Record<number, ErrorCode> = { 401: 'IIOT_ERR_API_UNAUTHENTICATED', 403: 'IIOT_ERR_API_FORBIDDEN', 404: 'IIOT_ERR_API_NOT_FOUND', 413: 'IIOT_ERR_API_TOO_LARGE', 429: 'IIOT_ERR_API_RATE_LIMITED' }
+    const code = codes[status] ?? 'IIOT_ERR_API_BAD_REQUEST'
     return sendProblem(reply, request, status, code, error.message)
   }
   request.log.error({ err: error }, 'unexpected error')

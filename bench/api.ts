@@ -1,0 +1,171 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { freePort, startLocalInfluxd } from '../src/devtools/local-influxd.js'
+import { buildDemoRegistry } from '../src/registry/demo-registry.js'
+import { LoadGenerator, type LoadGateway } from './lib/load-generator.js'
+import { ServiceProcess } from './lib/service-process.js'
+import type { BenchResult } from './scenario.js'
+
+const STATES = ['running', 'running', 'running', 'idle', 'setup', 'planned_stop', 'unplanned_stop', 'fault'] as const
+const REASONS: Record<string, string> = { planned_stop: 'break', unplanned_stop: 'no-material', fault: 'jam', setup: 'changeover', idle: 'waiting', running: '' }
+const progress = (line: string) => process.stderr.write(`[bench api] ${line}\n`)
+
+/** A tiny seeded PRNG (mulberry32), so every run seeds the same history. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Line protocol for one machine's history: production every minute, state changes every 5-35 min, an inspection every 10 min. */
+function* machineHistory(tags: string, idealS: number, fromMs: number, toMs: number, rnd: () => number): Generator<string> {
+  let state: string = 'running'
+  let nextChange = fromMs
+  let drift = 0
+  for (let t = fromMs; t < toMs; t += 60_000) {
+    while (nextChange <= t) {
+      state = STATES[Math.floor(rnd() * STATES.length)]!
+      const reason = REASONS[state]!
+      yield `state,${tags} state="${state}"${reason ? `,reason="${reason}"` : ''},since_ms=${nextChange}i,seq=0i ${nextChange}`
+      nextChange += (5 + Math.floor(rnd() * 30)) * 60_000
+    }
+    const good = state === 'running' ? Math.floor((60 / idealS) * (0.85 + rnd() * 0.1)) : 0
+    const reject = good > 0 && rnd() < 0.3 ? 1 : 0
+    yield `production,${tags} good=${good}i,reject=${reject}i,total=${good + reject}i,seq=0i ${t}`
+    if ((t / 60_000) % 10 === 0) {
+      drift += (rnd() - 0.45) * 0.002
+      yield `quality,characteristic=bore.diameter,${tags} value=${(25 + drift + (rnd() - 0.5) * 0.01).toFixed(5)},lsl=24.95,usl=25.05,target=25,seq=0i ${t}`
+    }
+  }
+}
+
+async function seed(influxUrl: string, db: string, machines: { tags: string; idealS: number }[], fromMs: number, toMs: number): Promise<number> {
+  await fetch(`${influxUrl}/query`, { method: 'POST', body: new URLSearchParams({ q: `CREATE DATABASE "${db}"` }) })
+  const rnd = prng(42)
+  let points = 0
+  let batch: string[] = []
+  const inflight = new Set<Promise<void>>()
+  const send = async (lines: string[]) => {
+    const res = await fetch(`${influxUrl}/write?db=${db}&precision=ms`, { method: 'POST', body: lines.join('\n') })
+    if (res.status !== 204) throw new Error(`seed write failed: ${res.status} ${await res.text()}`)
+  }
+  let lastReport = Date.now()
+  for (const m of machines) {
+    for (const line of machineHistory(m.tags, m.idealS, fromMs, toMs, rnd)) {
+      batch.push(line)
+      if (batch.length === 5000) {
+        const p = send(batch).finally(() => inflight.delete(p))
+        inflight.add(p)
+        points += batch.length
+        batch = []
+        if (inflight.size >= 2) await Promise.race(inflight)
+        if (Date.now() - lastReport > 2000) {
+          lastReport = Date.now()
+          progress(`seeded ${(points / 1e6).toFixed(2)} M points`)
+        }
+      }
+    }
+  }
+  if (batch.length > 0) await send(batch)
+  await Promise.all(inflight)
+  return points + batch.length
+}
+
+async function measure(name: string, makeUrl: () => string, apiKey: string, seconds: number, concurrency: number) {
+  const latencies: number[] = []
+  let errors = 0
+  const end = performance.now() + seconds * 1000
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now()
+        const res = await fetch(makeUrl(), { headers: { authorization: `Bearer ${apiKey}` } })
+        await res.arrayBuffer()
+        if (res.status !== 200) errors++
+        latencies.push(performance.now() - t0)
+      }
+    }),
+  )
+  const elapsed = (performance.now() - started) / 1000
+  latencies.sort((a, b) => a - b)
+  const pct = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]! * 10) / 10
+  const r = { p50: pct(0.5), p99: pct(0.99), rps: Math.round((latencies.length / elapsed) * 10) / 10, requests: latencies.length, errors }
+  progress(`${name}: p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.rps} req/s, errors ${errors}`)
+  return r
+}
+
+/**
+ * The plant engineer's queries against a realistic history: seeds 1,000
+ * machines x 7 days (production every minute, state changes, inspections:
+ * about 11.6 M points) straight into InfluxDB, starts the service (which
+ * seeds its live table from it), keeps an MQTT ingest load running, and
+ * measures latency and throughput of each query with concurrent clients.
+ */
+export async function run(argv: readonly string[]): Promise<BenchResult> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { factories: { type: 'string', default: '20' }, lines: { type: 'string', default: '5' }, machines: { type: 'string', default: '10' }, days: { type: 'string', default: '7' }, seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '4' }, 'ingest-rate': { type: 'string', default: '1000' } },
+  })
+  const shape = { zones: 1, factoriesPerZone: Math.min(200, Number(values.factories)), linesPerFactory: Math.min(50, Number(values.lines)), machinesPerLine: Math.min(100, Number(values.machines)) }
+  const days = Math.min(30, Number(values.days))
+  const seconds = Math.min(120, Number(values.seconds))
+  const concurrency = Math.min(64, Number(values.concurrency))
+  const dir = await mkdtemp(join(tmpdir(), 'iiot-bench-api-'))
+  const influxd = await startLocalInfluxd({ dataDir: join(dir, 'influxdb') })
+  let service: ServiceProcess | undefined
+  let gen: LoadGenerator | undefined
+  try {
+    const { doc, credentials, apiKey } = await buildDemoRegistry(shape, '')
+    await writeFile(join(dir, 'registry.json'), JSON.stringify(doc))
+    const machines = credentials.gateways.flatMap((g) => g.lines.flatMap((l) => l.machines.map((m) => ({ zone: g.zone, factory: g.factory, line: l.id, machine: m.id, idealS: m.idealCycleTimeS, tags: `factory=${g.factory},line=${l.id},machine=${m.id},zone=${g.zone}` }))))
+    const now = Date.now()
+    progress(`seeding ${machines.length} machines x ${days} days`)
+    const t0 = performance.now()
+    const points = await seed(influxd.url, 'bench', machines, now - days * 86_400_000, now - 60_000)
+    progress(`seeded ${points} points in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
+
+    const [mqttPort, httpPort] = [await freePort(), await freePort()]
+    const httpUrl = `http://127.0.0.1:${httpPort}`
+    service = new ServiceProcess({ DATA_DIR: join(dir, 'service'), REGISTRY_FILE: join(dir, 'registry.json'), INFLUX_URL: influxd.url, INFLUX_DATABASE: 'bench', MQTT_HOST: '127.0.0.1', MQTT_PORT: String(mqttPort), MQTT_WS_ENABLED: 'false', HTTP_HOST: '127.0.0.1', HTTP_PORT: String(httpPort), LOG_LEVEL: 'warn', API_RATE_LIMIT_PER_MIN: '1000000', MACHINE_OFFLINE_AFTER_S: String(86_400) }, httpUrl)
+    await service.start(120_000)
+
+    const ingestRate = Number(values['ingest-rate'])
+    if (ingestRate > 0) {
+      const gateways: LoadGateway[] = credentials.gateways.map((g) => ({ id: g.id, secret: g.secret, zone: g.zone, factory: g.factory, machines: g.lines.flatMap((l) => l.machines.map((m) => ({ line: l.id, machine: m.id }))) }))
+      gen = new LoadGenerator({ url: `mqtt://127.0.0.1:${mqttPort}`, gateways, messagesPerSecond: ingestRate, samplesPerMessage: 10, qos: 1 })
+      await gen.connect()
+      gen.start()
+    }
+    let i = 0
+    const pick = () => machines[(i = (i * 7 + 13) % machines.length)]!
+    const dayAgo = () => new Date(Date.now() - 86_400_000).toISOString()
+    const result: BenchResult = {
+      scenario: 'api',
+      points,
+      machines: machines.length,
+      ingestMessagesPerSec: ingestRate,
+      concurrency,
+      currentState: await measure('currentState', () => `${httpUrl}/api/v1/equipment/state`, apiKey, seconds, concurrency),
+      machineTimeline: await measure('machineTimeline', () => { const m = pick(); return `${httpUrl}/api/v1/equipment/timeline?factory=${m.factory}&line=${m.line}&machine=${m.machine}&start=${dayAgo()}` }, apiKey, seconds, concurrency),
+      lineOee: await measure('lineOee', () => { const m = pick(); return `${httpUrl}/api/v1/production/oee?factory=${m.factory}&line=${m.line}&start=${dayAgo()}` }, apiKey, seconds, concurrency),
+      lineOeeByShift: await measure('lineOeeByShift', () => { const m = pick(); return `${httpUrl}/api/v1/production/oee?factory=${m.factory}&line=${m.line}&start=${dayAgo()}&by=shift` }, apiKey, seconds, concurrency),
+      spc: await measure('spc', () => { const m = pick(); return `${httpUrl}/api/v1/quality/spc?factory=${m.factory}&line=${m.line}&machine=${m.machine}&characteristic=bore.diameter&start=${dayAgo()}` }, apiKey, seconds, concurrency),
+    }
+    if (gen) result.ingestAcked = gen.stats().acked
+    return result
+  } finally {
+    await gen?.stop(5000)
+    await gen?.disconnect().catch(() => undefined)
+    await service?.stop()
+    await influxd.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
