@@ -25,6 +25,23 @@ export const envSchema = z.object({
   MQTT_MAX_TOPIC_LEVELS: int(1, 100).default(10),
   MQTT_MAX_CLIENT_ID_LENGTH: int(1, 65535).default(64),
   MQTT_CONNECT_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  MQTT_TLS_ENABLED: bool.default(false),
+  MQTT_TLS_PORT: port.default(8883),
+  MQTT_WSS_ENABLED: bool.default(false),
+  MQTT_WSS_PORT: port.default(8084),
+  MQTT_TLS_CERT_FILE: z.string().min(1).optional(),
+  MQTT_TLS_KEY_FILE: z.string().min(1).optional(),
+  MQTT_TLS_CA_FILE: z.string().min(1).optional(),
+  MQTT_TLS_CLIENT_AUTH: z.enum(['none', 'optional', 'required']).default('none'),
+  MQTT_CONNECT_RATE: int(0, 1_000_000).default(500),
+  MQTT_CONNECT_RATE_PER_ADDRESS: int(0, 1_000_000).default(50),
+  MQTT_MAX_CONNECTIONS_PER_GATEWAY: int(1, 10_000).default(8),
+  MQTT_PUBLISH_RATE_PER_GATEWAY: int(0, 10_000_000).default(1000),
+  MQTT_MAX_PACKET_BYTES: int(1024, 256 * 1024 * 1024).default(1024 * 1024),
+  MQTT_MAX_TOPIC_LENGTH: int(16, 65_535).default(512),
+  MQTT_MAX_KEEPALIVE_S: int(1, 65_535).default(1200),
+  MQTT_DRAIN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  MQTT_QUEUE_LIMIT: int(1, 10_000).default(42),
 
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.default(8080),
@@ -67,6 +84,9 @@ export const envSchema = z.object({
   SSE_BUFFER_EVENTS: int(0, 100_000).default(1000),
   SSE_CLIENT_QUEUE_EVENTS: int(1, 100_000).default(1000),
   SSE_HEARTBEAT_S: int(1, 3600).default(15),
+  API_RATE_LIMIT_PER_MIN: int(1, 1_000_000).default(1200),
+  API_AUTH_FAILURES_PER_MIN: int(1, 100_000).default(30),
+  API_CORS_ORIGINS: z.string().default(''),
 })
 
 export type Env = z.infer<typeof envSchema>
@@ -83,6 +103,21 @@ export interface Config {
     readonly maxTopicLevels: number
     readonly maxClientIdLength: number
     readonly connectTimeoutMs: number
+    readonly tls: { readonly enabled: boolean; readonly port: number }
+    readonly wss: { readonly enabled: boolean; readonly port: number }
+    readonly certificates: MqttCertificates
+    /** New connections accepted per second over all listeners (bursts up to twice); 0 = unlimited. */
+    readonly connectRatePerS: number
+    /** The same per source address; 0 = unlimited. */
+    readonly connectRatePerAddressPerS: number
+    readonly maxConnectionsPerGateway: number
+    /** Publishes per second per gateway (bursts up to twice); 0 = unlimited. */
+    readonly publishRatePerGatewayPerS: number
+    readonly maxPacketBytes: number
+    readonly maxTopicLength: number
+    readonly maxKeepaliveS: number
+    readonly drainTimeoutMs: number
+    readonly queueLimit: number
   }
   readonly http: { readonly host: string; readonly port: number }
   readonly influx: InfluxConfig
@@ -93,6 +128,14 @@ export interface Config {
   readonly ingest: IngestLimits
   readonly rejections: { readonly max: number; readonly payloadBytes: number }
   readonly api: ApiConfig
+}
+
+/** PEM files for the TLS and WSS listeners; `caFile` verifies client certificates (mutual TLS). */
+export interface MqttCertificates {
+  readonly certFile: string | undefined
+  readonly keyFile: string | undefined
+  readonly caFile: string | undefined
+  readonly clientAuth: 'none' | 'optional' | 'required'
 }
 
 export interface InfluxConfig {
@@ -117,6 +160,12 @@ export interface ApiConfig {
   readonly liveSeedLookbackMs: number
   readonly offlineAfterMs: number
   readonly sse: { readonly bufferEvents: number; readonly clientQueueEvents: number; readonly heartbeatMs: number }
+  /** Requests per minute per API key. */
+  readonly rateLimitPerMin: number
+  /** Failed authentications per minute per client address before it gets 429 without a check. */
+  readonly authFailuresPerMin: number
+  /** Origins allowed by CORS; empty: CORS off. */
+  readonly corsOrigins: readonly string[]
 }
 
 export interface JournalConfig {
@@ -166,14 +215,45 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     if ((e.INFLUX_USERNAME === undefined) !== (e.INFLUX_PASSWORD === undefined)) {
       problems.push('INFLUX_USERNAME: INFLUX_USERNAME and INFLUX_PASSWORD must be set together')
     }
-    if (e.MQTT_TCP_ENABLED && e.MQTT_WS_ENABLED && e.MQTT_PORT === e.MQTT_WS_PORT && e.MQTT_PORT !== 0) {
-      problems.push('MQTT_WS_PORT: must differ from MQTT_PORT')
-    }
+    problems.push(...mqttProblems(e))
   }
   if (problems.length > 0 || !parsed.success) {
     throw new AppError('IIOT_ERR_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: problems })
   }
   return deepFreeze(toConfig(parsed.data))
+}
+
+/** Cross-variable rules of the MQTT block: distinct ports, certificates for TLS, room for a full publish. */
+function mqttProblems(e: Env): string[] {
+  const problems: string[] = []
+  const listeners = [
+    ['MQTT_PORT', e.MQTT_TCP_ENABLED, e.MQTT_PORT],
+    ['MQTT_WS_PORT', e.MQTT_WS_ENABLED, e.MQTT_WS_PORT],
+    ['MQTT_TLS_PORT', e.MQTT_TLS_ENABLED, e.MQTT_TLS_PORT],
+    ['MQTT_WSS_PORT', e.MQTT_WSS_ENABLED, e.MQTT_WSS_PORT],
+  ] as const
+  const taken = new Map<number, string>()
+  for (const [name, enabled, port] of listeners) {
+    if (!enabled || port === 0) continue
+    const other = taken.get(port)
+    if (other) problems.push(`${name}: must differ from ${other}`)
+    else taken.set(port, name)
+  }
+  const tls = e.MQTT_TLS_ENABLED || e.MQTT_WSS_ENABLED
+  if (tls) {
+    for (const name of ['MQTT_TLS_CERT_FILE', 'MQTT_TLS_KEY_FILE'] as const) {
+      if (e[name] === undefined) problems.push(`${name}: required when MQTT_TLS_ENABLED or MQTT_WSS_ENABLED is true`)
+    }
+  }
+  if (e.MQTT_TLS_CLIENT_AUTH !== 'none') {
+    if (!tls) problems.push('MQTT_TLS_CLIENT_AUTH: client certificates need MQTT_TLS_ENABLED or MQTT_WSS_ENABLED')
+    if (e.MQTT_TLS_CA_FILE === undefined) problems.push(`MQTT_TLS_CA_FILE: required when MQTT_TLS_CLIENT_AUTH=${e.MQTT_TLS_CLIENT_AUTH}`)
+  }
+  if (!e.MQTT_TCP_ENABLED && !e.MQTT_WS_ENABLED && !tls) problems.push('MQTT_TCP_ENABLED: at least one MQTT listener must be enabled')
+  // A PUBLISH carries a 2-byte topic length, the topic (UTF-8: up to 3 bytes a character) and a packet id.
+  const minPacket = e.MQTT_MAX_PAYLOAD_BYTES + 3 * e.MQTT_MAX_TOPIC_LENGTH + 4
+  if (e.MQTT_MAX_PACKET_BYTES < minPacket) problems.push(`MQTT_MAX_PACKET_BYTES: must be at least MQTT_MAX_PAYLOAD_BYTES + 3 × MQTT_MAX_TOPIC_LENGTH + 4 (${minPacket})`)
+  return problems
 }
 
 function toConfig(e: Env): Config {
@@ -189,6 +269,18 @@ function toConfig(e: Env): Config {
       maxTopicLevels: e.MQTT_MAX_TOPIC_LEVELS,
       maxClientIdLength: e.MQTT_MAX_CLIENT_ID_LENGTH,
       connectTimeoutMs: e.MQTT_CONNECT_TIMEOUT_MS,
+      tls: { enabled: e.MQTT_TLS_ENABLED, port: e.MQTT_TLS_PORT },
+      wss: { enabled: e.MQTT_WSS_ENABLED, port: e.MQTT_WSS_PORT },
+      certificates: { certFile: e.MQTT_TLS_CERT_FILE, keyFile: e.MQTT_TLS_KEY_FILE, caFile: e.MQTT_TLS_CA_FILE, clientAuth: e.MQTT_TLS_CLIENT_AUTH },
+      connectRatePerS: e.MQTT_CONNECT_RATE,
+      connectRatePerAddressPerS: e.MQTT_CONNECT_RATE_PER_ADDRESS,
+      maxConnectionsPerGateway: e.MQTT_MAX_CONNECTIONS_PER_GATEWAY,
+      publishRatePerGatewayPerS: e.MQTT_PUBLISH_RATE_PER_GATEWAY,
+      maxPacketBytes: e.MQTT_MAX_PACKET_BYTES,
+      maxTopicLength: e.MQTT_MAX_TOPIC_LENGTH,
+      maxKeepaliveS: e.MQTT_MAX_KEEPALIVE_S,
+      drainTimeoutMs: e.MQTT_DRAIN_TIMEOUT_MS,
+      queueLimit: e.MQTT_QUEUE_LIMIT,
     },
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     influx: {
@@ -222,6 +314,9 @@ function toConfig(e: Env): Config {
       liveSeedLookbackMs: e.API_STATE_LOOKBACK_DAYS * 86_400_000,
       offlineAfterMs: e.MACHINE_OFFLINE_AFTER_S * 1000,
       sse: { bufferEvents: e.SSE_BUFFER_EVENTS, clientQueueEvents: e.SSE_CLIENT_QUEUE_EVENTS, heartbeatMs: e.SSE_HEARTBEAT_S * 1000 },
+      rateLimitPerMin: e.API_RATE_LIMIT_PER_MIN,
+      authFailuresPerMin: e.API_AUTH_FAILURES_PER_MIN,
+      corsOrigins: e.API_CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o.length > 0),
     },
   }
 }
