@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { freePort, startLocalInfluxd } from '../src/devtools/local-influxd.js'
 import { buildDemoRegistry } from '../src/registry/demo-registry.js'
+import { mulberry32 } from '../src/simulator/prng.js'
 import { LoadGenerator, type LoadGateway } from './lib/load-generator.js'
 import { ServiceProcess } from './lib/service-process.js'
 import type { BenchResult } from './scenario.js'
@@ -11,18 +12,6 @@ import type { BenchResult } from './scenario.js'
 const STATES = ['running', 'running', 'running', 'idle', 'setup', 'planned_stop', 'unplanned_stop', 'fault'] as const
 const REASONS: Record<string, string> = { planned_stop: 'break', unplanned_stop: 'no-material', fault: 'jam', setup: 'changeover', idle: 'waiting', running: '' }
 const progress = (line: string) => process.stderr.write(`[bench api] ${line}\n`)
-
-/** A tiny seeded PRNG (mulberry32), so every run seeds the same history. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Line protocol for one machine's history: production every minute, state changes every 5-35 min, an inspection every 10 min. */
 function* machineHistory(tags: string, idealS: number, fromMs: number, toMs: number, rnd: () => number): Generator<string> {
@@ -48,7 +37,7 @@ function* machineHistory(tags: string, idealS: number, fromMs: number, toMs: num
 
 async function seed(influxUrl: string, db: string, machines: { tags: string; idealS: number }[], fromMs: number, toMs: number): Promise<number> {
   await fetch(`${influxUrl}/query`, { method: 'POST', body: new URLSearchParams({ q: `CREATE DATABASE "${db}"` }) })
-  const rnd = prng(42)
+  const rnd = mulberry32(42)
   let points = 0
   let batch: string[] = []
   const inflight = new Set<Promise<void>>()
