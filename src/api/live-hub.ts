@@ -9,7 +9,8 @@ export interface LiveEvent {
   readonly factory: string
   readonly line: string | undefined
   readonly machine: string | undefined
-  readonly data: string
+  /** The event's JSON, built on first send: with no client listening, publishing costs no serialization. */
+  data(): string
 }
 
 export interface LiveClient {
@@ -47,6 +48,7 @@ export class LiveHub {
     const t = accepted.topic
     const id = this.nextId++
     const identity = t.scope === 'machine' ? { zone: t.zone, factory: t.factory, line: t.line, machine: t.machine } : { zone: t.zone, factory: t.factory, gateway: t.gateway }
+    let json: string | undefined
     const event: LiveEvent = {
       id,
       kind: t.kind,
@@ -54,7 +56,7 @@ export class LiveHub {
       factory: t.factory,
       line: t.scope === 'machine' ? t.line : undefined,
       machine: t.scope === 'machine' ? t.machine : undefined,
-      data: JSON.stringify({ ...identity, kind: t.kind, gateway: accepted.gatewayId, message: accepted.message }),
+      data: () => (json ??= JSON.stringify({ ...identity, kind: t.kind, gateway: accepted.gatewayId, message: accepted.message })),
     }
     if (this.opts.bufferEvents > 0) {
       this.ring.push(event)
@@ -93,6 +95,6 @@ export class LiveHub {
         return
       }
     }
-    client.res.write(`id: ${e.id}\nevent: ${e.kind}\ndata: ${e.data}\n\n`)
+    client.res.write(`id: ${e.id}\nevent: ${e.kind}\ndata: ${e.data()}\n\n`)
   }
 }

@@ -26,6 +26,21 @@ export interface IngestorDeps {
 export function createIngestor(deps: IngestorDeps): Ingestor {
   const { pipeline, sink, rejections, metrics, log } = deps
   const listeners = new Set<(accepted: AcceptedMessage) => void>()
+  // One warning per gateway and reason every 10 s, with how many were folded into it:
+  // a misbehaving gateway must not flood the logs (the counters have every one).
+  const lastWarn = new Map<string, { at: number; suppressed: number }>()
+  const warnRejected = (gateway: string, topic: string, reason: string) => {
+    const key = `${gateway}\0${reason}`
+    const now = Date.now()
+    const w = lastWarn.get(key)
+    if (w && now - w.at < 10_000) {
+      w.suppressed++
+      return
+    }
+    if (lastWarn.size > 10_000) lastWarn.clear()
+    lastWarn.set(key, { at: now, suppressed: 0 })
+    log.warn({ gateway, topic, reason, suppressedSinceLast: w?.suppressed ?? 0 }, 'message rejected')
+  }
 
   async function whenRoom(lines: readonly string[]): Promise<void> {
     await sink.waitForRoom()
@@ -50,7 +65,7 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
         durable = (sink.full ? whenRoom(lines) : sink.append(lines)).then(() => metrics.journaled.inc())
       } else {
         metrics.rejected.inc({ reason: outcome.reason })
-        log.warn({ gateway: inbound.gatewayId, topic: inbound.topic, reason: outcome.reason }, 'message rejected')
+        warnRejected(inbound.gatewayId, inbound.topic, outcome.reason)
         durable = rejections.add({
           topic: inbound.topic,
           gateway: inbound.gatewayId,
