@@ -3,7 +3,7 @@ import { isAppError } from './errors.js'
 import { createLogger } from './logger.js'
 import { startService } from './service.js'
 
-/** Entry point: environment -> config -> service; SIGHUP reloads the registry, SIGTERM/SIGINT stop gracefully. */
+/** Entry point: environment -> config -> service; SIGHUP reloads the registry and TLS certificates, SIGTERM/SIGINT stop gracefully. */
 async function main(): Promise<void> {
   let config
   try {
@@ -23,7 +23,10 @@ async function main(): Promise<void> {
     process.exit(1)
   }
   const s = service
-  process.on('SIGHUP', () => void s.registry.reload())
+  process.on('SIGHUP', () => {
+    void s.registry.reload()
+    void s.broker.reloadCertificates()
+  })
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return

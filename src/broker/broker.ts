@@ -1,84 +1,155 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
-import { createServer, type AddressInfo, type Server } from 'node:net'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { TLSSocket } from 'node:tls'
 import { Aedes } from 'aedes'
 import type { Logger } from 'pino'
-import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { Config } from '../config/config.js'
 import type { Metrics } from '../metrics/metrics.js'
-import { createGatewayHooks, type HookDeps } from './gateway-auth.js'
+import type { Ingestor } from '../pipeline/ingestor.js'
+import type { RegistrySource } from '../registry/registry-store.js'
+import { certificateIdentity } from './client-cert.js'
+import { createConnectionGate } from './connection-gate.js'
+import { createGatewayHooks } from './gateway-auth.js'
+import { createLimitReporter, createThrottledWarn, limitOfAedesError } from './limit-reporter.js'
+import { startListener, type Listener, type ListenerKind } from './listeners.js'
+import { guardPacketSize } from './packet-size-guard.js'
+import { readTlsMaterial, secureContextOptions, warnIfExpiring, watchTlsFiles } from './tls-context.js'
 
 export interface BrokerHandle {
   readonly aedes: Aedes
-  /** Bound ports (useful when configured as 0). */
-  readonly ports: { readonly tcp: number | undefined; readonly ws: number | undefined }
+  /** Bound ports (useful when configured as 0); undefined for a disabled listener. */
+  readonly ports: { readonly [K in ListenerKind]: number | undefined }
+  /** Distinct client ids a gateway holds open (0 when none); without an id, over all gateways. */
+  connectionsOf(gatewayId?: string): number
+  /** Re-reads the certificate files (also done on change); resolves true when the new ones are in force. */
+  reloadCertificates(): Promise<boolean>
   /** Stops accepting, disconnects clients, and resolves when the listeners are closed. */
   close(): Promise<void>
 }
 
-export interface BrokerDeps extends Omit<HookDeps, 'maxClientIdLength'> {
+export interface BrokerDeps {
+  readonly registry: RegistrySource
+  readonly ingestor: Ingestor
   readonly metrics: Metrics
   readonly log: Logger
 }
 
-/** The embedded Aedes broker with its TCP and WebSocket listeners. */
+/** The embedded Aedes broker with its TCP, TLS, WebSocket and secure WebSocket listeners. */
 export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Promise<BrokerHandle> {
-  const log = deps.log
-  const hooks = createGatewayHooks({ ...deps, maxClientIdLength: config.maxClientIdLength })
+  const { log, metrics } = deps
+  const report = createLimitReporter(metrics, log)
+  const warn = createThrottledWarn(log)
+  const secure = config.tls.enabled || config.wss.enabled
+  // Unreadable or mismatched files stop start-up here, naming their variables.
+  let material = secure ? await readTlsMaterial(config.certificates) : undefined
+  if (material) warnIfExpiring(material, log)
+
+  const hooks = createGatewayHooks({ ...deps, report, limits: config })
   const aedes = await Aedes.createBroker({
-    ...hooks,
+    preConnect: hooks.preConnect,
+    authenticate: hooks.authenticate,
+    authorizePublish: hooks.authorizePublish,
+    authorizeSubscribe: hooks.authorizeSubscribe,
     connectTimeout: config.connectTimeoutMs,
     maxTopicLevels: config.maxTopicLevels,
     maxClientsIdLength: config.maxClientIdLength,
+    // A subscriber whose socket does not drain within this is disconnected, so it cannot stall delivery to others.
+    drainTimeout: config.drainTimeoutMs,
+    // Packets a client may send before its CONNECT has been processed.
+    queueLimit: config.queueLimit,
+    // Keepalive bounds are ours (preConnect): Aedes' keepaliveLimit answers CONNACK 6, which MQTT 3.1.1 does not define.
+    keepaliveLimit: 0,
   })
-  aedes.on('clientReady', () => deps.metrics.clients.set(aedes.connectedClients))
-  aedes.on('clientDisconnect', () => deps.metrics.clients.set(aedes.connectedClients))
-  aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'))
-  aedes.on('connectionError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'connection error'))
+  aedes.on('clientReady', () => metrics.clients.set(aedes.connectedClients))
+  aedes.on('clientDisconnect', () => metrics.clients.set(aedes.connectedClients))
+  // Aedes can report one cause many times (a drain timeout fails every pending write); count it once per client.
+  const reported = new WeakMap<object, Set<string>>()
+  const onClientError = (client: { id: string | null }, err: Error) => {
+    const limit = limitOfAedesError(err.message)
+    if (!limit) return log.debug({ clientId: client.id, err: err.message }, 'client error')
+    let seen = reported.get(client)
+    if (!seen) reported.set(client, (seen = new Set()))
+    if (seen.has(limit)) return
+    seen.add(limit)
+    report(limit, { clientId: client.id })
+  }
+  aedes.on('clientError', onClientError)
+  aedes.on('connectionError', onClientError)
 
-  const servers: (Server | HttpServer)[] = []
-  let tcpPort: number | undefined
-  let wsPort: number | undefined
-  let wss: WebSocketServer | undefined
+  const handle = (stream: Duplex, req: IncomingMessage | undefined, tlsSocket: TLSSocket | undefined) => {
+    guardPacketSize(stream, config.maxPacketBytes, (declaredBytes) => report('packet_size', { declaredBytes, max: config.maxPacketBytes }))
+    const client = aedes.handle(stream, req)
+    hooks.attach(client, tlsSocket ? certificateIdentity(tlsSocket) : undefined)
+    stream.once('close', () => hooks.detach(client))
+  }
+  const onTlsError = (err: Error) => {
+    metrics.refused.inc({ operation: 'connect', reason: 'tls_handshake' })
+    warn('tls', { err: err.message }, 'TLS handshake failed')
+  }
+  const tlsFor = (kind: ListenerKind) =>
+    (kind === 'tls' || kind === 'wss') && material
+      ? { context: secureContextOptions(material), requestCert: config.certificates.clientAuth !== 'none', rejectUnauthorized: config.certificates.clientAuth === 'required' }
+      : undefined
+
+  const gate = createConnectionGate({ ratePerS: config.connectRatePerS, ratePerAddressPerS: config.connectRatePerAddressPerS }, report)
+  const listeners: Listener[] = []
+  const wanted: [ListenerKind, { enabled: boolean; port: number }][] = [['tcp', config.tcp], ['ws', config.ws], ['tls', config.tls], ['wss', config.wss]]
   try {
-    if (config.tcp.enabled) {
-      const server = createServer((socket) => aedes.handle(socket))
-      tcpPort = await listen(server, config.host, config.tcp.port)
-      servers.push(server)
-      log.info({ port: tcpPort }, 'MQTT listening (tcp)')
-    }
-    if (config.ws.enabled) {
-      const http = createHttpServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'))
-      wss = new WebSocketServer({ server: http, maxPayload: config.maxPayloadBytes + 1024 })
-      wss.on('connection', (ws, req) => aedes.handle(createWebSocketStream(ws), req))
-      wsPort = await listen(http, config.host, config.ws.port)
-      servers.push(http)
-      log.info({ port: wsPort }, 'MQTT listening (websocket)')
+    for (const [kind, { enabled, port }] of wanted) {
+      if (!enabled) continue
+      const tls = tlsFor(kind)
+      const onServerError = (err: Error) => warn(`listener-${kind}`, { err: err.message }, `MQTT listener error (${kind})`)
+      const listener = await startListener({ kind, host: config.host, port, gate, connectTimeoutMs: config.connectTimeoutMs, maxPacketBytes: config.maxPacketBytes, ...(tls ? { tls } : {}), handle, onTlsError, onServerError })
+      listeners.push(listener)
+      log.info({ port: listener.port, clientAuth: tls ? config.certificates.clientAuth : undefined }, `MQTT listening (${kind})`)
     }
   } catch (err) {
-    for (const s of servers) s.close()
+    await Promise.all(listeners.map((l) => l.close()))
+    gate.close()
     await new Promise<void>((resolve) => aedes.close(() => resolve()))
     throw err
   }
 
+  let reloading: Promise<boolean> | undefined
+  const doReload = async (): Promise<boolean> => {
+    try {
+      const next = await readTlsMaterial(config.certificates)
+      if (material && same(next.cert, material.cert) && same(next.key, material.key) && same(next.ca, material.ca)) return true
+      for (const l of listeners) if (l.kind === 'tls' || l.kind === 'wss') l.setSecureContext(secureContextOptions(next))
+      material = next
+      warnIfExpiring(next, log)
+      metrics.tlsReloads.inc({ outcome: 'ok' })
+      log.info({ notAfter: next.notAfter.toISOString() }, 'TLS certificates reloaded')
+      return true
+    } catch (err) {
+      metrics.tlsReloads.inc({ outcome: 'failed' })
+      log.error({ err: (err as Error).message }, 'TLS certificate reload failed; keeping the previous certificates')
+      return false
+    }
+  }
+  const reloadCertificates = (): Promise<boolean> => {
+    if (!secure) return Promise.resolve(false)
+    reloading ??= doReload().finally(() => (reloading = undefined))
+    return reloading
+  }
+  const unwatch = secure ? watchTlsFiles(config.certificates, () => void reloadCertificates(), log) : () => undefined
+
+  const port = (kind: ListenerKind) => listeners.find((l) => l.kind === kind)?.port
   return {
     aedes,
-    ports: { tcp: tcpPort, ws: wsPort },
+    ports: { tcp: port('tcp'), ws: port('ws'), tls: port('tls'), wss: port('wss') },
+    connectionsOf: (id) => (id === undefined ? hooks.connections() : hooks.connectionsOf(id)),
+    reloadCertificates,
     async close() {
-      const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))
-      wss?.close()
+      unwatch()
+      gate.close()
+      hooks.close()
       await new Promise<void>((resolve) => aedes.close(() => resolve()))
-      for (const s of servers) if ('closeAllConnections' in s) s.closeAllConnections()
-      await Promise.all(closed)
+      await Promise.all(listeners.map((l) => l.close()))
     },
   }
 }
 
-function listen(server: Server | HttpServer, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => {
-      server.off('error', reject)
-      resolve((server.address() as AddressInfo).port)
-    })
-  })
+function same(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.equals(b))
 }

@@ -1,21 +1,54 @@
 import type { AedesOptions, AuthenticateError, Client } from 'aedes'
 import type { Logger } from 'pino'
-import { mayPublish, maySubscribe, type GatewayIdentity } from '../domain/acl.js'
-import { isUnderRoot } from '../domain/topic.js'
+import type { GatewayIdentity } from '../domain/acl.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { Ingestor } from '../pipeline/ingestor.js'
+import type { GatewayEntry } from '../registry/registry.js'
 import type { RegistrySource } from '../registry/registry-store.js'
+import { createAuthorizeHooks } from './authorize-hooks.js'
+import { gatewayOfCertificate, type CertificateIdentity } from './client-cert.js'
+import { GatewayConnections } from './gateway-connections.js'
+import type { LimitReporter } from './limit-reporter.js'
+import { createPublishThrottle } from './publish-throttle.js'
 
 export interface HookDeps {
   readonly registry: RegistrySource
   readonly ingestor: Ingestor
   readonly metrics: Metrics
-  readonly maxClientIdLength: number
   readonly log: Logger
+  readonly report: LimitReporter
+  readonly limits: {
+    readonly maxClientIdLength: number
+    readonly maxKeepaliveS: number
+    readonly maxTopicLength: number
+    readonly maxConnectionsPerGateway: number
+    readonly publishRatePerGatewayPerS: number
+  }
+}
+
+export interface GatewayHooks extends Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> {
+  identity(client: Client): GatewayIdentity | undefined
+  /** A new stream was handed to Aedes; `cert` is its verified client certificate, if any. */
+  attach(client: Client, cert: CertificateIdentity | undefined): void
+  /** Its stream closed: the gateway's connection slot is released. */
+  detach(client: Client): void
+  /** Distinct client ids a gateway holds open. */
+  connectionsOf(gatewayId: string): number
+  /** Connections held over all gateways. */
+  connections(): number
+  close(): void
+}
+
+interface ClientState {
+  cert: CertificateIdentity | undefined
+  emptyClientId: boolean
+  detached: boolean
+  gateway: GatewayIdentity | undefined
 }
 
 // MQTT 3.1.1 CONNACK return codes [MQTT-3.2.2.3].
 const IDENTIFIER_REJECTED = 2
+const SERVER_UNAVAILABLE = 3
 const NOT_AUTHORIZED = 5
 
 function authError(returnCode: number, message: string): AuthenticateError {
@@ -23,98 +56,96 @@ function authError(returnCode: number, message: string): AuthenticateError {
 }
 
 /**
- * The broker's policy points (DESIGN section 7): who may connect, where a
- * gateway may publish and subscribe, and the hand-off of each publish to the
- * ingestor. `authorizePublish` is the only Aedes hook that runs before a QoS 1
- * PUBACK (lib/handlers/publish.js), so the message is journaled there and the
- * callback held until it is durable.
+ * The broker's policy points (DESIGN section 7): who may connect (a secret
+ * checked against its slow hash, or a verified client certificate), how many
+ * connections a gateway may hold, and, in authorize-hooks.ts, where it may
+ * publish and subscribe.
  */
-export function createGatewayHooks(deps: HookDeps): Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> & {
-  identity(client: Client): GatewayIdentity | undefined
-} {
-  const { registry, ingestor, metrics, log } = deps
-  const identities = new WeakMap<Client, GatewayIdentity>()
-  const emptyClientIds = new WeakSet<Client>()
+export function createGatewayHooks(deps: HookDeps): GatewayHooks {
+  const { registry, metrics, log, report, limits } = deps
+  const states = new WeakMap<Client, ClientState>()
+  const connections = new GatewayConnections(limits.maxConnectionsPerGateway)
+  const throttle = createPublishThrottle(limits.publishRatePerGatewayPerS)
+  const stateOf = (client: Client): ClientState => {
+    let s = states.get(client)
+    if (!s) states.set(client, (s = { cert: undefined, emptyClientId: false, detached: false, gateway: undefined }))
+    return s
+  }
+  const identity = (client: Client) => states.get(client)?.gateway
+
+  const refuse = (reason: string, returnCode: number, callback: (err: AuthenticateError, ok: false) => void) => {
+    metrics.refused.inc({ operation: 'connect', reason })
+    callback(authError(returnCode, reason), false)
+  }
 
   return {
-    identity: (client) => identities.get(client),
+    ...createAuthorizeHooks({ ingestor: deps.ingestor, metrics, log, report, throttle, maxTopicLength: limits.maxTopicLength, identity }),
+    identity,
+    attach: (client, cert) => void (stateOf(client).cert = cert),
+    detach(client) {
+      const s = stateOf(client)
+      s.detached = true
+      if (s.gateway) connections.release(s.gateway.id, client.id, client)
+    },
+    connectionsOf: (id) => connections.count(id),
+    connections: () => connections.total(),
+    close: () => throttle.close(),
 
     preConnect(client, packet, callback) {
       // Aedes invents an id for an empty one; we refuse it instead, so every session is attributable.
-      if (!packet.clientId) emptyClientIds.add(client)
+      if (!packet.clientId) stateOf(client).emptyClientId = true
+      // A connection without keepalive (0) is never noticed dead when a cell drops; MQTT 3.1.1 has no
+      // CONNACK code for this, so the connection is closed without one [MQTT-3.2.2-6].
+      const keepalive = packet.keepalive ?? 0
+      if (keepalive === 0 || keepalive > limits.maxKeepaliveS) {
+        report('keepalive', { keepalive, max: limits.maxKeepaliveS })
+        return callback(new Error('keepalive out of bounds'), false)
+      }
       callback(null, true)
     },
 
     authenticate(client, username, password, callback) {
-      if (emptyClientIds.has(client)) {
-        metrics.refused.inc({ operation: 'connect', reason: 'empty_client_id' })
-        return callback(authError(IDENTIFIER_REJECTED, 'empty client id'), false)
+      const s = stateOf(client)
+      // [MQTT-3.1.3-8] an empty client id is refused with "identifier rejected".
+      if (s.emptyClientId) return refuse('empty_client_id', IDENTIFIER_REJECTED, callback)
+      if (client.id.length > limits.maxClientIdLength) {
+        report('client_id_length', { length: client.id.length })
+        return refuse('client_id_too_long', IDENTIFIER_REJECTED, callback)
       }
-      if (client.id.length > deps.maxClientIdLength) {
-        metrics.refused.inc({ operation: 'connect', reason: 'client_id_too_long' })
-        return callback(authError(IDENTIFIER_REJECTED, 'client id too long'), false)
+      let gatewayId = username
+      if (s.cert) {
+        const check = gatewayOfCertificate(s.cert, username, (id) => registry.current().gateway(id) !== undefined)
+        if (!check.ok) {
+          log.warn({ clientId: client.id, username, certificate: s.cert.names }, 'gateway refused: the client certificate does not name it')
+          return refuse(check.reason, NOT_AUTHORIZED, callback)
+        }
+        gatewayId = check.gatewayId
       }
-      if (!username || !password) {
-        metrics.refused.inc({ operation: 'connect', reason: 'no_credentials' })
-        return callback(authError(NOT_AUTHORIZED, 'credentials required'), false)
+      if (!gatewayId || (!password && !s.cert)) return refuse('no_credentials', NOT_AUTHORIZED, callback)
+
+      const admit = (entry: GatewayEntry | undefined) => {
+        if (!entry) {
+          log.warn({ clientId: client.id, username: gatewayId }, 'gateway refused: bad credentials')
+          return refuse('bad_credentials', NOT_AUTHORIZED, callback)
+        }
+        // The stream closed while the hash was checked: Aedes drops this connection; claim nothing.
+        if (s.detached) return callback(authError(NOT_AUTHORIZED, 'connection closed'), false)
+        if (!connections.claim(entry.gateway.id, client.id, client)) {
+          report('connections_per_gateway', { gateway: entry.gateway.id, max: limits.maxConnectionsPerGateway })
+          return refuse('too_many_connections', SERVER_UNAVAILABLE, callback)
+        }
+        s.gateway = { id: entry.gateway.id, zone: entry.zone, factory: entry.factory }
+        callback(null, true)
       }
+      // A verified certificate without a password authenticates by itself; with one, both must hold.
+      if (!password) return admit(registry.current().gateway(gatewayId))
       registry
         .current()
-        .authenticateGateway(username, password.toString('utf8'))
-        .then(
-          (entry) => {
-            if (!entry) {
-              metrics.refused.inc({ operation: 'connect', reason: 'bad_credentials' })
-              log.warn({ clientId: client.id, username }, 'gateway refused: bad credentials')
-              return callback(authError(NOT_AUTHORIZED, 'not authorized'), false)
-            }
-            identities.set(client, { id: entry.gateway.id, zone: entry.zone, factory: entry.factory })
-            callback(null, true)
-          },
-          (err: unknown) => {
-            log.error({ err, clientId: client.id }, 'authentication failed')
-            callback(authError(NOT_AUTHORIZED, 'not authorized'), false)
-          },
-        )
-    },
-
-    authorizePublish(client, packet, callback) {
-      // Will messages published by the broker itself have no client.
-      if (!client) return callback(null)
-      const gw = identities.get(client)
-      if (!gw || !mayPublish(gw, packet.topic)) {
-        metrics.refused.inc({ operation: 'publish', reason: 'acl' })
-        log.warn({ clientId: client.id, gateway: gw?.id, topic: packet.topic }, 'publish refused: outside the gateway\'s factory')
-        // MQTT 3.1.1 has no negative PUBACK: refusing closes the connection.
-        return callback(new Error('publish not authorized'))
-      }
-      if (isUnderRoot(packet.topic)) {
-        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
-        // A bad payload is accepted (acked) and kept as a rejection, never refused (DESIGN section 5).
-        // QoS 1: the PUBACK waits until the outcome is durable; meanwhile Aedes reads no more from this socket.
-        const durable = ingestor.handle({ topic: packet.topic, payload, gatewayId: gw.id }, packet.qos)
-        if (durable) {
-          durable.then(
-            () => callback(null),
-            (err: unknown) => {
-              log.error({ err, clientId: client.id }, 'cannot make a message durable; closing the connection so the gateway resends')
-              callback(err as Error)
-            },
-          )
-          return
-        }
-      }
-      callback(null)
-    },
-
-    authorizeSubscribe(client, subscription, callback) {
-      const gw = identities.get(client)
-      if (!gw || !maySubscribe(gw, subscription.topic)) {
-        metrics.refused.inc({ operation: 'subscribe', reason: 'acl' })
-        // A null subscription makes Aedes answer SUBACK 0x80 (failure) for it [MQTT-3.9.3].
-        return callback(null, null)
-      }
-      callback(null, subscription)
+        .authenticateGateway(gatewayId, password.toString('utf8'))
+        .then(admit, (err: unknown) => {
+          log.error({ err, clientId: client.id }, 'authentication failed')
+          callback(authError(NOT_AUTHORIZED, 'not authorized'), false)
+        })
     },
   }
 }

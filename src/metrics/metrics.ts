@@ -24,6 +24,9 @@ export function createMetrics() {
     pointsDropped: counter('iiot_points_dropped_total', 'points given up on, by reason', ['reason']),
     writeErrors: counter('iiot_write_errors_total', 'failed write requests to InfluxDB, by whether they are retried', ['retriable']),
     clients: new Gauge({ name: 'iiot_mqtt_clients_connected', help: 'connected MQTT clients', registers: [registry] }),
+    mqttIn: counter('iiot_mqtt_messages_in_total', 'PUBLISH packets under iiot/v1 handed to the pipeline (= accepted + rejected + QoS 0 dropped)'),
+    limits: counter('iiot_mqtt_limit_total', 'MQTT limits that fired, by limit (connections refused or closed, publishes delayed)', ['limit']),
+    tlsReloads: counter('iiot_mqtt_tls_reloads_total', 'TLS certificate reloads, by outcome', ['outcome']),
   }
 }
 
