@@ -16,6 +16,7 @@ report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" || status=$?
+log "bench smoke: ingest, 20 s (asserts zero loss, not speed)" && node dist/bench/run.js ingest --duration 20 --quick --json --assert-zero-loss || { [ "$status" -ne 0 ] || status=1; }
 # One plain closing line, whatever reads this output: "N passed, N failed, N skipped".
 node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`)' "$report" || true
 exit "$status"

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort, startLocalInfluxd, type LocalInfluxd } from '../../src/devtools/local-influxd.js'
 import { buildDemoRegistry } from '../../src/registry/demo-registry.js'
+import { buildBenchRegistry } from './bench-registry.js'
 import type { LoadGateway } from './load-generator.js'
 import { ServiceProcess } from './service-process.js'
 
@@ -23,12 +24,45 @@ export interface Target {
 /**
  * A self-contained target: a throwaway influxd, a demo registry with one
  * gateway per factory, and the service as its own process, all on loopback.
+ * With `hashN`, the registry is built by buildBenchRegistry (one pass, scrypt
+ * at that cost: for thousands of gateways); otherwise by the demo builder.
  */
-export async function startTarget(opts: { gateways: number; machinesPerGateway: number; env?: Record<string, string> }): Promise<Target> {
+export async function startTarget(opts: { gateways: number; machinesPerGateway: number; env?: Record<string, string>; hashN?: number; nodeArgs?: readonly string[] }): Promise<Target> {
   const dir = await mkdtemp(join(tmpdir(), 'iiot-bench-'))
   const influxd = await startLocalInfluxd({ dataDir: join(dir, 'influxdb') })
-  const { doc, credentials, apiKey } = await buildDemoRegistry({ zones: 1, factoriesPerZone: opts.gateways, linesPerFactory: 1, machinesPerLine: opts.machinesPerGateway }, '')
-  await writeFile(join(dir, 'registry.json'), JSON.stringify(doc))
+  let service: ServiceProcess | undefined
+  try {
+    return await startRest(opts, dir, influxd, (s) => (service = s))
+  } catch (err) {
+    await service?.stop()
+    await influxd.stop()
+    await rm(dir, { recursive: true, force: true })
+    throw err
+  }
+}
+
+async function startRest(
+  opts: { gateways: number; machinesPerGateway: number; env?: Record<string, string>; hashN?: number; nodeArgs?: readonly string[] },
+  dir: string,
+  influxd: LocalInfluxd,
+  started: (s: ServiceProcess) => void,
+): Promise<Target> {
+  let registry: { doc: unknown; gateways: LoadGateway[]; apiKey: string }
+  if (opts.hashN !== undefined) {
+    registry = await buildBenchRegistry({ gateways: opts.gateways, machinesPerGateway: opts.machinesPerGateway, hashN: opts.hashN })
+  } else {
+    const { doc, credentials, apiKey } = await buildDemoRegistry({ zones: 1, factoriesPerZone: opts.gateways, linesPerFactory: 1, machinesPerLine: opts.machinesPerGateway }, '')
+    const gateways = credentials.gateways.map((g) => ({
+      id: g.id,
+      secret: g.secret,
+      zone: g.zone,
+      factory: g.factory,
+      machines: g.lines.flatMap((l) => l.machines.map((m) => ({ line: l.id, machine: m.id }))),
+    }))
+    registry = { doc, gateways, apiKey }
+  }
+  const { gateways, apiKey } = registry
+  await writeFile(join(dir, 'registry.json'), JSON.stringify(registry.doc))
   const [mqttPort, httpPort] = [await freePort(), await freePort()]
   const httpUrl = `http://127.0.0.1:${httpPort}`
   const database = 'bench'
@@ -47,15 +81,10 @@ export async function startTarget(opts: { gateways: number; machinesPerGateway: 
       ...opts.env,
     },
     httpUrl,
+    opts.nodeArgs ?? [],
   )
+  started(service)
   await service.start()
-  const gateways: LoadGateway[] = credentials.gateways.map((g) => ({
-    id: g.id,
-    secret: g.secret,
-    zone: g.zone,
-    factory: g.factory,
-    machines: g.lines.flatMap((l) => l.machines.map((m) => ({ line: l.id, machine: m.id }))),
-  }))
   return {
     influxd,
     service,

@@ -1,5 +1,9 @@
-import { connectAsync, type MqttClient } from 'mqtt'
+import type { EventEmitter } from 'node:events'
+import { connect, type MqttClient } from 'mqtt'
+import { KINDS, type Kind } from '../../src/domain/topic.js'
 import { messageTypes } from '../../src/pipeline/proto-schema.js'
+import { mulberry32 } from '../../src/simulator/prng.js'
+import { parseMix, pointsPerMessage, protoBody, STORED_AS, type Mix } from './payloads.js'
 
 export interface LoadGateway {
   readonly id: string
@@ -12,167 +16,439 @@ export interface LoadGateway {
 export interface LoadOptions {
   readonly url: string
   readonly gateways: readonly LoadGateway[]
-  /** Total publish rate over all gateways; 0 = as fast as acknowledgements allow (closed loop). */
+  /** Total publish rate over all gateways; 0 = as fast as acknowledgements allow (closed loop, `maxInflight` per gateway). */
   readonly messagesPerSecond: number
+  /** Samples per telemetry message (other kinds carry one item). */
   readonly samplesPerMessage: number
   readonly qos: 0 | 1
-  /** Unacknowledged messages per gateway before it waits (MQTT inflight window). */
+  /** Unacknowledged messages per gateway before it waits (MQTT inflight window); for QoS 0, messages waiting for the socket to drain. */
   readonly maxInflight?: number
-  /** Sample timestamps start here and advance 1 ms per message per machine, so every point is distinct. */
+  /** Sample timestamps start here and advance 1 ms per message per machine and kind, so every point is distinct. */
   readonly baseTsMs?: number
+  /** Kinds and weights (see payloads.ts); default telemetry only. */
+  readonly mix?: Mix | string
+  /** The rate (or, closed loop, the window) grows linearly from 0 over this many seconds after start(). */
+  readonly rampUpS?: number
+  /** Seed of the random stream (kind choice and values): the same seed gives the same messages. */
+  readonly seed?: number
+  /** Connections opened at once by connect(); default all. */
+  readonly connectConcurrency?: number
+  readonly reconnectPeriodMs?: number
+  readonly clientIdSuffix?: string
 }
 
-/** One message's identity: which machine, and its index (its sample timestamps are base + index). */
-interface Sent {
-  readonly machineKey: string
-  readonly index: number
-  readonly publishedAt: number
+/** Message indexes of one series, as a growable bitmap (indexes are dense from 0). */
+export class IndexSet implements Iterable<number> {
+  private bits = new Uint32Array(64)
+  size = 0
+
+  add(i: number): void {
+    const w = i >>> 5
+    if (w >= this.bits.length) {
+      const grown = new Uint32Array(Math.max(w + 1, this.bits.length * 2))
+      grown.set(this.bits)
+      this.bits = grown
+    }
+    const m = 1 << (i & 31)
+    if ((this.bits[w]! & m) === 0) {
+      this.bits[w]! |= m
+      this.size++
+    }
+  }
+
+  has(i: number): boolean {
+    const w = i >>> 5
+    return w < this.bits.length && (this.bits[w]! & (1 << (i & 31))) !== 0
+  }
+
+  *[Symbol.iterator](): Iterator<number> {
+    for (let w = 0; w < this.bits.length; w++) {
+      const word = this.bits[w]!
+      if (word === 0) continue
+      for (let b = 0; b < 32; b++) if (word & (1 << b)) yield w * 32 + b
+    }
+  }
 }
+
+/** One series of message identities: a machine (or, for connectivity, a gateway) and a kind. */
+interface Series {
+  readonly key: string
+  readonly topic: string
+  next: number
+  readonly acked: IndexSet
+}
+
+interface Conn {
+  readonly gw: LoadGateway
+  client: MqttClient | undefined
+  inflight: number
+  cursor: number
+  /** Per machine, per kind. */
+  readonly machines: Record<Kind, Series>[]
+}
+
+const MAX_PER_TICK = 2000
 
 /**
- * Real mqtt.js gateways publishing telemetry with QoS 1 and persistent
- * sessions (clean: false): on a reconnect, mqtt.js resends what the broker
- * had not acknowledged. Every message is identifiable in InfluxDB (signal
- * `s0` at base + index ms), so loss and duplication can be counted exactly.
+ * Real mqtt.js gateways publishing with persistent sessions (clean: false):
+ * on a reconnect, mqtt.js resends what the broker had not acknowledged.
+ * Every message is identifiable in InfluxDB (its items at base + index ms;
+ * for telemetry, signal `s0`), so loss and duplication can be counted exactly.
+ * Open loop at `messagesPerSecond` (paced from the clock, so slow timers do not
+ * lower the rate), or closed loop with `maxInflight` per gateway.
  */
 export class LoadGenerator {
   readonly base: number
-  private readonly clients: MqttClient[] = []
-  private readonly nextIndex = new Map<string, number>()
-  private readonly acked = new Map<string, Set<number>>()
+  readonly mix: Mix
+  private readonly conns: Conn[]
+  private readonly acked = new Map<string, IndexSet>()
   private readonly ackLatenciesMs: number[] = []
+  private readonly types = messageTypes()
+  private readonly rnd: () => number
+  private rate: number
   private running = false
+  private paused = false
+  private startedAt = 0
+  private lastTick = 0
+  private carry = 0
+  private turn = 0
   private sent = 0
   private ackedCount = 0
+  private ackedPoints = 0
   private errors = 0
+  private refused = 0
   private inflight = 0
-  private timer: NodeJS.Timeout | undefined
-  private readonly types = messageTypes()
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined
 
   constructor(private readonly opts: LoadOptions) {
     this.base = opts.baseTsMs ?? Date.now() - 60_000
+    this.mix = typeof opts.mix === 'string' ? parseMix(opts.mix) : (opts.mix ?? [{ kind: 'telemetry', weight: 1 }])
+    this.rate = opts.messagesPerSecond
+    this.rnd = mulberry32(opts.seed ?? 1)
+    this.conns = opts.gateways.map((gw) => {
+      const gatewaySeries = this.series('connectivity', `${gw.zone}/${gw.factory}/_gateway/${gw.id}`, `iiot/v1/${gw.zone}/${gw.factory}/_gateway/${gw.id}/connectivity`)
+      const machines = gw.machines.map((m) => {
+        const path = `${gw.zone}/${gw.factory}/${m.line}/${m.machine}`
+        const byKind = {} as Record<Kind, Series>
+        for (const kind of KINDS) byKind[kind] = kind === 'connectivity' ? gatewaySeries : this.series(kind, path, `iiot/v1/${path}/${kind}`)
+        return byKind
+      })
+      return { gw, client: undefined, inflight: 0, cursor: 0, machines }
+    })
   }
 
-  async connect(): Promise<void> {
-    for (const gw of this.opts.gateways) {
-      const client = await connectAsync(this.opts.url, {
-        clientId: `${gw.id}-load`,
-        username: gw.id,
-        password: gw.secret,
+  private series(kind: Kind, path: string, topic: string): Series {
+    // Telemetry keys are the bare machine path (as before the mix existed); other kinds are prefixed.
+    const key = kind === 'telemetry' ? path : `${kind}:${path}`
+    const acked = new IndexSet()
+    this.acked.set(key, acked)
+    return { key, topic, next: 0, acked }
+  }
+
+  /**
+   * Opens every gateway's connection (up to `connectConcurrency` at a time) and
+   * waits until all are connected or `timeoutMs` passes. Throws when some are
+   * not connected and `requireAll` (default) is set.
+   */
+  async connect(opts: { timeoutMs?: number; requireAll?: boolean } = {}): Promise<{ connected: number; seconds: number }> {
+    const started = performance.now()
+    const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
+    const concurrency = Math.max(1, this.opts.connectConcurrency ?? this.conns.length)
+    let pending = 0
+    const slotFreed: (() => void)[] = []
+    for (const c of this.conns) {
+      while (pending >= concurrency && Date.now() < deadline) await new Promise<void>((r) => slotFreed.push(r))
+      pending++
+      let settled = false
+      const settle = () => {
+        if (settled) return
+        settled = true
+        pending--
+        slotFreed.shift()?.()
+      }
+      const client = connect(this.opts.url, {
+        clientId: `${c.gw.id}${this.opts.clientIdSuffix ?? '-load'}`,
+        username: c.gw.id,
+        password: c.gw.secret,
         clean: false,
-        reconnectPeriod: 200,
-        connectTimeout: 5000,
+        reconnectPeriod: this.opts.reconnectPeriodMs ?? 200,
+        connectTimeout: 30_000,
         protocolVersion: 4,
         queueQoSZero: false,
+        resubscribe: false,
       })
-      client.on('error', () => this.errors++)
-      this.clients.push(client)
+      client.on('connect', () => {
+        // QoS 0 publishes wait for 'drain' when the socket is full: one listener each.
+        ;(client.stream as unknown as EventEmitter).setMaxListeners(0)
+        settle()
+      })
+      client.on('error', (err: Error & { code?: unknown }) => {
+        if (typeof err.code === 'number') this.refused++
+        else this.errors++
+        settle()
+      })
+      setTimeout(settle, Math.max(0, deadline - Date.now())).unref()
+      c.client = client
     }
+    while (this.connectedCount() < this.conns.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    const connected = this.connectedCount()
+    if (connected < this.conns.length && opts.requireAll !== false) {
+      throw new Error(`only ${connected} of ${this.conns.length} gateways connected to ${this.opts.url} (refused ${this.refused})`)
+    }
+    return { connected, seconds: (performance.now() - started) / 1000 }
+  }
+
+  connectedCount(): number {
+    let n = 0
+    for (const c of this.conns) if (c.client?.connected) n++
+    return n
   }
 
   start(): void {
+    if (this.running) return
     this.running = true
-    const perTickMs = 10
-    let carry = 0
-    let turn = 0
-    const tick = () => {
-      if (!this.running) return
-      const budget = this.opts.messagesPerSecond > 0 ? (this.opts.messagesPerSecond * perTickMs) / 1000 + carry : Number.POSITIVE_INFINITY
-      let n = Math.floor(budget)
-      carry = budget - n
-      const maxInflight = (this.opts.maxInflight ?? 100) * this.clients.length
-      while (n-- > 0 && this.inflight < maxInflight) {
-        const g = turn++ % this.clients.length
-        const client = this.clients[g]!
-        const gw = this.opts.gateways[g]!
-        const m = gw.machines[Math.floor(turn / this.clients.length) % gw.machines.length]!
-        this.publishOne(client, gw, m)
-      }
-      this.timer = setTimeout(tick, perTickMs)
-    }
-    tick()
+    this.startedAt = this.lastTick = performance.now()
+    this.tick()
   }
 
-  private publishOne(client: MqttClient, gw: LoadGateway, m: { line: string; machine: string }): void {
-    const key = `${gw.zone}/${gw.factory}/${m.line}/${m.machine}`
-    const index = this.nextIndex.get(key) ?? 0
-    this.nextIndex.set(key, index + 1)
-    const ts = this.base + index
-    const samples = Array.from({ length: this.opts.samplesPerMessage }, (_, k) => ({ signal: `s${k}`, doubleValue: index + k / 10, tsMs: ts }))
-    const payload = this.types.telemetry.encode(this.types.telemetry.fromObject({ seq: index & 0xffffffff, sentTsMs: Date.now(), samples })).finish()
-    const sent: Sent = { machineKey: key, index, publishedAt: performance.now() }
+  /** Changes the offered rate (messages/s over all gateways; 0 = closed loop). */
+  setRate(messagesPerSecond: number): void {
+    this.rate = messagesPerSecond
+    this.carry = 0
+    this.paused = false
+  }
+
+  /** Publishes nothing new until setRate(); what is in flight still completes. */
+  pause(): void {
+    this.paused = true
+  }
+
+  private rampFactor(now: number): number {
+    const ramp = (this.opts.rampUpS ?? 0) * 1000
+    return ramp > 0 ? Math.min(1, Math.max(0.01, (now - this.startedAt) / ramp)) : 1
+  }
+
+  private readonly tick = (): void => {
+    this.timer = undefined
+    if (!this.running) return
+    const now = performance.now()
+    const dt = Math.min(200, now - this.lastTick)
+    this.lastTick = now
+    const ramp = this.rampFactor(now)
+    const closed = this.rate <= 0
+    let budget: number
+    if (this.paused) budget = 0
+    else if (closed) budget = MAX_PER_TICK
+    else {
+      this.carry += (this.rate * ramp * dt) / 1000
+      budget = Math.min(MAX_PER_TICK, Math.floor(this.carry))
+    }
+    const window = closed ? Math.max(1, Math.ceil((this.opts.maxInflight ?? 100) * ramp)) : (this.opts.maxInflight ?? 100)
+    const n = this.conns.length
+    let spent = 0
+    let skipped = 0
+    while (spent < budget && skipped < n) {
+      const c = this.conns[this.turn]!
+      this.turn = this.turn + 1 === n ? 0 : this.turn + 1
+      if (c.inflight >= window || !c.client) {
+        skipped++
+        continue
+      }
+      skipped = 0
+      this.publishOne(c)
+      spent++
+    }
+    if (!closed) {
+      // Bank at most 50 ms of unsent budget: a generator held back by full windows does not burst later.
+      this.carry = Math.min(this.carry - spent, this.rate * 0.05 + 1)
+    }
+    this.timer = closed && spent >= MAX_PER_TICK ? setImmediate(this.tick) : setTimeout(this.tick, closed ? 2 : 5)
+  }
+
+  private publishOne(c: Conn): void {
+    const kind = this.mix.length === 1 ? this.mix[0]!.kind : pickKindFast(this.mix, this.rnd())
+    const machine = c.machines[c.cursor++ % c.machines.length]!
+    const s = machine[kind]
+    const index = s.next++
+    const body = protoBody(kind, this.opts.samplesPerMessage, index, this.base + index, this.rnd)
+    const payload = this.types[kind].encode(body).finish() as Buffer
+    const publishedAt = performance.now()
+    const qos = this.opts.qos
     this.sent++
     this.inflight++
-    client.publish(`iiot/v1/${key}/telemetry`, Buffer.from(payload), { qos: this.opts.qos }, (err) => {
+    c.inflight++
+    c.client!.publish(s.topic, payload, { qos }, (err) => {
       this.inflight--
+      c.inflight--
       if (err) {
         this.errors++
         return
       }
       this.ackedCount++
-      this.ackLatenciesMs.push(performance.now() - sent.publishedAt)
-      let set = this.acked.get(key)
-      if (!set) this.acked.set(key, (set = new Set()))
-      set.add(index)
+      this.ackedPoints += pointsPerMessage(kind, this.opts.samplesPerMessage)
+      if (qos === 1) this.ackLatenciesMs.push(performance.now() - publishedAt)
+      s.acked.add(index)
     })
+  }
+
+  /**
+   * A probe for publish-to-queryable latency: one telemetry sample on signal
+   * `probe` of the first machine, outside the loss accounting, sent through
+   * the first gateway's connection behind its load. Returns the topic's tags.
+   */
+  publishProbe(tsMs: number, done: (err?: Error) => void): { zone: string; factory: string; line: string; machine: string } | undefined {
+    const c = this.conns[0]
+    const m = c?.gw.machines[0]
+    if (!c?.client || !m) return undefined
+    const payload = this.types.telemetry.encode({ seq: 0, sentTsMs: Date.now(), samples: [{ signal: 'probe', doubleValue: 1, tsMs }] }).finish() as Buffer
+    c.client.publish(`iiot/v1/${c.gw.zone}/${c.gw.factory}/${m.line}/${m.machine}/telemetry`, payload, { qos: this.opts.qos }, (err) => done(err ?? undefined))
+    return { zone: c.gw.zone, factory: c.gw.factory, line: m.line, machine: m.machine }
+  }
+
+  /** Closes every socket abruptly (as a network drop would); mqtt.js reconnects after its reconnect period. */
+  dropConnections(): number {
+    let n = 0
+    for (const c of this.conns) {
+      if (c.client?.connected) {
+        c.client.stream.destroy()
+        n++
+      }
+    }
+    return n
   }
 
   /** Stops generating; waits (bounded) for outstanding acknowledgements. */
   async stop(waitMs = 30_000): Promise<void> {
     this.running = false
-    clearTimeout(this.timer)
+    if (this.timer) {
+      clearTimeout(this.timer as NodeJS.Timeout)
+      clearImmediate(this.timer as NodeJS.Immediate)
+    }
     const deadline = Date.now() + waitMs
     while (this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
   }
 
   async disconnect(): Promise<void> {
-    await Promise.all(this.clients.map((c) => c.endAsync(true)))
+    const ends = this.conns.map((c) => c.client?.endAsync(true).catch(() => undefined))
+    await Promise.race([Promise.all(ends), new Promise((r) => setTimeout(r, 10_000).unref())])
   }
 
-  stats(): { sent: number; acked: number; inflight: number; errors: number } {
-    return { sent: this.sent, acked: this.ackedCount, inflight: this.inflight, errors: this.errors }
+  stats(): { sent: number; acked: number; ackedPoints: number; inflight: number; errors: number; refused: number } {
+    return { sent: this.sent, acked: this.ackedCount, ackedPoints: this.ackedPoints, inflight: this.inflight, errors: this.errors, refused: this.refused }
   }
 
-  /** Acknowledged message indexes per machine key. */
-  ackedByMachine(): ReadonlyMap<string, ReadonlySet<number>> {
+  /** Acknowledged message indexes per series key (telemetry: `zone/factory/line/machine`; other kinds prefixed `kind:`). */
+  ackedByMachine(): ReadonlyMap<string, IndexSet> {
     return this.acked
   }
 
+  /** Messages published (acknowledged or not) per series key. */
+  sentBySeries(): ReadonlyMap<string, number> {
+    const out = new Map<string, number>()
+    for (const c of this.conns) for (const m of c.machines) for (const s of Object.values(m)) if (s.next > 0) out.set(s.key, s.next)
+    return out
+  }
+
+  /** QoS 1 acknowledgement latencies in ms, in completion order (slice from an earlier length for a window). */
   ackLatencies(): readonly number[] {
     return this.ackLatenciesMs
   }
+
+  get samplesPerMessage(): number {
+    return this.opts.samplesPerMessage
+  }
 }
+
+function pickKindFast(mix: Mix, r: number): Kind {
+  let total = 0
+  for (const m of mix) total += m.weight
+  let x = r * total
+  for (const m of mix) {
+    if (x < m.weight) return m.kind
+    x -= m.weight
+  }
+  return mix[mix.length - 1]!.kind
+}
+
+type Query = (q: string) => Promise<{ tags?: Record<string, string>; values?: unknown[][] }[]>
+
+/** Rows per verification query: factories are grouped so no answer is huge. */
+const ROWS_PER_QUERY = 200_000
 
 /**
  * Compares what the gateways saw acknowledged with what InfluxDB holds:
  * `lost` = acknowledged messages missing; `duplicates` = points beyond one per
- * (machine, signal, timestamp), which must be 0 since re-sent points overwrite themselves.
+ * (series, timestamp), which must be 0 since re-sent points overwrite themselves.
+ * `stored` counts distinct messages found (acknowledged or not).
  */
 export async function verifyStored(
   gen: LoadGenerator,
-  query: (q: string) => Promise<{ tags?: Record<string, string>; values?: unknown[][] }[]>,
+  query: Query,
   samplesPerMessage: number,
 ): Promise<{ acked: number; stored: number; lost: number; pointsStored: number; duplicates: number }> {
-  const series = await query(`SELECT "value" FROM "telemetry" WHERE "signal" = 's0' AND time >= ${gen.base}ms GROUP BY "zone", "factory", "line", "machine"`)
-  const storedByMachine = new Map<string, Set<number>>()
-  for (const s of series) {
-    const t = s.tags ?? {}
-    const set = new Set<number>()
-    for (const row of s.values ?? []) set.add((row[0] as number) - gen.base)
-    storedByMachine.set(`${t.zone}/${t.factory}/${t.line}/${t.machine}`, set)
+  // Series the gateways published to, by kind and factory (expected rows per factory).
+  const byKind = new Map<Kind, Map<string, number>>()
+  for (const [key, sent] of gen.sentBySeries()) {
+    const colon = key.indexOf(':')
+    const kind = (colon < 0 ? 'telemetry' : key.slice(0, colon)) as Kind
+    const path = colon < 0 ? key : key.slice(colon + 1)
+    const factory = path.split('/')[1]!
+    let f = byKind.get(kind)
+    if (!f) byKind.set(kind, (f = new Map()))
+    f.set(factory, (f.get(factory) ?? 0) + sent)
   }
   let acked = 0
   let lost = 0
-  for (const [key, indexes] of gen.ackedByMachine()) {
-    const stored = storedByMachine.get(key)
-    for (const i of indexes) {
-      acked++
-      if (!stored?.has(i)) lost++
-    }
-  }
   let stored = 0
-  for (const s of storedByMachine.values()) stored += s.size
-  const countRows = await query(`SELECT count("value") FROM "telemetry" WHERE time >= ${gen.base}ms`)
-  const pointsStored = (countRows[0]?.values?.[0]?.[1] as number | undefined) ?? 0
-  return { acked, stored, lost, pointsStored, duplicates: pointsStored - stored * samplesPerMessage }
+  let pointsStored = 0
+  let expectedPoints = 0
+  for (const [kind, factories] of byKind) {
+    const spec = STORED_AS[kind]
+    const storedByKey = new Map<string, Set<number>>()
+    for (const group of groupFactories(factories)) {
+      const cond = group.map((f) => `"factory" = '${f}'`).join(' OR ')
+      const where = [`time >= ${gen.base}ms`, `(${cond})`, spec.where].filter(Boolean).join(' AND ')
+      const series = await query(`SELECT "${spec.field}" FROM "${spec.measurement}" WHERE ${where} GROUP BY ${spec.groupBy.map((t) => `"${t}"`).join(', ')}`)
+      for (const s of series) {
+        const t = s.tags ?? {}
+        const path = kind === 'connectivity' ? `${t.zone}/${t.factory}/_gateway/${t.gateway}` : `${t.zone}/${t.factory}/${t.line}/${t.machine}`
+        const set = new Set<number>()
+        for (const row of s.values ?? []) set.add((row[0] as number) - gen.base)
+        storedByKey.set(kind === 'telemetry' ? path : `${kind}:${path}`, set)
+      }
+    }
+    let storedHere = 0
+    for (const [key, indexes] of gen.ackedByMachine()) {
+      const colon = key.indexOf(':')
+      if ((colon < 0 ? 'telemetry' : key.slice(0, colon)) !== kind) continue
+      const found = storedByKey.get(key)
+      for (const i of indexes) {
+        acked++
+        if (!found?.has(i)) lost++
+      }
+    }
+    for (const s of storedByKey.values()) storedHere += s.size
+    stored += storedHere
+    expectedPoints += storedHere * pointsPerMessage(kind, samplesPerMessage)
+    const countRows = await query(`SELECT count("${spec.field}") FROM "${spec.measurement}" WHERE time >= ${gen.base}ms`)
+    pointsStored += (countRows[0]?.values?.[0]?.[1] as number | undefined) ?? 0
+  }
+  return { acked, stored, lost, pointsStored, duplicates: pointsStored - expectedPoints }
+}
+
+function groupFactories(rowsByFactory: ReadonlyMap<string, number>): string[][] {
+  const groups: string[][] = []
+  let current: string[] = []
+  let rows = 0
+  for (const [factory, n] of [...rowsByFactory].sort(([a], [b]) => a.localeCompare(b))) {
+    if (current.length > 0 && (rows + n > ROWS_PER_QUERY || current.length >= 200)) {
+      groups.push(current)
+      current = []
+      rows = 0
+    }
+    current.push(factory)
+    rows += n
+  }
+  if (current.length > 0) groups.push(current)
+  return groups
 }

@@ -17,6 +17,8 @@ export class ServiceProcess {
   constructor(
     private readonly env: Record<string, string>,
     private readonly httpUrl: string,
+    /** Extra node options for the service (e.g. --cpu-prof, which Node 20 refuses in NODE_OPTIONS). */
+    private readonly nodeArgs: readonly string[] = [],
   ) {}
 
   static projectRoot(): string {
@@ -26,7 +28,7 @@ export class ServiceProcess {
   async start(timeoutMs = 30_000): Promise<void> {
     const compiled = join(root, 'dist', 'src', 'main.js')
     const useDist = existsSync(compiled) && process.env.IIOT_SERVICE_FROM_SOURCE !== '1'
-    const [cmd, args] = useDist ? [process.execPath, [compiled]] : [join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'src', 'main.ts')]]
+    const [cmd, args] = useDist ? [process.execPath, [...this.nodeArgs, compiled]] : [join(root, 'node_modules', '.bin', 'tsx'), [...this.nodeArgs, join(root, 'src', 'main.ts')]]
     const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-20_000))

@@ -1,0 +1,163 @@
+import { progress, sleep } from './lib/harness.js'
+import { LoadGenerator } from './lib/load-generator.js'
+import { extraNum, parseBenchOptions } from './lib/options.js'
+import { QueryableProbe } from './lib/queryable.js'
+import { drain, finish, runStep, searchMaxRate, stepSummary } from './lib/search.js'
+import { runSession, type SessionContext } from './lib/session.js'
+import type { BenchResult } from './scenario.js'
+
+/**
+ * ingest and latency measure the pipeline's capacity, not the per-gateway
+ * publish policy (MQTT_PUBLISH_RATE_PER_GATEWAY, which at its default would
+ * cap 20 gateways at 20,000 msg/s): it is off unless --service-env sets it.
+ */
+const CAPACITY_ENV = { MQTT_PUBLISH_RATE_PER_GATEWAY: '0' }
+
+function generator(ctx: SessionContext): LoadGenerator {
+  const o = ctx.opts
+  return new LoadGenerator({
+    url: ctx.target.mqttUrl,
+    gateways: ctx.target.gateways,
+    messagesPerSecond: 0,
+    samplesPerMessage: o.samples,
+    qos: o.qos,
+    maxInflight: o.window,
+    mix: o.mix,
+    seed: o.seed,
+    rampUpS: o.rampUpS,
+  })
+}
+
+/**
+ * `ingest`: the highest offered rate the service sustains with zero loss
+ * (stepped search, see lib/search.ts), and the figures measured in that
+ * step's window. `--duration` is the step time budget of the search;
+ * `--rate` starts the search there instead of probing.
+ */
+export async function runIngest(argv: readonly string[]): Promise<BenchResult> {
+  const o = parseBenchOptions(argv, { durationS: 60, samples: 10, qos: 1 })
+  return runSession('ingest', o, async (ctx) => {
+    const gen = generator(ctx)
+    const probe = new QueryableProbe(ctx.target, gen)
+    try {
+      const conn = await gen.connect()
+      progress(`${conn.connected} gateways connected in ${conn.seconds.toFixed(1)} s`)
+      ctx.monitor.start(gen)
+      gen.start()
+      probe.start()
+      const search = await searchMaxRate(ctx, gen, o.durationS, o.rate)
+      await probe.stop()
+      const end = await finish(ctx, gen)
+      const best = search.best
+      const f = best?.figures
+      const q = best ? probe.figures(best.t0, best.t1) : probe.figures()
+      return {
+        core: {
+          messagesPerSec: f?.messagesPerSec ?? null,
+          pointsPerSec: f?.pointsPerSec ?? null,
+          lost: end.lost,
+          ackP50Ms: f?.ackP50Ms ?? null,
+          ackP99Ms: f?.ackP99Ms ?? null,
+          ackP999Ms: f?.ackP999Ms ?? null,
+          queryableP50Ms: q.queryableP50Ms,
+          queryableP99Ms: q.queryableP99Ms,
+          cpuSecondsPerMillionPoints: f?.cpuSecondsPerMillionPoints ?? null,
+          gateways: gen.connectedCount(),
+        },
+        extra: {
+          sustainable: search.sustainable,
+          method: 'stepped',
+          offeredPerSec: best?.rate ?? null,
+          influxCpuSecondsPerMillionPoints: f?.influxCpuSecondsPerMillionPoints ?? null,
+          benchCpuSecondsPerMillionPoints: f?.benchCpuSecondsPerMillionPoints ?? null,
+          cores: f?.cores ?? null,
+          influxWrites: f?.influxWrites ?? null,
+          probe: search.probe,
+          steps: search.steps.map(stepSummary),
+          queryableProbes: q.probes,
+          queryableTimeouts: q.probeTimeouts,
+          acked: end.acked,
+          stored: end.stored,
+          duplicatePoints: end.duplicatePoints,
+          drained: end.drained,
+          limits: end.limits,
+        },
+      }
+    } finally {
+      await probe.stop()
+      await gen.stop(5000)
+      await gen.disconnect()
+    }
+  }, CAPACITY_ENV)
+}
+
+/**
+ * `latency`: a fixed rate at half the maximum (`--rate`, or a short ingest
+ * search of `--search` seconds first), held for `--duration` seconds;
+ * acknowledgement and publish-to-queryable latency over that window.
+ */
+export async function runLatency(argv: readonly string[]): Promise<BenchResult> {
+  const o = parseBenchOptions(argv, { durationS: 30, samples: 10, qos: 1 }, { search: { type: 'string' }, fraction: { type: 'string' } })
+  const searchS = extraNum(o, 'search', 30, 10, 600)
+  const fraction = extraNum(o, 'fraction', 0.5, 0.05, 1)
+  return runSession('latency', o, async (ctx) => {
+    const gen = generator(ctx)
+    const probe = new QueryableProbe(ctx.target, gen)
+    try {
+      await gen.connect()
+      ctx.monitor.start(gen)
+      gen.start()
+      probe.start()
+      let maxRate: number | null = null
+      let rate = o.rate
+      if (rate <= 0) {
+        const search = await searchMaxRate(ctx, gen, searchS, 0)
+        maxRate = search.best?.figures.messagesPerSec ?? null
+        rate = Math.max(10, Math.round(fraction * (maxRate ?? 100)))
+        progress(`maximum ${maxRate ?? '?'} msg/s${search.sustainable ? '' : ' (none sustained)'}; holding ${rate} msg/s for ${o.durationS} s`)
+        await drain(ctx, gen, 60_000)
+      }
+      const step = await runStep(ctx, gen, rate, 2, o.durationS)
+      await sleep(200)
+      await probe.stop()
+      const end = await finish(ctx, gen)
+      const f = step.figures
+      const q = probe.figures(step.t0, step.t1)
+      return {
+        core: {
+          messagesPerSec: f.messagesPerSec,
+          pointsPerSec: f.pointsPerSec,
+          lost: end.lost,
+          ackP50Ms: f.ackP50Ms,
+          ackP99Ms: f.ackP99Ms,
+          ackP999Ms: f.ackP999Ms,
+          queryableP50Ms: q.queryableP50Ms,
+          queryableP99Ms: q.queryableP99Ms,
+          cpuSecondsPerMillionPoints: f.cpuSecondsPerMillionPoints,
+          gateways: gen.connectedCount(),
+        },
+        extra: {
+          rate,
+          maxRate,
+          fraction: maxRate === null ? null : fraction,
+          sustained: step.ok,
+          influxCpuSecondsPerMillionPoints: f.influxCpuSecondsPerMillionPoints,
+          benchCpuSecondsPerMillionPoints: f.benchCpuSecondsPerMillionPoints,
+          cores: f.cores,
+          influxWrites: f.influxWrites,
+          queryableProbes: q.probes,
+          queryableTimeouts: q.probeTimeouts,
+          acked: end.acked,
+          stored: end.stored,
+          duplicatePoints: end.duplicatePoints,
+          drained: end.drained,
+          limits: end.limits,
+        },
+      }
+    } finally {
+      await probe.stop()
+      await gen.stop(5000)
+      await gen.disconnect()
+    }
+  }, CAPACITY_ENV)
+}

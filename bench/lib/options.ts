@@ -1,0 +1,129 @@
+import { parseArgs } from 'node:util'
+import { parseMix, type Mix } from './payloads.js'
+
+/** Options every load scenario takes (ingest, latency, storm, flood). Every number is bounded, so a run always ends. */
+export interface BenchOptions {
+  readonly gateways: number
+  readonly machines: number
+  readonly samples: number
+  /** Offered messages/s over all gateways; 0 = closed loop (`window` unacknowledged per gateway). */
+  readonly rate: number
+  readonly qos: 0 | 1
+  readonly durationS: number
+  readonly rampUpS: number
+  readonly seed: number
+  readonly mix: Mix
+  readonly mixText: string
+  readonly window: number
+  /** Skip the ceilings (CI smoke). */
+  readonly quick: boolean
+  readonly ceilingS: number
+  readonly hashN: number | undefined
+  /** Write a V8 CPU profile of the service into this directory and summarise it. */
+  readonly cpuProf: string | undefined
+  readonly target: string | undefined
+  readonly mqtt: string | undefined
+  readonly apiKey: string | undefined
+  readonly credentials: string | undefined
+  readonly servicePid: number | undefined
+  /** Environment overrides for the service the bench starts (--service-env K=V, repeatable). */
+  readonly serviceEnv: Record<string, string>
+  readonly extra: Record<string, string | boolean | undefined>
+}
+
+export type Defaults = Partial<Omit<BenchOptions, 'mix' | 'extra'>> & { mix?: string }
+
+export const COMMON_HELP = `load:    --gateways N --machines N (per gateway) --samples N (per telemetry message) --rate N (msg/s, 0 = closed loop)
+         --qos 0|1 --duration S --ramp-up S --window N (unacknowledged per gateway) --mix telemetry|plant|kind=w,... --seed N
+ceiling: --quick (skip the ceilings) --ceiling-seconds S
+target:  (default: a throwaway influxd + service) --target http://host:port --mqtt mqtt://host:port --api-key KEY
+         --credentials FILE [--service-pid PID], with INFLUX_URL (and INFLUX_DATABASE, INFLUX_USERNAME/PASSWORD) in the environment
+service: --service-env NAME=VALUE[,NAME=VALUE] (repeatable; overrides the scenario's service settings)
+other:   --hash-n N (scrypt cost of the bench registry) --cpu-prof DIR (profile the service; top functions in the summary)`
+
+export function parseBenchOptions(argv: readonly string[], defaults: Defaults, extra: Record<string, { type: 'string' | 'boolean' }> = {}): BenchOptions {
+  const { values: parsed } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      gateways: { type: 'string' },
+      machines: { type: 'string' },
+      samples: { type: 'string' },
+      rate: { type: 'string' },
+      qos: { type: 'string' },
+      duration: { type: 'string' },
+      'ramp-up': { type: 'string' },
+      seed: { type: 'string' },
+      mix: { type: 'string' },
+      window: { type: 'string' },
+      quick: { type: 'boolean' },
+      'ceiling-seconds': { type: 'string' },
+      'hash-n': { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      target: { type: 'string' },
+      mqtt: { type: 'string' },
+      'api-key': { type: 'string' },
+      credentials: { type: 'string' },
+      'service-pid': { type: 'string' },
+      'service-env': { type: 'string', multiple: true },
+      ...extra,
+    },
+  })
+  const values = parsed as Record<string, string | boolean | undefined>
+  const serviceEnv: Record<string, string> = {}
+  for (const kv of (parsed['service-env'] as string[] | undefined) ?? []) {
+    for (const part of kv.split(',')) {
+      const eq = part.indexOf('=')
+      if (eq <= 0 || !/^[A-Z][A-Z0-9_]*$/.test(part.slice(0, eq))) throw new Error(`--service-env takes NAME=VALUE[,NAME=VALUE], got "${part}"`)
+      serviceEnv[part.slice(0, eq)] = part.slice(eq + 1)
+    }
+  }
+  const num = (name: string, d: number | undefined, min: number, max: number): number => {
+    const v = values[name]
+    const n = v === undefined ? d : Number(v)
+    if (n === undefined || !Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}`)
+    return n
+  }
+  const optNum = (name: string, d: number | undefined, min: number, max: number) => (values[name] === undefined && d === undefined ? undefined : num(name, d, min, max))
+  const qos = num('qos', defaults.qos ?? 1, 0, 1)
+  if (qos !== 0 && qos !== 1) throw new Error('--qos must be 0 or 1')
+  const hashN = optNum('hash-n', defaults.hashN, 2, 1 << 20)
+  if (hashN !== undefined && (hashN & (hashN - 1)) !== 0) throw new Error('--hash-n must be a power of two')
+  const mixText = (values.mix as string | undefined) ?? defaults.mix ?? 'telemetry'
+  const str = (name: string) => values[name] as string | undefined
+  const extraValues: Record<string, string | boolean | undefined> = {}
+  for (const k of Object.keys(extra)) extraValues[k] = values[k] as string | boolean | undefined
+  return {
+    gateways: num('gateways', defaults.gateways ?? 20, 1, 5000),
+    machines: num('machines', defaults.machines ?? 5, 1, 100),
+    samples: num('samples', defaults.samples ?? 10, 1, 10_000),
+    rate: num('rate', defaults.rate ?? 0, 0, 1_000_000),
+    qos,
+    durationS: num('duration', defaults.durationS ?? 60, 5, 3600),
+    rampUpS: num('ramp-up', defaults.rampUpS ?? 0, 0, 600),
+    seed: num('seed', defaults.seed ?? 1, 0, 2 ** 32 - 1),
+    mix: parseMix(mixText),
+    mixText,
+    window: num('window', defaults.window ?? 100, 1, 10_000),
+    quick: (values.quick as boolean | undefined) ?? defaults.quick ?? false,
+    ceilingS: num('ceiling-seconds', defaults.ceilingS ?? 5, 1, 60),
+    hashN,
+    cpuProf: str('cpu-prof'),
+    target: str('target'),
+    mqtt: str('mqtt'),
+    apiKey: str('api-key'),
+    credentials: str('credentials'),
+    servicePid: optNum('service-pid', undefined, 1, 2 ** 22),
+    serviceEnv,
+    extra: extraValues,
+  }
+}
+
+/** A bounded number from a scenario's own option. */
+export function extraNum(o: BenchOptions, name: string, d: number, min: number, max: number): number {
+  const v = o.extra[name]
+  const n = v === undefined ? d : Number(v)
+  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}`)
+  return n
+}

@@ -1,0 +1,102 @@
+import type { LoadGenerator } from './load-generator.js'
+import { cpuSeconds } from './proc.js'
+import { influxWriteVars, type BenchTarget, type InfluxWriteVars } from './target.js'
+
+/** A point in time of a run: generator counters and process CPU, read synchronously. */
+export interface Mark {
+  readonly t: number
+  readonly sent: number
+  readonly acked: number
+  readonly ackedPoints: number
+  readonly latIndex: number
+  readonly serviceCpuS: number | undefined
+  readonly influxCpuS: number | undefined
+  readonly benchCpuS: number
+  /** InfluxDB's write counters, when read (markWithInflux). */
+  readonly influx?: InfluxWriteVars | undefined
+}
+
+/** mark() plus InfluxDB's write counters (one HTTP request to /debug/vars). */
+export async function markWithInflux(gen: LoadGenerator, target: BenchTarget): Promise<Mark> {
+  const influx = await influxWriteVars(target.influxUrl)
+  return { ...mark(gen, target), influx }
+}
+
+export function mark(gen: LoadGenerator, target: BenchTarget): Mark {
+  const s = gen.stats()
+  const cpu = process.cpuUsage()
+  return {
+    t: performance.now(),
+    sent: s.sent,
+    acked: s.acked,
+    ackedPoints: s.ackedPoints,
+    latIndex: gen.ackLatencies().length,
+    serviceCpuS: cpuSeconds(target.servicePid()),
+    influxCpuS: cpuSeconds(target.influxPid()),
+    benchCpuS: (cpu.user + cpu.system) / 1e6,
+  }
+}
+
+/** Figures of the interval between two marks. */
+export interface WindowFigures {
+  readonly seconds: number
+  readonly sentPerSec: number
+  readonly messagesPerSec: number
+  readonly pointsPerSec: number
+  readonly ackP50Ms: number | null
+  readonly ackP99Ms: number | null
+  readonly ackP999Ms: number | null
+  /** CPU seconds per million acknowledged points: the service, InfluxDB, and the bench process (generator). */
+  readonly cpuSecondsPerMillionPoints: number | null
+  readonly influxCpuSecondsPerMillionPoints: number | null
+  readonly benchCpuSecondsPerMillionPoints: number | null
+  /** The writes InfluxDB received in the window (all writers): per second, points and bytes per request, ms per request. */
+  readonly influxWrites: { readonly requestsPerSec: number; readonly pointsPerRequest: number | null; readonly bytesPerPoint: number | null; readonly msPerRequest: number | null } | null
+  /** Cores busy on average over the window. */
+  readonly cores: { readonly service: number | null; readonly influxd: number | null; readonly bench: number }
+}
+
+export function figures(a: Mark, b: Mark, gen: LoadGenerator): WindowFigures {
+  const seconds = Math.max(1e-3, (b.t - a.t) / 1000)
+  const points = b.ackedPoints - a.ackedPoints
+  const lat = gen.ackLatencies().slice(a.latIndex, b.latIndex).sort((x, y) => x - y)
+  const perMillion = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined || points <= 0 ? null : round(((y - x) / points) * 1e6, 3))
+  const cores = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? null : round((y - x) / seconds, 2))
+  return {
+    seconds: round(seconds, 2),
+    sentPerSec: Math.round((b.sent - a.sent) / seconds),
+    messagesPerSec: Math.round((b.acked - a.acked) / seconds),
+    pointsPerSec: Math.round(points / seconds),
+    ackP50Ms: pct(lat, 0.5),
+    ackP99Ms: pct(lat, 0.99),
+    ackP999Ms: pct(lat, 0.999),
+    cpuSecondsPerMillionPoints: perMillion(a.serviceCpuS, b.serviceCpuS),
+    influxCpuSecondsPerMillionPoints: perMillion(a.influxCpuS, b.influxCpuS),
+    benchCpuSecondsPerMillionPoints: perMillion(a.benchCpuS, b.benchCpuS),
+    influxWrites: influxWrites(a.influx, b.influx, seconds),
+    cores: { service: cores(a.serviceCpuS, b.serviceCpuS), influxd: cores(a.influxCpuS, b.influxCpuS), bench: round((b.benchCpuS - a.benchCpuS) / seconds, 2) },
+  }
+}
+
+function influxWrites(a: InfluxWriteVars | undefined, b: InfluxWriteVars | undefined, seconds: number): WindowFigures['influxWrites'] {
+  if (!a || !b) return null
+  const req = b.writeReq - a.writeReq
+  const points = b.pointsWrittenOK - a.pointsWrittenOK
+  return {
+    requestsPerSec: round(req / seconds, 1),
+    pointsPerRequest: req > 0 ? Math.round(points / req) : null,
+    bytesPerPoint: points > 0 ? round((b.writeReqBytes - a.writeReqBytes) / points, 1) : null,
+    msPerRequest: req > 0 ? round((b.writeReqDurationNs - a.writeReqDurationNs) / req / 1e6, 2) : null,
+  }
+}
+
+/** The p-quantile of sorted values (nearest rank), rounded to 0.01; null when empty. */
+export function pct(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null
+  return round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!, 2)
+}
+
+export function round(x: number, digits = 2): number {
+  const f = 10 ** digits
+  return Math.round(x * f) / f
+}
