@@ -66,7 +66,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   if (!config.journal.enabled) log.warn('JOURNAL_ENABLED=false: acknowledged messages live only in memory until written; a crash loses them')
   registerJournalGauges(metrics, () => ({ ...journal.stats(), full: journal.full }))
 
-  const drainer = new Drainer(journal, lineWriter, { batchSize: config.write.batchSize, maxInFlight: config.write.maxInFlight, retryBaseMs: 250, retryMaxMs: config.write.retryMaxMs }, {
+  const drainer = new Drainer(journal, lineWriter, { batchSize: config.write.batchSize, lingerMs: config.write.lingerMs, maxInFlight: config.write.maxInFlight, retryBaseMs: 250, retryMaxMs: config.write.retryMaxMs }, {
     metrics,
     log: log.child({ component: 'drainer' }),
     onRefusedLine: (line, message) => {

@@ -63,6 +63,7 @@ export const envSchema = z.object({
 
   WRITE_BATCH_SIZE: int(1, 100_000).default(5000),
   WRITE_MAX_IN_FLIGHT: int(1, 16).default(2),
+  WRITE_LINGER_MS: int(0, 10_000).default(100),
   WRITE_RETRY_MAX_MS: int(10, 600_000).default(30_000),
 
   SHUTDOWN_DRAIN_TIMEOUT_MS: int(0, 600_000).default(10_000),
@@ -176,6 +177,7 @@ export interface JournalConfig {
 
 export interface WriteConfig {
   readonly batchSize: number
+  readonly lingerMs: number
   readonly maxInFlight: number
   readonly retryMaxMs: number
 }
@@ -296,7 +298,7 @@ function toConfig(e: Env): Config {
       timeoutMs: e.INFLUX_TIMEOUT_MS,
     },
     journal: { enabled: e.JOURNAL_ENABLED, maxBytes: e.JOURNAL_MAX_BYTES, segmentBytes: e.JOURNAL_SEGMENT_BYTES },
-    write: { batchSize: e.WRITE_BATCH_SIZE, maxInFlight: e.WRITE_MAX_IN_FLIGHT, retryMaxMs: e.WRITE_RETRY_MAX_MS },
+    write: { batchSize: e.WRITE_BATCH_SIZE, lingerMs: e.WRITE_LINGER_MS, maxInFlight: e.WRITE_MAX_IN_FLIGHT, retryMaxMs: e.WRITE_RETRY_MAX_MS },
     shutdownDrainTimeoutMs: e.SHUTDOWN_DRAIN_TIMEOUT_MS,
     readyWriteStallMs: e.READY_WRITE_STALL_MS,
     ingest: {

@@ -17,6 +17,7 @@ export class AppendFile {
   private closed = false
   private failing = false
   private loop: Promise<void> = Promise.resolve()
+  private queued = 0
 
   private constructor(
     readonly path: string,
@@ -36,11 +37,9 @@ export class AppendFile {
     return this.syncedSize
   }
 
-  /** Bytes waiting for the next sync. */
+  /** Bytes accepted but not yet synced (waiting, or in the running group). */
   get queuedBytes(): number {
-    let n = 0
-    for (const b of this.queue) n += b.length
-    return n
+    return this.queued
   }
 
   /** True while writes fail (disk full or broken): callers should stop taking data. */
@@ -51,6 +50,7 @@ export class AppendFile {
   append(buf: Buffer): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`${this.path} is closed`))
     this.queue.push(buf)
+    this.queued += buf.length
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }))
     if (!this.syncing) this.loop = this.commitLoop()
     return done
@@ -66,9 +66,15 @@ export class AppendFile {
       const bytes = group.length === 1 ? group[0]! : Buffer.concat(group)
       for (;;) {
         try {
-          await this.fh.write(bytes, 0, bytes.length, null)
+          // write() may write less than asked: loop until the whole group is in the file.
+          for (let off = 0; off < bytes.length; ) {
+            const { bytesWritten } = await this.fh.write(bytes, off, bytes.length - off, null)
+            if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' })
+            off += bytesWritten
+          }
           await this.fh.datasync()
           this.syncedSize += bytes.length
+          this.queued -= bytes.length
           if (this.failing) {
             this.failing = false
             this.opts.onRecovered?.()

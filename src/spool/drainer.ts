@@ -5,6 +5,8 @@ import type { Journal, RecordBatch } from './journal.js'
 
 export interface DrainerOptions {
   readonly batchSize: number
+  /** How long a partial batch may wait (from its oldest record) for more points before it is sent. */
+  readonly lingerMs: number
   readonly maxInFlight: number
   readonly retryBaseMs: number
   readonly retryMaxMs: number
@@ -68,8 +70,9 @@ export class Drainer {
         await Promise.race([this.journal.waitForData(500), this.stopSignal])
         continue
       }
+      const batches = await this.linger(batch)
       this.inFlight++
-      void this.send(batch).finally(() => {
+      void this.send(batches).finally(() => {
         this.inFlight--
         const waiters = this.slotWaiters
         this.slotWaiters = []
@@ -78,13 +81,33 @@ export class Drainer {
     }
   }
 
-  private async send(batch: RecordBatch): Promise<void> {
-    const outcome = await this.write(
-      batch.records.map((r) => r.text),
-      batch.lineCount,
-    )
-    // Stopped mid-retry: the batch stays in the journal and is replayed on the next start.
-    if (outcome === 'done') this.journal.complete(batch)
+  /**
+   * Fills a partial batch for up to `lingerMs` (counted from its oldest record): InfluxDB ingests
+   * large batches far more cheaply than many small ones, and the wait is bounded and small beside
+   * the publish-to-queryable target.
+   */
+  private async linger(first: RecordBatch): Promise<RecordBatch[]> {
+    const batches = [first]
+    let lines = first.lineCount
+    const oldest = first.records[0]!.appendMs
+    while (lines < this.opts.batchSize && this.running) {
+      const left = this.opts.lingerMs - (Date.now() - oldest)
+      if (left <= 0) break
+      await Promise.race([this.journal.waitForData(left), this.stopSignal])
+      const more = await this.journal.read(this.opts.batchSize - lines)
+      if (more) {
+        batches.push(more)
+        lines += more.lineCount
+      }
+    }
+    return batches
+  }
+
+  private async send(batches: readonly RecordBatch[]): Promise<void> {
+    const texts = batches.flatMap((b) => b.records.map((r) => r.text))
+    const outcome = await this.write(texts, batches.reduce((n, b) => n + b.lineCount, 0))
+    // Stopped mid-retry: the batches stay in the journal and are replayed on the next start.
+    if (outcome === 'done') for (const b of batches) this.journal.complete(b)
   }
 
   private async write(texts: readonly string[], lineCount: number): Promise<Outcome> {

@@ -22,6 +22,8 @@ interface Segment {
 }
 
 const READ_CHUNK = 1024 * 1024
+/** Appended bytes waiting for their fdatasync; beyond this the journal reports itself full, which bounds memory under a QoS 0 flood. */
+const MAX_QUEUED_BYTES = 32 * 1024 * 1024
 const SEGMENT_RE = /^segment-(\d{16})\.log$/
 
 /**
@@ -36,7 +38,10 @@ const SEGMENT_RE = /^segment-(\d{16})\.log$/
  */
 export class SegmentJournal implements Journal {
   private readonly segments: Segment[] = []
+  /** The open file and the segment it writes (they change together, when a rotation completes). */
   private active!: AppendFile
+  private writingSegment!: Segment
+  /** The segment new appends are assigned to (ahead of `writingSegment` while a rotation runs). */
   private activeSegment!: Segment
   private activeBytes = 0
   private rotating: Promise<void> | undefined
@@ -80,7 +85,7 @@ export class SegmentJournal implements Journal {
   }
 
   get full(): boolean {
-    return this.unwrittenBytes >= this.opts.maxBytes || this.active.isFailing
+    return this.unwrittenBytes >= this.opts.maxBytes || this.active.isFailing || this.active.queuedBytes >= MAX_QUEUED_BYTES
   }
 
   append(lines: readonly string[]): Promise<void> {
@@ -94,27 +99,33 @@ export class SegmentJournal implements Journal {
     if (this.activeBytes > 0 && this.activeBytes + buf.length > this.opts.segmentBytes) this.rotate(seq)
     this.activeBytes += buf.length
     const segment = this.activeSegment
-    const write = () =>
-      this.active.append(buf).then(() => {
-        segment.size = Math.max(segment.size, this.active.path === segment.path ? this.active.size : segment.size)
+    const write = () => {
+      const file = this.active
+      return file.append(buf).then(() => {
+        if (this.writingSegment === segment && this.active === file) segment.size = Math.max(segment.size, file.size)
         this.wakeData()
+        if (this.roomWaiters.length > 0) this.wakeRoom()
       })
+    }
     return this.rotating ? this.rotating.then(write) : write()
   }
 
   private rotate(firstSeq: number): void {
-    const old = this.active
-    const oldSegment = this.activeSegment
     const previous = this.rotating ?? Promise.resolve()
     this.activeBytes = 0
     const segment: Segment = { firstSeq, path: segmentPath(this.opts.dir, firstSeq), size: 0, sealed: false }
     this.segments.push(segment)
     this.activeSegment = segment
+    // Rotations chain: each closes the file open when it runs (not when it was asked for), so two
+    // rotations in quick succession each seal the right segment with that segment's own size.
     const rotation = previous.then(async () => {
+      const old = this.active
+      const oldSegment = this.writingSegment
       await old.close()
       oldSegment.size = old.size
       oldSegment.sealed = true
       this.active = await AppendFile.open(segment.path, this.appendFileOptions())
+      this.writingSegment = segment
       await syncDir(this.opts.dir)
     })
     this.rotating = rotation
@@ -130,6 +141,7 @@ export class SegmentJournal implements Journal {
     await syncDir(this.opts.dir)
     this.segments.push(segment)
     this.activeSegment = segment
+    this.writingSegment = segment
   }
 
   private appendFileOptions() {
@@ -191,6 +203,11 @@ export class SegmentJournal implements Journal {
         break
       }
       const chunk = await this.readChunk(segment, this.cursor.offset, Math.min(segment.size - this.cursor.offset, READ_CHUNK))
+      if (chunk.length === 0) {
+        // The file is shorter than its durable size says: never spin on it; report and stop this read.
+        this.opts.log.error({ segment: segment.path, offset: this.cursor.offset, size: segment.size }, 'journal: segment shorter than expected')
+        break
+      }
       let pos = 0
       while (pos < chunk.length && lineCount < maxLines) {
         const r = decodeRecord(chunk, pos)

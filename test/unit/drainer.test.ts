@@ -6,7 +6,7 @@ import { MemoryJournal } from '../../src/spool/memory-journal.js'
 import { StorageError, type LineWriter } from '../../src/storage/ports.js'
 
 const log = pino({ level: 'silent' })
-const opts = { batchSize: 100, maxInFlight: 2, retryBaseMs: 5, retryMaxMs: 20 }
+const opts = { batchSize: 100, lingerMs: 0, maxInFlight: 2, retryBaseMs: 5, retryMaxMs: 20 }
 
 /** A storage stand-in for the drainer's logic: fails on demand, refuses lines containing "BAD". */
 function fakeStorage() {
@@ -84,5 +84,22 @@ describe('drainer', () => {
     await drainer.stop(100)
     expect(Date.now() - t0).toBeLessThan(2000)
     expect(journal.stats()).toMatchObject({ unwrittenRecords: 1, checkpointSeq: 0 })
+  })
+})
+
+describe('drainer batching', () => {
+  it('lingers to fill a batch: many small messages leave in few requests', async () => {
+    const journal = new MemoryJournal(1 << 20)
+    const { writer, stored } = fakeStorage()
+    const drainer = new Drainer(journal, writer, { ...opts, lingerMs: 200 }, { metrics: createMetrics(), log, onRefusedLine: () => undefined })
+    drainer.start()
+    for (let i = 0; i < 60; i++) {
+      await journal.append([`m v=${i} ${i}`])
+      if (i % 10 === 0) await new Promise((r) => setTimeout(r, 5))
+    }
+    await until(() => journal.stats().unwrittenRecords === 0)
+    expect(stored.size).toBe(60)
+    expect(writer.requests).toBeLessThanOrEqual(3)
+    await drainer.stop(100)
   })
 })

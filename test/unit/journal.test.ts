@@ -99,6 +99,23 @@ describe('segment journal', () => {
     await again.close()
   })
 
+  // Regression: a second rotation asked for while the first still ran sealed the new segment with the
+  // old file's size, and the drainer then spun on a segment shorter than it thought.
+  it('keeps every record when rotations pile up under a burst of concurrent appends', async () => {
+    const j = await open({ segmentBytes: 64 * 1024, maxBytes: 1 << 30 })
+    const sized = (i: number, bytes: number) => [`m,t=a v="${'x'.repeat(bytes)}" ${i}`]
+    // 63 KB, then 2 KB (rotation 1: a small segment), then 63 KB (rotation 2, asked for before rotation 1 ran), repeated.
+    const sizes = Array.from({ length: 30 }, (_, i) => [63_000, 2_000, 63_000][i % 3]!)
+    await Promise.all(sizes.map((b, i) => j.append(sized(i, b))))
+    const batches = await Promise.race([readAll(j, 7), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('read did not finish')), 5000))])
+    const seqs = batches.flatMap((b) => b.records.map((r) => r.seq))
+    expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
+    await j.close()
+    const again = await open({ segmentBytes: 64 * 1024, maxBytes: 1 << 30 })
+    expect((await readAll(again)).flatMap((b) => b.records.map((r) => r.seq))).toEqual(seqs)
+    await again.close()
+  })
+
   it('is full above its limit and has room again once records are written', async () => {
     const j = await open({ maxBytes: 1000 })
     while (!j.full) await j.append(lines(1))
