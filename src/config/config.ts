@@ -56,6 +56,7 @@ export const envSchema = z.object({
   INFLUX_BUCKET: z.string().min(1).optional(),
   INFLUX_TOKEN: z.string().min(1).optional(),
   INFLUX_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  INFLUX_GZIP: z.enum(['auto', 'true', 'false']).default('auto'),
 
   JOURNAL_ENABLED: bool.default(true),
   JOURNAL_MAX_BYTES: int(1024 * 1024, 2 ** 50).default(1024 * 1024 * 1024),
@@ -150,6 +151,8 @@ export interface InfluxConfig {
   readonly bucket: string | undefined
   readonly token: string | undefined
   readonly timeoutMs: number
+  /** Compress write bodies: worth it over a network, pure CPU cost on loopback. */
+  readonly gzip: boolean
 }
 
 export interface ApiConfig {
@@ -296,6 +299,7 @@ function toConfig(e: Env): Config {
       bucket: e.INFLUX_BUCKET,
       token: e.INFLUX_TOKEN,
       timeoutMs: e.INFLUX_TIMEOUT_MS,
+      gzip: e.INFLUX_GZIP === 'auto' ? !isLoopback(e.INFLUX_URL) : e.INFLUX_GZIP === 'true',
     },
     journal: { enabled: e.JOURNAL_ENABLED, maxBytes: e.JOURNAL_MAX_BYTES, segmentBytes: e.JOURNAL_SEGMENT_BYTES },
     write: { batchSize: e.WRITE_BATCH_SIZE, lingerMs: e.WRITE_LINGER_MS, maxInFlight: e.WRITE_MAX_IN_FLIGHT, retryMaxMs: e.WRITE_RETRY_MAX_MS },
@@ -321,6 +325,11 @@ function toConfig(e: Env): Config {
       corsOrigins: e.API_CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o.length > 0),
     },
   }
+}
+
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname
+  return host === 'localhost' || host === '[::1]' || host === '::1' || /^127\./.test(host)
 }
 
 function deepFreeze<T>(value: T): T {

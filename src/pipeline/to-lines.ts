@@ -52,7 +52,7 @@ export function toLines(topic: MachineTopic | GatewayTopic, message: DecodedMess
     case 'telemetry': {
       const prefix = `factory=${t.factory},line=${t.line},machine=${t.machine},signal=`
       const suffix = `,zone=${t.zone}`
-      for (const s of message.samples) out.push(line(MEASUREMENTS.telemetry, prefix + escapeTag(s.signal) + suffix, sampleFields(s, seq), s.tsMs))
+      for (const s of message.samples) out.push(MEASUREMENTS.telemetry + ',' + prefix + escapeTag(s.signal) + suffix + ' ' + sampleFields(s, seq) + ' ' + s.tsMs)
       break
     }
     case 'state': {
@@ -104,16 +104,17 @@ export function toLines(topic: MachineTopic | GatewayTopic, message: DecodedMess
   return out
 }
 
-function sampleFields(s: Sample, seq: string): Record<string, string | undefined> {
-  // One field per value type: InfluxDB fixes a field's type per shard, so a
-  // float and a bool under one name would conflict across signals.
+/** Quality strings are fixed: quote them once, not per point. */
+const QUALITY_FIELD: Readonly<Record<string, string>> = { good: '"good"', uncertain: '"uncertain"', bad: '"bad"' }
+
+/**
+ * A telemetry point's field set, built as one string: this runs once per
+ * sample (the hot path), so no intermediate object. One field per value type:
+ * InfluxDB fixes a field's type per shard, so a float and a bool under one
+ * name would conflict across signals.
+ */
+function sampleFields(s: Sample, seq: string): string {
   const v = s.value
-  return {
-    value: typeof v === 'number' ? floatField(v) : undefined,
-    value_bool: typeof v === 'boolean' ? boolField(v) : undefined,
-    value_str: typeof v === 'string' ? stringField(v) : undefined,
-    unit: str(s.unit),
-    quality: stringField(s.quality),
-    seq,
-  }
+  const value = typeof v === 'number' ? 'value=' + floatField(v) : typeof v === 'boolean' ? 'value_bool=' + boolField(v) : 'value_str=' + stringField(v)
+  return value + (s.unit === '' ? '' : ',unit=' + stringField(s.unit)) + ',quality=' + (QUALITY_FIELD[s.quality] ?? stringField(s.quality)) + ',seq=' + seq
 }

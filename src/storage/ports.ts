@@ -160,6 +160,8 @@ export interface ManufacturingReader {
   stateHistory(scope: Scope, startMs: number, endMs: number, lookbackMs: number): Promise<Map<MachineKey, StateHistory>>
   /** Production summed per bucket; per machine when `byMachine`, else one series for the whole scope (key ''). */
   countBuckets(scope: Scope, startMs: number, endMs: number, bucketMs: number, byMachine: boolean): Promise<Map<MachineKey, CountBucket[]>>
+  /** Good and reject sums per machine inside each window (windows as given, one result per window, in order). */
+  countsInWindows(scope: Scope, windows: readonly { startMs: number; endMs: number }[]): Promise<Map<MachineKey, { good: number; reject: number }[]>>
   inspections(scope: Scope, filter: InspectionFilter, startMs: number, endMs: number, limit: number): Promise<InspectionRow[]>
   connectivity(zones: readonly string[], factory: string | undefined, startMs: number, endMs: number): Promise<LinkSummary[]>
   /** For seeding the live table at start-up: the newest state report and last message time of every machine. */

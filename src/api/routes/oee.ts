@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { machineKey } from '../../domain/live-state.js'
-import { sumCountsInWindows, type ProductionPoint } from '../../domain/oee-inputs.js'
 import { lineOee, machineOee, type OeeResult } from '../../domain/oee.js'
 import { plannedWindows, shiftsInWindow } from '../../domain/shifts.js'
 import type { StateInterval } from '../../domain/state-timeline.js'
@@ -13,19 +12,24 @@ import { isoOf, timelines } from '../history.js'
 import { resolveWindow, scopeQuery, slugParam, timeParam } from '../params.js'
 import { machinesInScope, resolveScope, type MachineInScope } from '../scope.js'
 
-// Counts are summed per minute: shift boundaries fall on whole minutes, so the split per shift is exact.
-const COUNT_BUCKET_MS = 60_000
-
 interface MachineData {
   readonly m: MachineInScope
   readonly intervals: readonly StateInterval[]
-  readonly points: readonly ProductionPoint[]
+  /** Counts per window of `windows`, same order. */
+  readonly counts: readonly { good: number; reject: number }[]
 }
 
-function oeeOver(data: readonly MachineData[], windows: readonly TimeWindow[]) {
+/** OEE over the windows at these indexes: per machine, and rolled up when there are several. */
+function oeeOver(data: readonly MachineData[], windows: readonly TimeWindow[], indexes: readonly number[]) {
+  const ws = indexes.map((i) => windows[i]!)
   const machines = data.map((d) => {
-    const counts = sumCountsInWindows(d.points, windows)
-    return { machine: d.m.machine, line: d.m.line, ...machineOee({ intervals: d.intervals, windows, idealCycleTimeS: d.m.idealCycleTimeS, goodCount: counts.good, rejectCount: counts.reject }) }
+    let good = 0
+    let reject = 0
+    for (const i of indexes) {
+      good += d.counts[i]?.good ?? 0
+      reject += d.counts[i]?.reject ?? 0
+    }
+    return { machine: d.m.machine, line: d.m.line, ...machineOee({ intervals: d.intervals, windows: ws, idealCycleTimeS: d.m.idealCycleTimeS, goodCount: good, rejectCount: reject }) }
   })
   return machines.length === 1 ? { ...machines[0]!, machines: undefined } : lineOee(machines)
 }
@@ -63,27 +67,29 @@ export const oeeRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
       if (window.endMs <= window.startMs) throw new AppError('IIOT_ERR_API_BAD_REQUEST', 'start: the window lies in the future', { details: ['start: the window lies in the future'] })
       const machines = machinesInScope(registry, scope)
       const factory = registry.factory(scope.factory!)!.factory
-      const [tl, buckets] = await Promise.all([
-        timelines(deps, scope, machines, window.startMs, window.endMs),
-        deps.manufacturing.countBuckets(scope, window.startMs, window.endMs, COUNT_BUCKET_MS, true),
-      ])
+      // The planned windows (shifts united, clipped), then each shift occurrence clipped: counts are
+      // summed by InfluxDB per window, so the answer is a handful of rows whatever the window's length.
+      const planned = plannedWindows(factory.shifts, factory.timezone, window.startMs, window.endMs)
+      const occurrences = q.by === 'shift' ? shiftsInWindow(factory.shifts, factory.timezone, window.startMs, window.endMs) : []
+      const windows = [...planned, ...occurrences.map((o) => clipWindow(o, window)!)]
+      const [tl, counts] = await Promise.all([timelines(deps, scope, machines, window.startMs, window.endMs), deps.manufacturing.countsInWindows(scope, windows)])
       const data: MachineData[] = machines.map((m) => {
         const key = machineKey(m.zone, m.factory, m.line, m.machine)
-        return { m, intervals: tl.get(key) ?? [], points: (buckets.get(key) ?? []).map((b) => ({ tsMs: b.tsMs, good: b.good, reject: b.reject })) }
+        return { m, intervals: tl.get(key) ?? [], counts: counts.get(key) ?? [] }
       })
-      const planned = plannedWindows(factory.shifts, factory.timezone, window.startMs, window.endMs)
       const body = {
         scope: { zone: scope.zone, factory: scope.factory, line: scope.line, machine: scope.machine ?? null },
         start: isoOf(window.startMs),
         end: isoOf(window.endMs),
         timezone: factory.timezone,
         shiftCalendar: factory.shifts,
-        oee: oeeOver(data, planned) as OeeResult,
+        oee: oeeOver(data, windows, planned.map((_, i) => i)) as OeeResult,
       }
       if (q.by === 'window') return body
-      const shifts = shiftsInWindow(factory.shifts, factory.timezone, window.startMs, window.endMs).map((occ) => {
-        const clipped = clipWindow(occ, window)!
-        return { name: occ.name, date: occ.date, start: isoOf(occ.startMs), end: isoOf(occ.endMs), clippedToWindow: clipped.startMs !== occ.startMs || clipped.endMs !== occ.endMs, oee: oeeOver(data, [clipped]) }
+      const shifts = occurrences.map((occ, j) => {
+        const i = planned.length + j
+        const clipped = windows[i]!
+        return { name: occ.name, date: occ.date, start: isoOf(occ.startMs), end: isoOf(occ.endMs), clippedToWindow: clipped.startMs !== occ.startMs || clipped.endMs !== occ.endMs, oee: oeeOver(data, windows, [i]) }
       })
       return { ...body, shifts }
     },

@@ -27,7 +27,8 @@ export function createInfluxLineWriter(config: InfluxConfig, maxBatchLines: numb
     maxBatchBytes: Number.MAX_SAFE_INTEGER,
     flushInterval: 0,
     maxRetries: 0,
-    gzipThreshold: 1000,
+    // The client gzips bodies above the threshold; off, no body is ever compressed.
+    gzipThreshold: config.gzip ? 1000 : Number.MAX_SAFE_INTEGER,
   })
   if (v1) {
     api.path = `/write?db=${encodeURIComponent(config.database)}&rp=${encodeURIComponent(config.retentionPolicy)}&precision=ms`

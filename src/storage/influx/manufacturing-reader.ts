@@ -6,6 +6,7 @@ import { scopeConditions } from './telemetry-reader.js'
 const MACHINE_GROUP = 'GROUP BY "zone", "factory", "line", "machine"'
 const LINK_METRICS = ['rsrp_dbm', 'rsrq_db', 'sinr_db', 'rtt_ms', 'uplink_mbps', 'downlink_mbps'] as const
 const MAX_ROWS = 200_000
+const WINDOWS_PER_REQUEST = 40
 
 const keyOf = (tags: Record<string, string> | undefined): MachineKey => `${tags?.zone}/${tags?.factory}/${tags?.line}/${tags?.machine}`
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -73,6 +74,33 @@ export function createInfluxManufacturingReader(client: InfluxQLClient): Manufac
       for (const s of series) {
         const rows = (s.values ?? []).map((r) => ({ tsMs: r[0] as number, good: (r[1] as number) ?? 0, reject: (r[2] as number) ?? 0, total: (r[3] as number) ?? 0 }))
         out.set(byMachine ? keyOf(s.tags) : '', rows)
+      }
+      return out
+    },
+
+    async countsInWindows(scope, windows) {
+      const out = new Map<MachineKey, { good: number; reject: number }[]>()
+      // One statement per window, sent in chunks so a long window with many shifts stays within URL limits.
+      for (let from = 0; from < windows.length; from += WINDOWS_PER_REQUEST) {
+        const chunk = windows.slice(from, from + WINDOWS_PER_REQUEST)
+        const params: BindParams = {}
+        const base = scopeConditions(scope, params)
+        const statements = chunk.map((w, i) => {
+          params[`s${i}`] = iso(w.startMs)
+          params[`e${i}`] = iso(w.endMs)
+          const where = [...base, `time >= $s${i}`, `time < $e${i}`].join(' AND ')
+          return `SELECT sum("good") AS "good", sum("reject") AS "reject" FROM "${MEASUREMENTS.production}" WHERE ${where} ${MACHINE_GROUP}`
+        })
+        const results = await client.selectMany(statements, params)
+        results.forEach((series, i) => {
+          for (const s of series) {
+            const key = keyOf(s.tags)
+            let counts = out.get(key)
+            if (!counts) out.set(key, (counts = windows.map(() => ({ good: 0, reject: 0 }))))
+            const row = s.values?.[0]
+            counts[from + i] = { good: (row?.[1] as number | null) ?? 0, reject: (row?.[2] as number | null) ?? 0 }
+          }
+        })
       }
       return out
     },
