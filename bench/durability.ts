@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { progress, sleep, startTarget, waitFor } from './lib/harness.js'
-import { LoadGenerator, verifyStored } from './lib/load-generator.js'
+import { LoadGenerator } from './lib/load-generator.js'
+import { verifyStored } from './lib/verify-stored.js'
 import type { BenchResult } from './scenario.js'
 
 /**

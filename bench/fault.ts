@@ -1,6 +1,7 @@
 import { faultArgs } from './lib/args.js'
 import { progress, sleep, startTarget, waitFor, type Target } from './lib/harness.js'
-import { LoadGenerator, verifyStored } from './lib/load-generator.js'
+import { LoadGenerator } from './lib/load-generator.js'
+import { verifyStored } from './lib/verify-stored.js'
 import type { BenchResult } from './scenario.js'
 
 type Fault = 'outage' | 'crash'

@@ -1,5 +1,6 @@
 import { progress, sleep, waitFor } from './lib/harness.js'
-import { LoadGenerator, verifyStored } from './lib/load-generator.js'
+import { LoadGenerator } from './lib/load-generator.js'
+import { verifyStored } from './lib/verify-stored.js'
 import { extraNum, parseBenchOptions } from './lib/options.js'
 import { meanPointsPerMessage } from './lib/payloads.js'
 import { QueryableProbe } from './lib/queryable.js'

@@ -1,5 +1,6 @@
 import { progress, sleep, waitFor } from './harness.js'
-import { verifyStored, type LoadGenerator } from './load-generator.js'
+import { type LoadGenerator } from './load-generator.js'
+import { verifyStored } from './verify-stored.js'
 import { slopePerSecond } from './monitor.js'
 import { meanPointsPerMessage } from './payloads.js'
 import type { SessionContext } from './session.js'

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LoadGenerator, verifyStored } from '../../bench/lib/load-generator.js'
+import { LoadGenerator } from '../../bench/lib/load-generator.js'
+import { verifyStored } from '../../bench/lib/verify-stored.js'
 import { KEYS, LOAD_GATEWAYS, SECRETS } from '../helpers/fixtures.js'
 import { connectGateway, encode, publish } from '../helpers/gateway.js'
 import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
