@@ -2,7 +2,7 @@ import { progress, sleep } from './lib/harness.js'
 import { LoadGenerator } from './lib/load-generator.js'
 import { extraNum, parseBenchOptions } from './lib/options.js'
 import { QueryableProbe } from './lib/queryable.js'
-import { drain, finish, runStep, searchMaxRate, stepSummary } from './lib/search.js'
+import { drain, finish, runStep, searchMaxRate, stepSummary, deliveryFields } from './lib/search.js'
 import { runSession, type SessionContext } from './lib/session.js'
 import type { BenchResult } from './scenario.js'
 
@@ -76,11 +76,7 @@ export async function runIngest(argv: readonly string[]): Promise<BenchResult> {
           steps: search.steps.map(stepSummary),
           queryableProbes: q.probes,
           queryableTimeouts: q.probeTimeouts,
-          acked: end.acked,
-          stored: end.stored,
-          duplicatePoints: end.duplicatePoints,
-          drained: end.drained,
-          limits: end.limits,
+          ...deliveryFields(end),
         },
       }
     } finally {
@@ -147,11 +143,7 @@ export async function runLatency(argv: readonly string[]): Promise<BenchResult> 
           influxWrites: f.influxWrites,
           queryableProbes: q.probes,
           queryableTimeouts: q.probeTimeouts,
-          acked: end.acked,
-          stored: end.stored,
-          duplicatePoints: end.duplicatePoints,
-          drained: end.drained,
-          limits: end.limits,
+          ...deliveryFields(end),
         },
       }
     } finally {

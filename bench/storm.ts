@@ -3,7 +3,7 @@ import { LoadGenerator } from './lib/load-generator.js'
 import { extraNum, parseBenchOptions } from './lib/options.js'
 import { memoryMb } from './lib/proc.js'
 import { QueryableProbe } from './lib/queryable.js'
-import { finish } from './lib/search.js'
+import { finish, deliveryFields } from './lib/search.js'
 import { runSession } from './lib/session.js'
 import { figures, markWithInflux, round } from './lib/window.js'
 import type { BenchResult } from './scenario.js'
@@ -128,11 +128,7 @@ export async function runStorm(argv: readonly string[]): Promise<BenchResult> {
           rssBounded: (ctx.monitor.peakRssMb() ?? 0) <= maxRssMb,
           cores: hold.cores,
           influxWrites: hold.influxWrites,
-          acked: end.acked,
-          stored: end.stored,
-          duplicatePoints: end.duplicatePoints,
-          drained: end.drained,
-          limits: end.limits,
+          ...deliveryFields(end),
         },
       }
     } finally {

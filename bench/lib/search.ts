@@ -175,6 +175,11 @@ export async function finish(
   return { lost: v.lost, acked: v.acked, stored: v.stored, duplicatePoints: v.duplicates, drained, unacknowledgedAtEnd: gen.stats().inflight, limits }
 }
 
+/** The delivery figures every load scenario reports, from `finish`. */
+export function deliveryFields(end: Awaited<ReturnType<typeof finish>>): Record<string, unknown> {
+  return { acked: end.acked, stored: end.stored, duplicatePoints: end.duplicatePoints, drained: end.drained, limits: end.limits }
+}
+
 export function stepSummary(s: StepResult): Record<string, unknown> {
   return { offered: s.rate, messagesPerSec: s.figures.messagesPerSec, pointsPerSec: s.figures.pointsPerSec, ackP99Ms: s.figures.ackP99Ms, backlog: s.backlogEnd ?? null, backlogTrend: s.backlogSlope, sustained: s.ok, ...(s.ok ? {} : { why: s.why }) }
 }
