@@ -3,7 +3,7 @@ import { connect, type MqttClient } from 'mqtt'
 import { KINDS, type Kind } from '../../src/domain/topic.js'
 import { messageTypes } from '../../src/pipeline/proto-schema.js'
 import { mulberry32 } from '../../src/simulator/prng.js'
-import { parseMix, pointsPerMessage, protoBody, type Mix } from './payloads.js'
+import { parseMix, pickKind, pointsPerMessage, protoBody, type Mix } from './payloads.js'
 
 export interface LoadGateway {
   readonly id: string
@@ -266,7 +266,7 @@ export class LoadGenerator {
   }
 
   private publishOne(c: Conn): void {
-    const kind = this.mix.length === 1 ? this.mix[0]!.kind : pickKindFast(this.mix, this.rnd())
+    const kind = this.mix.length === 1 ? this.mix[0]!.kind : pickKind(this.mix, this.rnd())
     const machine = c.machines[c.cursor++ % c.machines.length]!
     const s = machine[kind]
     const index = s.next++
@@ -359,13 +359,3 @@ export class LoadGenerator {
   }
 }
 
-function pickKindFast(mix: Mix, r: number): Kind {
-  let total = 0
-  for (const m of mix) total += m.weight
-  let x = r * total
-  for (const m of mix) {
-    if (x < m.weight) return m.kind
-    x -= m.weight
-  }
-  return mix[mix.length - 1]!.kind
-}

@@ -1,20 +1,12 @@
 import type { Kind } from '../../src/domain/topic.js'
 import { encode } from './gateway.js'
 import { generate } from './raw-mqtt.js'
+import { mulberry32 } from '../../src/simulator/prng.js'
 
 /** A seeded PRNG (mulberry32): the same seed gives the same inputs. */
 export type Rng = () => number
 
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { mulberry32 }
 
 export const int = (rng: Rng, lo: number, hi: number): number => lo + Math.floor(rng() * (hi - lo + 1))
 export const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[int(rng, 0, xs.length - 1)]!
