@@ -5,7 +5,7 @@ import { extraNum, parseBenchOptions } from './lib/options.js'
 import { meanPointsPerMessage } from './lib/payloads.js'
 import { QueryableProbe } from './lib/queryable.js'
 import { waitForDrain } from './lib/search.js'
-import { runSession } from './lib/session.js'
+import { runSession, coreFigures } from './lib/session.js'
 import { figures, markWithInflux, pct } from './lib/window.js'
 import type { BenchResult } from './scenario.js'
 
@@ -91,18 +91,7 @@ export async function runFlood(argv: readonly string[]): Promise<BenchResult> {
       const sortedReady = [...ready.ms].sort((x, y) => x - y)
       progress(`flood: ${v.acked} messages written, ${v.stored} stored, ${dropped} dropped by the service (journal full), ${v.lost - dropped} unaccounted; peak RSS ${peak?.toFixed(0) ?? '?'} MB; /readyz failed ${ready.failures} of ${ready.checks}`)
       return {
-        core: {
-          messagesPerSec: intake ?? f.messagesPerSec,
-          pointsPerSec: Math.round((intake ?? f.messagesPerSec) * meanPointsPerMessage(o.mix, o.samples)),
-          lost: Math.max(0, v.lost - dropped),
-          ackP50Ms: f.ackP50Ms,
-          ackP99Ms: f.ackP99Ms,
-          ackP999Ms: f.ackP999Ms,
-          queryableP50Ms: q.queryableP50Ms,
-          queryableP99Ms: q.queryableP99Ms,
-          cpuSecondsPerMillionPoints: f.cpuSecondsPerMillionPoints,
-          gateways: gen.connectedCount(),
-        },
+        core: coreFigures(f, q, Math.max(0, v.lost - dropped), gen.connectedCount(), { messagesPerSec: intake ?? f.messagesPerSec, pointsPerSec: Math.round((intake ?? f.messagesPerSec) * meanPointsPerMessage(o.mix, o.samples)) }),
         extra: {
           stayedReady: ready.failures === 0 && ready.checks > 0,
           readyChecks: ready.checks,

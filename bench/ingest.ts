@@ -3,7 +3,7 @@ import { LoadGenerator } from './lib/load-generator.js'
 import { extraNum, parseBenchOptions } from './lib/options.js'
 import { QueryableProbe } from './lib/queryable.js'
 import { drain, finish, runStep, searchMaxRate, stepSummary, deliveryFields } from './lib/search.js'
-import { runSession, type SessionContext } from './lib/session.js'
+import { runSession, type SessionContext, coreFigures } from './lib/session.js'
 import type { BenchResult } from './scenario.js'
 
 /**
@@ -52,18 +52,7 @@ export async function runIngest(argv: readonly string[]): Promise<BenchResult> {
       const f = best?.figures
       const q = best ? probe.figures(best.t0, best.t1) : probe.figures()
       return {
-        core: {
-          messagesPerSec: f?.messagesPerSec ?? null,
-          pointsPerSec: f?.pointsPerSec ?? null,
-          lost: end.lost,
-          ackP50Ms: f?.ackP50Ms ?? null,
-          ackP99Ms: f?.ackP99Ms ?? null,
-          ackP999Ms: f?.ackP999Ms ?? null,
-          queryableP50Ms: q.queryableP50Ms,
-          queryableP99Ms: q.queryableP99Ms,
-          cpuSecondsPerMillionPoints: f?.cpuSecondsPerMillionPoints ?? null,
-          gateways: gen.connectedCount(),
-        },
+        core: coreFigures(f, q, end.lost, gen.connectedCount()),
         extra: {
           sustainable: search.sustainable,
           method: 'stepped',
@@ -120,18 +109,7 @@ export async function runLatency(argv: readonly string[]): Promise<BenchResult> 
       const f = step.figures
       const q = probe.figures(step.t0, step.t1)
       return {
-        core: {
-          messagesPerSec: f.messagesPerSec,
-          pointsPerSec: f.pointsPerSec,
-          lost: end.lost,
-          ackP50Ms: f.ackP50Ms,
-          ackP99Ms: f.ackP99Ms,
-          ackP999Ms: f.ackP999Ms,
-          queryableP50Ms: q.queryableP50Ms,
-          queryableP99Ms: q.queryableP99Ms,
-          cpuSecondsPerMillionPoints: f.cpuSecondsPerMillionPoints,
-          gateways: gen.connectedCount(),
-        },
+        core: coreFigures(f, q, end.lost, gen.connectedCount()),
         extra: {
           rate,
           maxRate,

@@ -4,7 +4,7 @@ import { extraNum, parseBenchOptions } from './lib/options.js'
 import { memoryMb } from './lib/proc.js'
 import { QueryableProbe } from './lib/queryable.js'
 import { finish, deliveryFields } from './lib/search.js'
-import { runSession } from './lib/session.js'
+import { runSession, coreFigures } from './lib/session.js'
 import { figures, markWithInflux, round } from './lib/window.js'
 import type { BenchResult } from './scenario.js'
 
@@ -98,18 +98,7 @@ export async function runStorm(argv: readonly string[]): Promise<BenchResult> {
       const refusedByLimits = (l.connect_rate_global ?? 0) + (l.connect_rate_address ?? 0) + (l.connections_per_gateway ?? 0)
       const q = probe.figures()
       return {
-        core: {
-          messagesPerSec: hold.messagesPerSec,
-          pointsPerSec: hold.pointsPerSec,
-          lost: end.lost,
-          ackP50Ms: hold.ackP50Ms,
-          ackP99Ms: hold.ackP99Ms,
-          ackP999Ms: hold.ackP999Ms,
-          queryableP50Ms: q.queryableP50Ms,
-          queryableP99Ms: q.queryableP99Ms,
-          cpuSecondsPerMillionPoints: hold.cpuSecondsPerMillionPoints,
-          gateways: n,
-        },
+        core: coreFigures(hold, q, end.lost, n),
         extra: {
           connected: Math.min(connectedHeld, connectedEnd),
           refused: Math.max(refusedConnects, gen.stats().refused) + refusedByLimits,

@@ -8,7 +8,7 @@ import { Monitor } from './monitor.js'
 import type { BenchOptions } from './options.js'
 import { ServiceProcess } from './service-process.js'
 import { openTarget, type BenchTarget } from './target.js'
-import { round } from './window.js'
+import { round, type WindowFigures } from './window.js'
 
 /** The figures every load scenario reports (the summary's contract; null where a figure does not apply). */
 export interface CoreFigures {
@@ -22,6 +22,29 @@ export interface CoreFigures {
   readonly queryableP99Ms: number | null
   readonly cpuSecondsPerMillionPoints: number | null
   readonly gateways: number
+}
+
+/** The contract figures from a measured window, the probes and the delivery check (`overrides` for scenario-specific rates). */
+export function coreFigures(
+  f: WindowFigures | undefined,
+  q: { queryableP50Ms: number | null; queryableP99Ms: number | null },
+  lost: number,
+  gateways: number,
+  overrides: Partial<Pick<CoreFigures, 'messagesPerSec' | 'pointsPerSec'>> = {},
+): CoreFigures {
+  return {
+    messagesPerSec: f?.messagesPerSec ?? null,
+    pointsPerSec: f?.pointsPerSec ?? null,
+    lost,
+    ackP50Ms: f?.ackP50Ms ?? null,
+    ackP99Ms: f?.ackP99Ms ?? null,
+    ackP999Ms: f?.ackP999Ms ?? null,
+    queryableP50Ms: q.queryableP50Ms,
+    queryableP99Ms: q.queryableP99Ms,
+    cpuSecondsPerMillionPoints: f?.cpuSecondsPerMillionPoints ?? null,
+    gateways,
+    ...overrides,
+  }
 }
 
 export interface SessionContext {

@@ -71,3 +71,11 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false> | T
     await new Promise((r) => setTimeout(r, intervalMs))
   }
 }
+
+/** GET an API path with a key (none: no Authorization header); `body` is parsed JSON for JSON answers, else the text. */
+export async function apiGet(baseUrl: string, path: string, key: string | null): Promise<{ status: number; type: string; text: string; body: any }> {
+  const res = await fetch(baseUrl + path, { headers: key ? { authorization: `Bearer ${key}` } : {} })
+  const type = res.headers.get('content-type') ?? ''
+  const text = await res.text()
+  return { status: res.status, type, text, body: type.includes('json') ? JSON.parse(text) : text }
+}

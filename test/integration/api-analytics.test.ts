@@ -4,7 +4,7 @@ import { spcIndividuals } from '../../src/domain/spc.js'
 import { FAST, KEYS, SECRETS, hashSecret, testRegistry } from '../helpers/fixtures.js'
 import { connectGateway, encode, publish } from '../helpers/gateway.js'
 import { startTestInfluxd } from '../helpers/influxd.js'
-import { eventually, startTestService, type TestService } from '../helpers/service.js'
+import { eventually, startTestService, type TestService, apiGet } from '../helpers/service.js'
 
 // Hand-computed answers for datasets published through MQTT.
 let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
@@ -68,11 +68,7 @@ afterAll(async () => {
   await influxd?.dispose()
 })
 
-async function get(path: string, key: string = KEYS.all): Promise<{ status: number; body: any; text: string }> {
-  const res = await fetch(svc.httpUrl + path, { headers: { authorization: `Bearer ${key}` } })
-  const text = await res.text()
-  return { status: res.status, text, body: text.startsWith('{') ? JSON.parse(text) : undefined }
-}
+const get = (path: string, key: string = KEYS.all) => apiGet(svc.httpUrl, path, key)
 const iso = (ms: number) => new Date(ms).toISOString()
 
 describe('state timeline and downtime', () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KEYS, SECRETS } from '../helpers/fixtures.js'
 import { connectGateway, encode, publish } from '../helpers/gateway.js'
 import { startTestInfluxd } from '../helpers/influxd.js'
-import { eventually, startTestService, type TestService } from '../helpers/service.js'
+import { eventually, startTestService, type TestService, apiGet } from '../helpers/service.js'
 
 let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
 let svc: TestService
@@ -24,10 +24,7 @@ afterAll(async () => {
   await influxd?.dispose()
 })
 
-async function get(path: string, key: string = KEYS.all): Promise<{ status: number; body: any }> {
-  const res = await fetch(svc.httpUrl + path, { headers: { authorization: `Bearer ${key}` } })
-  return { status: res.status, body: await res.json() }
-}
+const get = (path: string, key: string = KEYS.all) => apiGet(svc.httpUrl, path, key)
 
 describe('current state, hierarchy and alarms', () => {
   const t0 = Date.now() - 60_000

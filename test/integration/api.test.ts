@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KEYS, SECRETS } from '../helpers/fixtures.js'
 import { connectGateway, encode, publish } from '../helpers/gateway.js'
 import { startTestInfluxd } from '../helpers/influxd.js'
-import { eventually, startTestService, type TestService } from '../helpers/service.js'
+import { eventually, startTestService, type TestService, apiGet } from '../helpers/service.js'
 
 let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
 let svc: TestService
@@ -27,11 +27,7 @@ afterAll(async () => {
   await influxd?.dispose()
 })
 
-async function call(path: string, key: string | null = KEYS.all): Promise<{ status: number; type: string; body: any }> {
-  const res = await fetch(svc.httpUrl + path, { headers: key ? { authorization: `Bearer ${key}` } : {} })
-  const type = res.headers.get('content-type') ?? ''
-  return { status: res.status, type, body: type.includes('json') ? await res.json() : await res.text() }
-}
+const call = (path: string, key: string | null = KEYS.all) => apiGet(svc.httpUrl, path, key)
 
 describe('API keys and scopes', () => {
   it('401 without a key or with a wrong one, as problem+json', async () => {

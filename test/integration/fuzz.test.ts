@@ -1,5 +1,4 @@
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
+import { heapAfterGc } from '../helpers/memory.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LoadGenerator } from '../../bench/lib/load-generator.js'
 import { verifyStored } from '../../bench/lib/verify-stored.js'
@@ -42,12 +41,6 @@ afterAll(async () => {
   await influxd?.dispose()
 })
 
-setFlagsFromString('--expose_gc')
-const gc = runInNewContext('gc') as () => void
-const heapAfterGc = () => {
-  gc()
-  return process.memoryUsage().heapUsed
-}
 
 interface Tally {
   connections: number

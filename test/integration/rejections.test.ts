@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KEYS, SECRETS } from '../helpers/fixtures.js'
 import { connectGateway, encode, publish } from '../helpers/gateway.js'
 import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
-import { eventually, startTestService, type TestService } from '../helpers/service.js'
+import { eventually, startTestService, type TestService, apiGet } from '../helpers/service.js'
 
 // Bad payloads are acknowledged, counted by reason and kept; the good ones around them are stored.
 let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
@@ -22,10 +22,7 @@ afterAll(async () => {
   await influxd?.dispose()
 })
 
-async function get(path: string, key: string = KEYS.all): Promise<any> {
-  const res = await fetch(svc.httpUrl + path, { headers: { authorization: `Bearer ${key}` } })
-  return res.json()
-}
+const get = async (path: string, key: string = KEYS.all): Promise<any> => (await apiGet(svc.httpUrl, path, key)).body
 
 const good = (signal: string, seq: number) => encode('telemetry', { seq, samples: [{ signal, doubleValue: seq, tsMs: Date.now() - 1000 }] })
 const T = 'iiot/v1/za/fa/l1/m1/telemetry'

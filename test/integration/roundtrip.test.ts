@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KEYS, SECRETS } from '../helpers/fixtures.js'
 import { connectGateway, encode, publish } from '../helpers/gateway.js'
 import { startTestInfluxd } from '../helpers/influxd.js'
-import { eventually, startTestService, type TestService } from '../helpers/service.js'
+import { eventually, startTestService, type TestService, apiGet } from '../helpers/service.js'
 
 // Publish one message of each kind through MQTT and read it back through the API, exactly.
 let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
@@ -22,10 +22,7 @@ afterAll(async () => {
   await influxd?.dispose()
 })
 
-async function api(path: string, key: string = KEYS.all): Promise<{ status: number; body: any }> {
-  const res = await fetch(svc.httpUrl + path, { headers: { authorization: `Bearer ${key}` } })
-  return { status: res.status, body: await res.json() }
-}
+const api = (path: string, key: string = KEYS.all) => apiGet(svc.httpUrl, path, key)
 
 /** The stored records once there are `expected` of them and two reads agree (a read racing a write can see a point before all its fields). */
 async function records(kind: string, query: string, expected: number): Promise<any[]> {

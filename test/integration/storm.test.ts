@@ -1,6 +1,5 @@
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { connectAsync, type MqttClient } from 'mqtt'
+import { heapAfterGc } from '../helpers/memory.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FAST, hashSecret } from '../helpers/fixtures.js'
 import { encode } from '../helpers/gateway.js'
@@ -37,12 +36,6 @@ afterAll(async () => {
   await influxd?.dispose()
 })
 
-setFlagsFromString('--expose_gc')
-const gc = runInNewContext('gc') as () => void
-const heapAfterGc = () => {
-  gc()
-  return process.memoryUsage().heapUsed
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 interface Round {
