@@ -1,7 +1,7 @@
 import { MEASUREMENTS } from '../../domain/measurements.js'
 import type { CountBucket, InspectionRow, LinkSummary, ManufacturingReader, MachineKey, StateHistory, StatePoint } from '../ports.js'
 import type { BindParams, InfluxQLClient, InfluxSeries } from './influxql-client.js'
-import { scopeConditions } from './telemetry-reader.js'
+import { scopeConditions } from './scope-conditions.js'
 
 const MACHINE_GROUP = 'GROUP BY "zone", "factory", "line", "machine"'
 const LINK_METRICS = ['rsrp_dbm', 'rsrq_db', 'sinr_db', 'rtt_ms', 'uplink_mbps', 'downlink_mbps'] as const

@@ -1,7 +1,7 @@
 import { MEASUREMENTS, TAG_KEYS } from '../../domain/measurements.js'
 import type { RecordRow, RecordsReader } from '../ports.js'
 import type { BindParams, InfluxQLClient } from './influxql-client.js'
-import { scopeConditions } from './telemetry-reader.js'
+import { scopeConditions } from './scope-conditions.js'
 
 export function createInfluxRecordsReader(client: InfluxQLClient): RecordsReader {
   return {

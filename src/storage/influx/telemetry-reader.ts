@@ -1,20 +1,8 @@
 import { MEASUREMENTS } from '../../domain/measurements.js'
-import type { LatestValue, Scope, SeriesPoint, SeriesQuery, TelemetryReader } from '../ports.js'
+import type { LatestValue, SeriesPoint, SeriesQuery, TelemetryReader } from '../ports.js'
 import type { BindParams, InfluxQLClient } from './influxql-client.js'
+import { scopeConditions } from './scope-conditions.js'
 
-const SCOPE_TAGS = ['zone', 'factory', 'line', 'machine'] as const
-
-/** `tag = $tag` conditions for the parts of the scope that are set; values go in as bind parameters. */
-export function scopeConditions(scope: Scope, params: BindParams): string[] {
-  const where: string[] = []
-  for (const tag of SCOPE_TAGS) {
-    const value = scope[tag]
-    if (value === undefined) continue
-    where.push(`"${tag}" = $${tag}`)
-    params[tag] = value
-  }
-  return where
-}
 
 export function createInfluxTelemetryReader(client: InfluxQLClient): TelemetryReader {
   return {
