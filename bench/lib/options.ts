@@ -21,6 +21,8 @@ export interface BenchOptions {
   readonly hashN: number | undefined
   /** Write a V8 CPU profile of the service into this directory and summarise it. */
   readonly cpuProf: string | undefined
+  /** Extra node options for the service the bench starts (--node-arg, repeatable), e.g. --trace-gc. */
+  readonly nodeArgs: readonly string[]
   readonly target: string | undefined
   readonly mqtt: string | undefined
   readonly apiKey: string | undefined
@@ -39,7 +41,8 @@ ceiling: --quick (skip the ceilings) --ceiling-seconds S
 target:  (default: a throwaway influxd + service) --target http://host:port --mqtt mqtt://host:port --api-key KEY
          --credentials FILE [--service-pid PID], with INFLUX_URL (and INFLUX_DATABASE, INFLUX_USERNAME/PASSWORD) in the environment
 service: --service-env NAME=VALUE[,NAME=VALUE] (repeatable; overrides the scenario's service settings)
-other:   --hash-n N (scrypt cost of the bench registry) --cpu-prof DIR (profile the service; top functions in the summary)`
+other:   --hash-n N (scrypt cost of the bench registry) --cpu-prof DIR (profile the service; top functions in the summary)
+         --node-arg=--OPTION (repeatable; a node option for the service the bench starts, e.g. --node-arg=--trace-gc)`
 
 export function parseBenchOptions(argv: readonly string[], defaults: Defaults, extra: Record<string, { type: 'string' | 'boolean' }> = {}): BenchOptions {
   const { values: parsed } = parseArgs({
@@ -61,6 +64,7 @@ export function parseBenchOptions(argv: readonly string[], defaults: Defaults, e
       'ceiling-seconds': { type: 'string' },
       'hash-n': { type: 'string' },
       'cpu-prof': { type: 'string' },
+      'node-arg': { type: 'string', multiple: true },
       target: { type: 'string' },
       mqtt: { type: 'string' },
       'api-key': { type: 'string' },
@@ -110,6 +114,7 @@ export function parseBenchOptions(argv: readonly string[], defaults: Defaults, e
     ceilingS: num('ceiling-seconds', defaults.ceilingS ?? 5, 1, 60),
     hashN,
     cpuProf: str('cpu-prof'),
+    nodeArgs: nodeArgs((parsed['node-arg'] as string[] | undefined) ?? []),
     target: str('target'),
     mqtt: str('mqtt'),
     apiKey: str('api-key'),
@@ -126,4 +131,9 @@ export function extraNum(o: BenchOptions, name: string, d: number, min: number, 
   const n = v === undefined ? d : Number(v)
   if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}`)
   return n
+}
+
+function nodeArgs(args: readonly string[]): string[] {
+  for (const a of args) if (!/^--[a-z][a-z0-9-]*(=\S+)?$/.test(a)) throw new Error(`--node-arg takes one node option such as --node-arg=--trace-gc, got "${a}"`)
+  return [...args]
 }

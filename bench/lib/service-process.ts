@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { createWriteStream, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -31,7 +31,13 @@ export class ServiceProcess {
     const [cmd, args] = useDist ? [process.execPath, [...this.nodeArgs, compiled]] : [join(root, 'node_modules', '.bin', 'tsx'), [...this.nodeArgs, join(root, 'src', 'main.ts')]]
     const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
-    const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-20_000))
+    // BENCH_SERVICE_OUTPUT=FILE also appends everything the service prints to FILE (e.g. --node-arg=--trace-gc).
+    const copy = process.env.BENCH_SERVICE_OUTPUT ? createWriteStream(process.env.BENCH_SERVICE_OUTPUT, { flags: 'a' }) : undefined
+    if (copy) child.once('exit', () => copy.end())
+    const keep = (d: Buffer) => {
+      copy?.write(d)
+      this.output = (this.output + d.toString()).slice(-20_000)
+    }
     child.stdout!.on('data', keep)
     child.stderr!.on('data', keep)
     const deadline = Date.now() + timeoutMs

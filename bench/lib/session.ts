@@ -78,7 +78,8 @@ export async function runSession(
   const started = Date.now()
   const env: Record<string, string> = { ...BENCH_SERVICE_ENV, ...targetEnv, ...o.serviceEnv }
   const profDir = o.cpuProf ? resolve(o.cpuProf) : undefined
-  const nodeArgs: string[] = []
+  const nodeArgs: string[] = [...o.nodeArgs]
+  if (o.target && nodeArgs.length > 0) progress('--node-arg applies only to a service the bench starts; ignored with --target')
   if (profDir) {
     await mkdir(profDir, { recursive: true })
     if (o.target) progress('--cpu-prof applies only to a service the bench starts; ignored with --target')

@@ -20,20 +20,35 @@ export interface LiveClient {
   queued: number
 }
 
+/** How long after the last client leaves events are still buffered for a resuming client. */
+export const RESUME_WINDOW_MS = 60_000
+
 /**
  * Fans accepted messages out to Server-Sent-Event clients. Writes never
  * wait: a client whose socket is not draining accumulates a queue, and past
  * `clientQueueEvents` it is disconnected, so a slow client cannot hold back
  * the pipeline or grow memory. The last `bufferEvents` events are kept so a
- * client can resume with `Last-Event-ID`.
+ * client can resume with `Last-Event-ID`, but only while a client is
+ * connected or left less than `RESUME_WINDOW_MS` ago: nobody else can
+ * resume, and holding every message of a busy plant for nobody kept
+ * megabytes per second alive long enough to make the garbage collector the
+ * ingest path's largest cost (bench/README).
  */
 export class LiveHub {
-  private readonly ring: LiveEvent[] = []
+  private readonly ring: (LiveEvent | undefined)[]
+  private ringStart = 0
+  private ringSize = 0
   private readonly clients = new Set<LiveClient>()
   private nextId = 1
   private disconnectedSlow = 0
+  private lastClientLeftAt = -Infinity
 
-  constructor(private readonly opts: { bufferEvents: number; clientQueueEvents: number }) {}
+  constructor(
+    private readonly opts: { bufferEvents: number; clientQueueEvents: number },
+    private readonly now: () => number = Date.now,
+  ) {
+    this.ring = new Array<LiveEvent | undefined>(opts.bufferEvents)
+  }
 
   get clientCount(): number {
     return this.clients.size
@@ -43,11 +58,26 @@ export class LiveHub {
     return this.disconnectedSlow
   }
 
+  /** Events buffered for resumption now. */
+  get buffered(): number {
+    return this.ringSize
+  }
+
+  private get buffering(): boolean {
+    return this.opts.bufferEvents > 0 && (this.clients.size > 0 || this.now() - this.lastClientLeftAt < RESUME_WINDOW_MS)
+  }
+
   publish(accepted: AcceptedMessage): void {
-    if (this.clients.size === 0 && this.opts.bufferEvents === 0) return
-    const t = accepted.topic
     const id = this.nextId++
+    const buffering = this.buffering
+    if (this.clients.size === 0 && !buffering) {
+      this.clearRing()
+      return
+    }
+    const t = accepted.topic
     const identity = t.scope === 'machine' ? { zone: t.zone, factory: t.factory, line: t.line, machine: t.machine } : { zone: t.zone, factory: t.factory, gateway: t.gateway }
+    // Built on first send; once built, the decoded message is let go (a buffered event holds only its JSON).
+    let body: object | undefined = { ...identity, kind: t.kind, gateway: accepted.gatewayId, message: accepted.message }
     let json: string | undefined
     const event: LiveEvent = {
       id,
@@ -56,24 +86,54 @@ export class LiveHub {
       factory: t.factory,
       line: t.scope === 'machine' ? t.line : undefined,
       machine: t.scope === 'machine' ? t.machine : undefined,
-      data: () => (json ??= JSON.stringify({ ...identity, kind: t.kind, gateway: accepted.gatewayId, message: accepted.message })),
-    }
-    if (this.opts.bufferEvents > 0) {
-      this.ring.push(event)
-      if (this.ring.length > this.opts.bufferEvents) this.ring.shift()
+      data: () => {
+        if (json === undefined) {
+          json = JSON.stringify(body)
+          body = undefined
+        }
+        return json
+      },
     }
     for (const c of this.clients) if (c.accepts(event)) this.write(c, event)
+    if (buffering) {
+      // Kept serialized: a buffered string is cheaper to hold than the decoded message's objects.
+      event.data()
+      this.push(event)
+    }
+  }
+
+  private push(event: LiveEvent): void {
+    const cap = this.ring.length
+    if (this.ringSize < cap) {
+      this.ring[(this.ringStart + this.ringSize++) % cap] = event
+    } else {
+      this.ring[this.ringStart] = event
+      this.ringStart = (this.ringStart + 1) % cap
+    }
+  }
+
+  private clearRing(): void {
+    if (this.ringSize === 0) return
+    this.ring.fill(undefined)
+    this.ringStart = 0
+    this.ringSize = 0
+  }
+
+  private *bufferedEvents(): Generator<LiveEvent> {
+    for (let i = 0; i < this.ringSize; i++) yield this.ring[(this.ringStart + i) % this.ring.length]!
   }
 
   /** Adds a client; replays buffered events after `lastEventId` when given. */
   add(client: LiveClient, lastEventId: number | undefined): void {
     this.clients.add(client)
-    client.res.on('close', () => this.clients.delete(client))
+    client.res.on('close', () => {
+      if (this.clients.delete(client) && this.clients.size === 0) this.lastClientLeftAt = this.now()
+    })
     client.res.on('drain', () => (client.queued = 0))
     if (lastEventId !== undefined) {
-      const oldest = this.ring[0]?.id
-      if (oldest !== undefined && lastEventId < oldest - 1) client.res.write(`: events ${lastEventId + 1}-${oldest - 1} are no longer buffered\n\n`)
-      for (const e of this.ring) if (e.id > lastEventId && client.accepts(e)) this.write(client, e)
+      const oldest = this.ringSize > 0 ? this.ring[this.ringStart]!.id : this.nextId
+      if (lastEventId < oldest - 1) client.res.write(`: events ${lastEventId + 1}-${oldest - 1} are no longer buffered\n\n`)
+      for (const e of this.bufferedEvents()) if (e.id > lastEventId && client.accepts(e)) this.write(client, e)
     }
   }
 
@@ -90,7 +150,7 @@ export class LiveHub {
     if (client.res.writableNeedDrain) {
       if (++client.queued > this.opts.clientQueueEvents) {
         this.disconnectedSlow++
-        this.clients.delete(client)
+        if (this.clients.delete(client) && this.clients.size === 0) this.lastClientLeftAt = this.now()
         client.res.destroy()
         return
       }
