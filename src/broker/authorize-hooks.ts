@@ -37,6 +37,7 @@ export function createAuthorizeHooks(deps: AuthorizeDeps): Pick<AedesOptions, 'a
       metrics.mqttIn.inc()
       // A bad payload is accepted (acked) and kept as a rejection, never refused (DESIGN section 5).
       // QoS 1: the PUBACK waits until the outcome is durable; meanwhile Aedes reads no more from this socket.
+      // QoS 0 waits too (nothing is acknowledged): that paces a flood by the journal instead of by memory.
       durable = ingestor.handle({ topic: packet.topic, payload, gatewayId: gw.id }, packet.qos)
     } catch (err) {
       log.error({ err, clientId: client.id }, 'ingest failed; closing the connection so the gateway resends')

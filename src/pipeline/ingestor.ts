@@ -8,8 +8,11 @@ export interface Ingestor {
   /**
    * Handles one publish. For QoS 1 the returned promise resolves when the
    * outcome is durable (points journaled, or the rejection recorded): only
-   * then may the broker acknowledge. QoS 0 returns at once; when the journal
-   * is full it is dropped and counted.
+   * then may the broker acknowledge. QoS 0 has no acknowledgement, but the
+   * broker holds it the same way: Aedes reads no more from that socket until
+   * the promise resolves, so a QoS 0 flood is paced by the journal (TCP
+   * pushes back on the gateway) instead of piling up in memory. When the
+   * journal is full a QoS 0 message is dropped and counted at once.
    */
   handle(inbound: InboundMessage, qos: 0 | 1 | 2): Promise<void> | undefined
   onAccepted(listener: (accepted: AcceptedMessage) => void): () => void
@@ -76,10 +79,7 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
           payload: inbound.payload,
         })
       }
-      if (qos === 0) {
-        durable.catch((err: unknown) => log.error({ err }, 'QoS 0 message could not be journaled'))
-        return undefined
-      }
+      if (qos === 0) return durable.catch((err: unknown) => log.error({ err }, 'QoS 0 message could not be journaled'))
       return durable.then(() => metrics.ackLatency.observe((performance.now() - started) / 1000))
     },
     onAccepted(listener) {
