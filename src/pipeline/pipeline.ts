@@ -8,7 +8,8 @@ import type { RegistrySource } from '../registry/registry-store.js'
 import { CounterTracker } from './counter-tracker.js'
 import type { MessageTypes } from './proto-schema.js'
 import { toLines } from './to-lines.js'
-import type { ValidationResult } from './validate.js'
+import { createTelemetryFastPath } from './telemetry-fast-path.js'
+import type { Validate } from './validate.js'
 
 export interface InboundMessage {
   readonly topic: string
@@ -31,6 +32,10 @@ export type IngestOutcome =
 /** The state one message carries through the steps. */
 interface Context {
   readonly inbound: InboundMessage
+  /** The clock every time check of this message uses. */
+  readonly nowMs: number
+  /** Set when the telemetry fast path produced the lines: the decoded message is then built only if asked for. */
+  fast?: boolean
   topic?: ParsedTopic
   decoded?: unknown
   message?: DecodedMessage
@@ -47,12 +52,15 @@ interface Step {
 export interface PipelineDeps {
   readonly registry: RegistrySource
   readonly types: MessageTypes
-  readonly validate: (kind: ParsedTopic['kind'], decoded: unknown) => ValidationResult
+  readonly validate: Validate
   readonly metrics: Metrics
   readonly limits: IngestLimits & { readonly maxPayloadBytes: number }
   /** The live machine table, kept current from every accepted message. */
   readonly live: LiveStateTable
   readonly log: Logger
+  /** The telemetry fast path (telemetry-fast-path.ts); on unless false. */
+  readonly fastPath?: boolean
+  readonly now?: () => number
 }
 
 export interface Pipeline {
@@ -68,7 +76,10 @@ export interface Pipeline {
  */
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { registry, types, validate, metrics, limits, log } = deps
+  const now = deps.now ?? Date.now
   const trackers = { counters: new CounterTracker(), live: deps.live }
+  const fastTelemetry = deps.fastPath === false ? undefined : createTelemetryFastPath(limits, types.telemetry)
+  if (!fastTelemetry && deps.fastPath !== false) log.warn('the telemetry fast path does not match proto/iiot/v1/telemetry.proto; every message takes the reference path')
 
   const steps: Step[] = [
     {
@@ -104,8 +115,21 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       },
     },
     {
+      name: 'fast-path',
+      run(ctx) {
+        const t = ctx.topic!
+        if (!fastTelemetry || t.kind !== 'telemetry' || t.scope !== 'machine') return
+        const lines = fastTelemetry(t, ctx.inbound.topic, ctx.inbound.payload, ctx.nowMs)
+        if (!lines) return
+        ctx.lines = lines
+        ctx.fast = true
+        trackers.live.seen(machineKey(t.zone, t.factory, t.line, t.machine), ctx.nowMs)
+      },
+    },
+    {
       name: 'decode',
       run(ctx) {
+        if (ctx.fast) return
         try {
           ctx.decoded = types[ctx.topic!.kind].decode(ctx.inbound.payload)
         } catch (err) {
@@ -116,7 +140,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     {
       name: 'validate',
       run(ctx) {
-        const result = validate(ctx.topic!.kind, ctx.decoded)
+        if (ctx.fast) return
+        const result = validate(ctx.topic!.kind, ctx.decoded, ctx.nowMs)
         if (!result.ok) return result.failure
         ctx.message = result.message
       },
@@ -124,18 +149,25 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     {
       name: 'map-to-points',
       run(ctx) {
+        if (ctx.fast) return
         const t = ctx.topic!
         ctx.lines = toLines(t, ctx.message!, trackers)
-        if (t.scope === 'machine') trackers.live.seen(machineKey(t.zone, t.factory, t.line, t.machine), Date.now())
+        if (t.scope === 'machine') trackers.live.seen(machineKey(t.zone, t.factory, t.line, t.machine), ctx.nowMs)
       },
     },
   ]
 
 
+  function referenceMessage(kind: ParsedTopic['kind'], payload: Buffer, nowMs: number): DecodedMessage {
+    const result = validate(kind, types[kind].decode(payload), nowMs)
+    if (!result.ok) throw new Error(`the fast path accepted a message the reference path rejects: ${result.failure.message}`)
+    return result.message
+  }
+
   return {
     steps: steps.map((s) => s.name),
     ingest(inbound) {
-      const ctx: Context = { inbound }
+      const ctx: Context = { inbound, nowMs: now() }
       for (const step of steps) {
         let failure: StepResult
         try {
@@ -147,7 +179,19 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         }
         if (failure) return { ok: false, reason: failure.reason, message: failure.message, topic: ctx.topic }
       }
-      const accepted: AcceptedMessage = { topic: ctx.topic!, gatewayId: inbound.gatewayId, message: ctx.message!, lines: ctx.lines! }
+      if (!ctx.fast) return { ok: true, accepted: { topic: ctx.topic!, gatewayId: inbound.gatewayId, message: ctx.message!, lines: ctx.lines! } }
+      // Fast path: the decoded message (for live streams) is built by the reference path, with the same clock, only when read.
+      const topic = ctx.topic!
+      let message: DecodedMessage | undefined
+      const accepted: AcceptedMessage = {
+        topic,
+        gatewayId: inbound.gatewayId,
+        lines: ctx.lines!,
+        get message() {
+          message ??= referenceMessage(topic.kind, inbound.payload, ctx.nowMs)
+          return message
+        },
+      }
       return { ok: true, accepted }
     },
   }

@@ -44,7 +44,10 @@ export type ValidationResult = { ok: true; message: DecodedMessage } | { ok: fal
 
 const custom = (reason: RejectionReasonCode, message: string) => ({ message, params: { reason } })
 
-export function createValidator(limits: IngestLimits, now: () => number = Date.now): (kind: Kind, decoded: unknown) => ValidationResult {
+/** `nowMs` defaults to the clock given here: the time skew and missing timestamps are judged against it. */
+export type Validate = (kind: Kind, decoded: unknown, nowMs?: number) => ValidationResult
+
+export function createValidator(limits: IngestLimits, now: () => number = Date.now): Validate {
   const text = z.string().max(limits.maxStringLength)
   const name = z.string().regex(NAME_PATTERN, 'must be 1-128 characters of [A-Za-z0-9_.:/-]')
   const finite = z.number() // zod 4 rejects NaN and ±Infinity
@@ -166,11 +169,11 @@ export function createValidator(limits: IngestLimits, now: () => number = Date.n
     connectivity: z.object({ ...header, reports: batch(linkReport) }),
   } as const
 
-  return (kind, decoded) => {
+  return (kind, decoded, nowMs) => {
     const parsed = schemas[kind].safeParse(decoded)
     if (!parsed.success) return { ok: false, failure: toFailure(parsed.error) }
     const message = { kind, ...parsed.data } as DecodedMessage & { sentTsMs: number }
-    return checkTimes(message, limits, now())
+    return checkTimes(message, limits, nowMs ?? now())
   }
 }
 

@@ -38,8 +38,8 @@ export class MemoryJournal implements Journal {
   }
 
   append(lines: readonly string[]): Promise<void> {
-    const text = lines.join('\n')
-    const record: JournalRecord = { seq: this.nextSeq++, appendMs: Date.now(), lineCount: lines.length, text, bytes: HEADER_BYTES + text.length }
+    const payload = Buffer.from(lines.join('\n'))
+    const record: JournalRecord = { seq: this.nextSeq++, appendMs: Date.now(), lineCount: lines.length, payload, bytes: HEADER_BYTES + payload.length }
     this.queue.push(record)
     this.unwrittenBytes += record.bytes
     this.appendedRecords++

@@ -22,8 +22,11 @@ export interface JournalRecord {
   readonly seq: number
   readonly appendMs: number
   readonly lineCount: number
-  /** Lines joined by "\n" (a valid line-protocol body on its own). */
-  readonly text: string
+  /**
+   * Lines joined by "\n", UTF-8 (a valid line-protocol body on its own). A view into the
+   * buffer the record was read from: kept as bytes, off the V8 heap, until it is sent.
+   */
+  readonly payload: Buffer
   /** Size on disk, header included. */
   readonly bytes: number
 }
@@ -59,7 +62,7 @@ export function decodeRecord(buf: Buffer, offset: number): DecodeResult {
       seq: buf.readDoubleLE(offset + 8),
       appendMs: buf.readDoubleLE(offset + 16),
       lineCount: buf.readUInt32LE(offset + 24),
-      text: buf.toString('utf8', offset + HEADER_BYTES, end),
+      payload: buf.subarray(offset + HEADER_BYTES, end),
       bytes: HEADER_BYTES + payloadBytes,
     },
   }

@@ -18,6 +18,7 @@ export class StorageError extends Error {
 
 /** Writes one batch; resolves once the database acknowledged it, rejects with StorageError. */
 export interface LineWriter {
+  /** Line-protocol texts; one text may hold several lines separated by "\n" (the drainer sends one per request). */
   write(lines: readonly string[]): Promise<void>
 }
 

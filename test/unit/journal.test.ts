@@ -31,7 +31,7 @@ describe('record codec', () => {
   it('round-trips and detects damage', () => {
     const buf = encodeRecord(7, 1234, ['a b=1 1', 'c d="x" 2'])
     const r = decodeRecord(buf, 0)
-    expect(r).toEqual({ kind: 'record', record: { seq: 7, appendMs: 1234, lineCount: 2, text: 'a b=1 1\nc d="x" 2', bytes: buf.length } })
+    expect(r).toEqual({ kind: 'record', record: { seq: 7, appendMs: 1234, lineCount: 2, payload: Buffer.from('a b=1 1\nc d="x" 2'), bytes: buf.length } })
     expect(decodeRecord(buf.subarray(0, buf.length - 1), 0).kind).toBe('incomplete')
     const flipped = Buffer.from(buf)
     flipped.writeUInt8(flipped.readUInt8(buf.length - 2) ^ 0x01, buf.length - 2)
@@ -46,7 +46,7 @@ describe('segment journal', () => {
     const batches = await readAll(j, 6)
     expect(batches.map((b) => b.lineCount)).toEqual([6, 6, 6, 2])
     expect(batches.flatMap((b) => b.records.map((r) => r.seq))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-    expect(batches[0]!.records[0]!.text).toBe(lines(0).join('\n'))
+    expect(batches[0]!.records[0]!.payload.toString()).toBe(lines(0).join('\n'))
     await j.close()
   })
 

@@ -1,0 +1,174 @@
+import protobuf from 'protobufjs'
+import { describe, expect, it } from 'vitest'
+import type { MachineTopic } from '../../src/domain/topic.js'
+import { LiveStateTable } from '../../src/domain/live-state.js'
+import { CounterTracker } from '../../src/pipeline/counter-tracker.js'
+import { loadProtoRoot } from '../../src/pipeline/proto-schema.js'
+import { createTelemetryFastPath } from '../../src/pipeline/telemetry-fast-path.js'
+import { toLines } from '../../src/pipeline/to-lines.js'
+import { createValidator } from '../../src/pipeline/validate.js'
+import { int, mulberry32, pick, type Rng } from '../helpers/fuzz-inputs.js'
+import { types } from '../helpers/gateway.js'
+
+/**
+ * The fast path against the reference path (protobufjs decode → zod → toLines),
+ * which is the specification: the same lines for valid messages, and never an
+ * acceptance the reference would refuse.
+ */
+const NOW = 1_800_000_000_000
+const limits = { maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000, maxBatch: 20, maxStringLength: 32 }
+const validate = createValidator(limits, () => NOW)
+const fast = createTelemetryFastPath(limits, types.telemetry)!
+const topic: MachineTopic = { scope: 'machine', zone: 'z1', factory: 'f-1', line: 'line-1', machine: 'm.7', kind: 'telemetry' }
+const TOPIC_KEY = 'iiot/v1/z1/f-1/line-1/m.7/telemetry'
+
+type Reference = { ok: true; lines: string[] } | { ok: false; why: string }
+
+function reference(payload: Buffer, nowMs = NOW): Reference {
+  let decoded: unknown
+  try {
+    decoded = types.telemetry.decode(payload)
+  } catch (err) {
+    return { ok: false, why: `decode: ${(err as Error).message}` }
+  }
+  const r = validate('telemetry', decoded, nowMs)
+  if (!r.ok) return { ok: false, why: r.failure.reason }
+  return { ok: true, lines: toLines(topic, r.message, { counters: new CounterTracker(), live: new LiveStateTable() }) }
+}
+
+const SIGNALS = ['a', 'spindle.temperature', 'x:y/z-1_2', 'S'.repeat(128), 'axis.1.load']
+const STRINGS = ['', 'ok', 'say "hi"', 'back\\slash', 'two\nlines', 'ünïcödé', '🙂 emoji', 'x'.repeat(32)]
+const UNITS = ['', 'degC', 'm/s', 'µm', 'a "unit"']
+
+function randomSample(rng: Rng): Record<string, unknown> {
+  const s: Record<string, unknown> = { signal: pick(rng, SIGNALS) }
+  switch (int(rng, 0, 3)) {
+    case 0:
+      s.doubleValue = pick(rng, [0, -0, 1.5, -273.15, 1e-7, 1e21, 123456789.123, Number.MAX_VALUE, Number.MIN_VALUE, rng() * 1000 - 500])
+      break
+    case 1:
+      s.intValue = pick(rng, [0, 1, -1, 2 ** 31, -(2 ** 31) - 7, 2 ** 47 - 1, -(2 ** 47), int(rng, -1e9, 1e9)])
+      break
+    case 2:
+      s.boolValue = rng() < 0.5
+      break
+    default:
+      s.stringValue = pick(rng, STRINGS)
+  }
+  if (rng() < 0.7) s.unit = pick(rng, UNITS)
+  if (rng() < 0.8) s.tsMs = pick(rng, [NOW, NOW - 1, NOW - limits.maxAgeMs, NOW + limits.maxFutureSkewMs, NOW - int(rng, 0, 3_600_000)])
+  if (rng() < 0.6) s.quality = int(rng, 0, 3)
+  return s
+}
+
+function randomMessage(rng: Rng): Buffer {
+  const body = {
+    seq: pick(rng, [0, 1, int(rng, 0, 1e6), 0xffffffff]),
+    sentTsMs: rng() < 0.2 ? 0 : NOW - int(rng, 0, 60_000),
+    samples: Array.from({ length: int(rng, 1, limits.maxBatch) }, () => randomSample(rng)),
+  }
+  return Buffer.from(types.telemetry.encode(types.telemetry.fromObject(body)).finish())
+}
+
+/** Raw wire bytes, for messages protobufjs' encoder would not write. */
+function wire(build: (w: protobuf.Writer) => void): Buffer {
+  const w = protobuf.Writer.create()
+  build(w)
+  return Buffer.from(w.finish())
+}
+const sampleBytes = (build: (w: protobuf.Writer) => void) => wire(build)
+
+describe('telemetry fast path', () => {
+  it('recognises the shipped schema, and declines a schema it does not know', () => {
+    expect(fast).toBeTypeOf('function')
+    const root = loadProtoRoot()
+    const changed = root.lookupType('iiot.v1.Sample')
+    changed.remove(changed.fields.unit!)
+    changed.add(new protobuf.Field('unit', 9, 'string'))
+    expect(createTelemetryFastPath(limits, root.lookupType('iiot.v1.Telemetry'))).toBeUndefined()
+  })
+
+  it('writes exactly the reference lines for 3,000 random valid messages, falling back for none', () => {
+    const rng = mulberry32(7)
+    for (let i = 0; i < 3000; i++) {
+      const payload = randomMessage(rng)
+      const ref = reference(payload)
+      const lines = fast(topic, TOPIC_KEY, payload, NOW)
+      expect(ref.ok, `message ${i} must be valid`).toBe(true)
+      expect(lines, `message ${i}`).toEqual((ref as { lines: string[] }).lines)
+    }
+  })
+
+  it('never accepts what the reference path rejects, over 20,000 mutated messages', () => {
+    const rng = mulberry32(11)
+    let accepted = 0
+    let rejectedByReference = 0
+    for (let i = 0; i < 20_000; i++) {
+      const payload = Buffer.from(randomMessage(rng))
+      let mutated: Buffer
+      switch (int(rng, 0, 2)) {
+        case 0: // overwrite a few bytes
+          for (let k = int(rng, 1, 3); k > 0; k--) payload[int(rng, 0, payload.length - 1)] = int(rng, 0, 255)
+          mutated = payload
+          break
+        case 1: // cut short
+          mutated = payload.subarray(0, int(rng, 0, payload.length - 1))
+          break
+        default: // trailing junk
+          mutated = Buffer.concat([payload, Buffer.from([int(rng, 0, 255), int(rng, 0, 255)])])
+      }
+      const lines = fast(topic, TOPIC_KEY, mutated, NOW)
+      const ref = reference(mutated)
+      if (!ref.ok) rejectedByReference++
+      if (lines === undefined) continue
+      accepted++
+      expect(ref, `mutated message ${i}: ${mutated.toString('hex')}`).toEqual({ ok: true, lines })
+    }
+    // The mutations must exercise both sides, or this test proves nothing.
+    expect(rejectedByReference).toBeGreaterThan(2000)
+    expect(accepted).toBeGreaterThan(500)
+  })
+
+  const good = (extra: (w: protobuf.Writer) => void = () => undefined) =>
+    sampleBytes((w) => {
+      w.uint32((1 << 3) | 2).string('a')
+      w.uint32((2 << 3) | 1).double(1)
+      extra(w)
+    })
+  const message = (...samples: Buffer[]) =>
+    wire((w) => {
+      w.uint32((1 << 3) | 0).uint32(5)
+      w.uint32((2 << 3) | 0).int64(NOW)
+      for (const s of samples) w.uint32((3 << 3) | 2).bytes(s)
+    })
+
+  it.each([
+    ['a signal name outside the pattern', message(sampleBytes((w) => w.uint32((1 << 3) | 2).string('bad name').uint32((2 << 3) | 1).double(1)))],
+    ['a missing value', message(sampleBytes((w) => w.uint32((1 << 3) | 2).string('a')))],
+    ['a missing signal', message(sampleBytes((w) => w.uint32((2 << 3) | 1).double(1)))],
+    ['NaN', message(sampleBytes((w) => w.uint32((1 << 3) | 2).string('a').uint32((2 << 3) | 1).double(Number.NaN)))],
+    ['Infinity', message(sampleBytes((w) => w.uint32((1 << 3) | 2).string('a').uint32((2 << 3) | 1).double(Number.POSITIVE_INFINITY)))],
+    ['a string value over the limit', message(sampleBytes((w) => w.uint32((1 << 3) | 2).string('a').uint32((5 << 3) | 2).string('x'.repeat(33))))],
+    ['a unit over the limit', message(good((w) => w.uint32((6 << 3) | 2).string('u'.repeat(33))))],
+    ['a timestamp too far ahead', message(good((w) => w.uint32((7 << 3) | 0).int64(NOW + limits.maxFutureSkewMs + 1)))],
+    ['a stale timestamp', message(good((w) => w.uint32((7 << 3) | 0).int64(NOW - limits.maxAgeMs - 1)))],
+    ['a negative timestamp', message(good((w) => w.uint32((7 << 3) | 0).int64(-5)))],
+    ['an unknown quality', message(good((w) => w.uint32((8 << 3) | 0).int32(4)))],
+    ['no samples', message()],
+    ['more samples than the batch limit', message(...Array.from({ length: limits.maxBatch + 1 }, () => good()))],
+    ['ill-formed UTF-8 in the signal', message(sampleBytes((w) => w.uint32((1 << 3) | 2).bytes(Buffer.from([0x61, 0xff])).uint32((2 << 3) | 1).double(1)))],
+  ])('falls back on %s, which the reference path rejects', (_what, payload) => {
+    expect(fast(topic, TOPIC_KEY, payload, NOW)).toBeUndefined()
+    expect(reference(payload).ok).toBe(false)
+  })
+
+  it.each([
+    ['the header after the samples', wire((w) => w.uint32((3 << 3) | 2).bytes(good()).uint32((1 << 3) | 0).uint32(5))],
+    ['an unknown field', message(good((w) => w.uint32((15 << 3) | 0).uint32(1)))],
+    ['two members of the value oneof', message(good((w) => w.uint32((4 << 3) | 0).bool(true)))],
+    ['an integer beyond 2^48', message(sampleBytes((w) => w.uint32((1 << 3) | 2).string('a').uint32((3 << 3) | 0).sint64(2 ** 52)))],
+  ])('leaves %s to the reference path, which accepts it', (_what, payload) => {
+    expect(fast(topic, TOPIC_KEY, payload, NOW)).toBeUndefined()
+    expect(reference(payload).ok).toBe(true)
+  })
+})
