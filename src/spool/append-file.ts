@@ -10,9 +10,18 @@ import { open, type FileHandle } from 'node:fs/promises'
  * size and retries the same group after `retryMs`, so nothing acknowledged
  * is lost and nothing half-written stays; `onError` reports each failure.
  */
+export interface AppendFileOptions {
+  readonly retryMs?: number
+  readonly onError?: (err: NodeJS.ErrnoException) => void
+  readonly onRecovered?: () => void
+  /** Called once per group, after its fdatasync and before its appends resolve, with the synced size. */
+  readonly onSynced?: (size: number) => void
+}
+
 export class AppendFile {
   private queue: Buffer[] = []
-  private waiters: { resolve: () => void; reject: (err: Error) => void }[] = []
+  /** The next group's outcome, shared by every append in it: one promise per fdatasync, not per append. */
+  private group: Group | undefined
   private syncing = false
   private closed = false
   private failing = false
@@ -23,10 +32,10 @@ export class AppendFile {
     readonly path: string,
     private fh: FileHandle,
     private syncedSize: number,
-    private readonly opts: { retryMs: number; onError?: (err: NodeJS.ErrnoException) => void; onRecovered?: () => void },
+    private readonly opts: AppendFileOptions & { retryMs: number },
   ) {}
 
-  static async open(path: string, opts: { retryMs?: number; onError?: (err: NodeJS.ErrnoException) => void; onRecovered?: () => void } = {}): Promise<AppendFile> {
+  static async open(path: string, opts: AppendFileOptions = {}): Promise<AppendFile> {
     const fh = await open(path, 'a')
     const { size } = await fh.stat()
     return new AppendFile(path, fh, size, { retryMs: opts.retryMs ?? 1000, ...opts })
@@ -51,7 +60,8 @@ export class AppendFile {
     if (this.closed) return Promise.reject(new Error(`${this.path} is closed`))
     this.queue.push(buf)
     this.queued += buf.length
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }))
+    this.group ??= newGroup()
+    const done = this.group.done
     if (!this.syncing) this.loop = this.commitLoop()
     return done
   }
@@ -59,11 +69,11 @@ export class AppendFile {
   private async commitLoop(): Promise<void> {
     this.syncing = true
     while (this.queue.length > 0) {
-      const group = this.queue
-      const waiters = this.waiters
+      const buffers = this.queue
+      const group = this.group!
       this.queue = []
-      this.waiters = []
-      const bytes = group.length === 1 ? group[0]! : Buffer.concat(group)
+      this.group = undefined
+      const bytes = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers)
       for (;;) {
         try {
           // write() may write less than asked: loop until the whole group is in the file.
@@ -86,14 +96,15 @@ export class AppendFile {
           // Drop whatever part of the group reached the file, then try again later.
           await this.fh.truncate(this.syncedSize).catch(() => undefined)
           if (this.closed) {
-            for (const w of waiters) w.reject(err as Error)
+            group.reject(err as Error)
             this.syncing = false
             return
           }
           await new Promise((r) => setTimeout(r, this.opts.retryMs))
         }
       }
-      for (const w of waiters) w.resolve()
+      this.opts.onSynced?.(this.syncedSize)
+      group.resolve()
     }
     this.syncing = false
   }
@@ -104,4 +115,22 @@ export class AppendFile {
     this.closed = true
     await this.fh.close()
   }
+}
+
+interface Group {
+  readonly done: Promise<void>
+  resolve(): void
+  reject(err: Error): void
+}
+
+function newGroup(): Group {
+  let resolve!: () => void
+  let reject!: (err: Error) => void
+  const done = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  // A group nobody awaits any more (its appenders gave up) must not become an unhandled rejection.
+  done.catch(() => undefined)
+  return { done, resolve, reject }
 }

@@ -1,7 +1,7 @@
 import { mkdir, open, readdir, readFile, rename, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
-import { AppendFile } from './append-file.js'
+import { AppendFile, type AppendFileOptions } from './append-file.js'
 import { CheckpointTracker, type Journal, type JournalStats, type RecordBatch } from './journal.js'
 import { decodeRecord, encodeRecord, HEADER_BYTES, type JournalRecord } from './record-codec.js'
 
@@ -98,16 +98,9 @@ export class SegmentJournal implements Journal {
     this.unreadOldestMs ??= now
     if (this.activeBytes > 0 && this.activeBytes + buf.length > this.opts.segmentBytes) this.rotate(seq)
     this.activeBytes += buf.length
-    const segment = this.activeSegment
-    const write = () => {
-      const file = this.active
-      return file.append(buf).then(() => {
-        if (this.writingSegment === segment && this.active === file) segment.size = Math.max(segment.size, file.size)
-        this.wakeData()
-        if (this.roomWaiters.length > 0) this.wakeRoom()
-      })
-    }
-    return this.rotating ? this.rotating.then(write) : write()
+    // The append resolves with its group's fdatasync (one promise per group); the segment's size
+    // and the waiters are updated once per group, by onSynced.
+    return this.rotating ? this.rotating.then(() => this.active.append(buf)) : this.active.append(buf)
   }
 
   private rotate(firstSeq: number): void {
@@ -124,7 +117,7 @@ export class SegmentJournal implements Journal {
       await old.close()
       oldSegment.size = old.size
       oldSegment.sealed = true
-      this.active = await AppendFile.open(segment.path, this.appendFileOptions())
+      this.active = await AppendFile.open(segment.path, this.appendFileOptions(segment))
       this.writingSegment = segment
       await syncDir(this.opts.dir)
     })
@@ -137,15 +130,21 @@ export class SegmentJournal implements Journal {
 
   private async startSegment(): Promise<void> {
     const segment: Segment = { firstSeq: this.nextSeq, path: segmentPath(this.opts.dir, this.nextSeq), size: 0, sealed: false }
-    this.active = await AppendFile.open(segment.path, this.appendFileOptions())
+    this.active = await AppendFile.open(segment.path, this.appendFileOptions(segment))
     await syncDir(this.opts.dir)
     this.segments.push(segment)
     this.activeSegment = segment
     this.writingSegment = segment
   }
 
-  private appendFileOptions() {
+  private appendFileOptions(segment: Segment): AppendFileOptions {
     return {
+      onSynced: (size) => {
+        // Each file belongs to one segment: its synced size is that segment's readable size.
+        segment.size = Math.max(segment.size, size)
+        this.wakeData()
+        if (this.roomWaiters.length > 0) this.wakeRoom()
+      },
       onError: (err: NodeJS.ErrnoException) => this.opts.log.error({ code: err.code, err: err.message }, `journal: cannot write (${err.code === 'ENOSPC' ? 'disk full' : err.code}); holding acknowledgements and retrying`),
       onRecovered: () => {
         this.opts.log.warn('journal: writes succeed again')
