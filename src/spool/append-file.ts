@@ -1,8 +1,16 @@
+import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 
 /**
+ * Opened with O_DSYNC where the platform has it: each write returns once its data (and the size
+ * needed to read it back) is on disk, so a group costs one trip to the thread pool instead of two
+ * (write, then fdatasync). Elsewhere the group is written, then fdatasync'ed.
+ */
+const DSYNC: number = constants.O_DSYNC ?? 0
+
+/**
  * An append-only file with group commit: `append()` resolves once its bytes
- * are written and fdatasync'ed; appends that arrive while a sync is running
+ * are written and synced (O_DSYNC, or fdatasync); appends that arrive while a sync is running
  * wait for the next one and share it. File I/O goes through the async
  * fs API (libuv's thread pool), never blocking the event loop.
  *
@@ -36,7 +44,7 @@ export class AppendFile {
   ) {}
 
   static async open(path: string, opts: AppendFileOptions = {}): Promise<AppendFile> {
-    const fh = await open(path, 'a')
+    const fh = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | DSYNC, 0o644)
     const { size } = await fh.stat()
     return new AppendFile(path, fh, size, { retryMs: opts.retryMs ?? 1000, ...opts })
   }
@@ -82,7 +90,7 @@ export class AppendFile {
             if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' })
             off += bytesWritten
           }
-          await this.fh.datasync()
+          if (DSYNC === 0) await this.fh.datasync()
           this.syncedSize += bytes.length
           this.queued -= bytes.length
           if (this.failing) {
