@@ -38,7 +38,8 @@ if [ ! -f "$REGISTRY_FILE" ]; then
 fi
 
 log "starting iiot-ingest"
-node dist/src/main.js &
+# Two glibc malloc arenas instead of one per thread: a smaller RSS for the same work (README, "Memory").
+MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" node dist/src/main.js &
 pids+=($!)
 api="http://127.0.0.1:${HTTP_PORT:-8080}"
 ready() { node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$api/readyz"; }

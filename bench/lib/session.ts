@@ -60,7 +60,8 @@ export interface SessionContext {
  * limit would measure the throttle, not the service: the self-contained
  * service runs without it (the global MQTT_CONNECT_RATE stays).
  */
-export const BENCH_SERVICE_ENV: Readonly<Record<string, string>> = { MQTT_CONNECT_RATE_PER_ADDRESS: '0' }
+/** The deployment's own setting (Dockerfile, quickstart), and the per-address connection limit off (every bench gateway is 127.0.0.1). */
+export const BENCH_SERVICE_ENV: Readonly<Record<string, string>> = { MQTT_CONNECT_RATE_PER_ADDRESS: '0', MALLOC_ARENA_MAX: '2' }
 
 /**
  * The frame of a load scenario: opens the target (self-contained or
