@@ -31,6 +31,7 @@ export function createAuthorizeHooks(deps: AuthorizeDeps): Pick<AedesOptions, 'a
 
   function ingest(client: Client, packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2 }, gw: GatewayIdentity, callback: PublishCallback): void {
     if (!isUnderRoot(packet.topic)) return callback(null)
+    const started = performance.now()
     let durable: Promise<void> | undefined
     try {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
@@ -45,7 +46,10 @@ export function createAuthorizeHooks(deps: AuthorizeDeps): Pick<AedesOptions, 'a
     }
     if (!durable) return callback(null)
     durable.then(
-      () => callback(null),
+      () => {
+        if (packet.qos > 0) metrics.ackLatency.observe((performance.now() - started) / 1000)
+        callback(null)
+      },
       (err: unknown) => {
         log.error({ err, clientId: client.id }, 'cannot make a message durable; closing the connection so the gateway resends')
         callback(err as Error)

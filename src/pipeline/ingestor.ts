@@ -52,7 +52,6 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
 
   return {
     handle(inbound, qos) {
-      const started = performance.now()
       const outcome = pipeline.ingest(inbound)
       let durable: Promise<void>
       if (outcome.ok) {
@@ -65,7 +64,8 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
         metrics.pointsQueued.inc(lines.length)
         for (const l of listeners) l(outcome.accepted)
         // Above the high-water mark a QoS 1 publish waits: Aedes reads no more from that socket meanwhile.
-        durable = (sink.full ? whenRoom(lines) : sink.append(lines)).then(() => metrics.journaled.inc())
+        // The journal's promise is its group commit's, shared by every message in the group: no per-message chain here.
+        durable = sink.full ? whenRoom(lines) : sink.append(lines)
       } else {
         metrics.rejected.inc({ reason: outcome.reason })
         warnRejected(inbound.gatewayId, inbound.topic, outcome.reason)
@@ -80,7 +80,7 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
         })
       }
       if (qos === 0) return durable.catch((err: unknown) => log.error({ err }, 'QoS 0 message could not be journaled'))
-      return durable.then(() => metrics.ackLatency.observe((performance.now() - started) / 1000))
+      return durable
     },
     onAccepted(listener) {
       listeners.add(listener)

@@ -36,6 +36,8 @@ interface Context {
   readonly nowMs: number
   /** Set when the telemetry fast path produced the lines: the decoded message is then built only if asked for. */
   fast?: boolean
+  /** `machineKey` of a machine topic. */
+  machineKey?: string
   topic?: ParsedTopic
   decoded?: unknown
   message?: DecodedMessage
@@ -81,14 +83,25 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const fastTelemetry = deps.fastPath === false ? undefined : createTelemetryFastPath(limits, types.telemetry)
   if (!fastTelemetry && deps.fastPath !== false) log.warn('the telemetry fast path does not match proto/iiot/v1/telemetry.proto; every message takes the reference path')
 
+  // Topics repeat (one per machine and kind): each is parsed once. Bounded; only valid topics are kept.
+  const topics = new Map<string, { readonly topic: ParsedTopic; readonly machineKey: string | undefined }>()
+
   const steps: Step[] = [
     {
       name: 'parse-topic',
       run(ctx) {
-        const parsed = parseTopic(ctx.inbound.topic)
-        if (!parsed.ok) return { reason: 'bad_topic', message: parsed.reason }
-        ctx.topic = parsed.topic
-        metrics.received.inc({ kind: parsed.topic.kind })
+        let known = topics.get(ctx.inbound.topic)
+        if (!known) {
+          const parsed = parseTopic(ctx.inbound.topic)
+          if (!parsed.ok) return { reason: 'bad_topic', message: parsed.reason }
+          const t = parsed.topic
+          known = { topic: t, machineKey: t.scope === 'machine' ? machineKey(t.zone, t.factory, t.line, t.machine) : undefined }
+          if (topics.size >= 100_000) topics.clear()
+          topics.set(ctx.inbound.topic, known)
+        }
+        ctx.topic = known.topic
+        ctx.machineKey = known.machineKey
+        metrics.received.inc({ kind: known.topic.kind })
       },
     },
     {
@@ -101,7 +114,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           if (!gw || gw.zone !== t.zone || gw.factory !== t.factory) return { reason: 'unknown_gateway', message: `gateway "${t.gateway}" is not registered in ${t.zone}/${t.factory}` }
           return
         }
-        if (!reg.machine(t.zone, t.factory, t.line, t.machine)) {
+        if (!reg.machineByKey(ctx.machineKey!)) {
           return { reason: 'unknown_machine', message: `machine ${t.zone}/${t.factory}/${t.line}/${t.machine} is not in the registry` }
         }
       },
@@ -123,7 +136,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         if (!lines) return
         ctx.lines = lines
         ctx.fast = true
-        trackers.live.seen(machineKey(t.zone, t.factory, t.line, t.machine), ctx.nowMs)
+        trackers.live.seen(ctx.machineKey!, ctx.nowMs)
       },
     },
     {
@@ -152,7 +165,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         if (ctx.fast) return
         const t = ctx.topic!
         ctx.lines = toLines(t, ctx.message!, trackers)
-        if (t.scope === 'machine') trackers.live.seen(machineKey(t.zone, t.factory, t.line, t.machine), ctx.nowMs)
+        if (ctx.machineKey !== undefined) trackers.live.seen(ctx.machineKey, ctx.nowMs)
       },
     },
   ]

@@ -117,6 +117,11 @@ export class Registry {
     return this.machines.get(machineKey(zone, factory, line, machine))
   }
 
+  /** The same lookup by a key made with `machineKey`. */
+  machineByKey(key: string): MachineEntry | undefined {
+    return this.machines.get(key)
+  }
+
   gateway(id: string): GatewayEntry | undefined {
     return this.gateways.get(id)
   }
