@@ -4,15 +4,18 @@ import type { JournalRecord } from './record-codec.js'
 export interface RecordBatch {
   readonly records: readonly JournalRecord[]
   readonly lineCount: number
+  /** Messages the records hold. */
+  readonly messages: number
   readonly bytes: number
 }
 
 export interface JournalStats {
-  /** Records appended and not yet written to storage. */
+  /** Messages appended and not yet written to storage. */
   readonly unwrittenRecords: number
   readonly unwrittenBytes: number
   /** Append time of the oldest record not yet written, if any. */
   readonly oldestUnwrittenMs: number | undefined
+  /** Messages appended since start. */
   readonly appendedRecords: number
   readonly checkpointSeq: number
 }
@@ -66,7 +69,7 @@ export class CheckpointTracker {
       const { batch: b } = this.inFlight.shift()!
       this.checkpointSeq = b.records.at(-1)!.seq
       bytes += b.bytes
-      records += b.records.length
+      records += b.messages
     }
     if (records > 0) this.onAdvance(this.checkpointSeq, bytes, records)
   }

@@ -39,7 +39,7 @@ export class MemoryJournal implements Journal {
 
   append(lines: readonly string[]): Promise<void> {
     const payload = Buffer.from(lines.join('\n'))
-    const record: JournalRecord = { seq: this.nextSeq++, appendMs: Date.now(), lineCount: lines.length, payload, bytes: HEADER_BYTES + payload.length }
+    const record: JournalRecord = { seq: this.nextSeq++, appendMs: Date.now(), lineCount: lines.length, messages: 1, payload, bytes: HEADER_BYTES + payload.length }
     this.queue.push(record)
     this.unwrittenBytes += record.bytes
     this.appendedRecords++
@@ -64,7 +64,7 @@ export class MemoryJournal implements Journal {
       bytes += r.bytes
     }
     if (records.length === 0) return undefined
-    const batch = { records, lineCount, bytes }
+    const batch = { records, lineCount, bytes, messages: records.length }
     this.tracker.register(batch)
     return batch
   }

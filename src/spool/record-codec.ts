@@ -1,7 +1,8 @@
 import { crc32 } from 'node:zlib'
 
 /**
- * One journal record: the points of one accepted message, as line protocol.
+ * One journal record: the points of the messages accepted in one tick of the
+ * event loop (typically one socket chunk's publishes), as line protocol.
  *
  *   offset  size  field
  *   0       4     payload length (bytes, u32 LE)
@@ -9,7 +10,7 @@ import { crc32 } from 'node:zlib'
  *   8       8     sequence number (f64 LE; exact up to 2^53)
  *   16      8     append time, Unix ms (f64 LE)
  *   24      4     number of lines in the payload (u32 LE)
- *   28      4     reserved (0)
+ *   28      4     messages in the record (u32 LE; 0, in records written before it was counted, means 1)
  *   32      n     payload: UTF-8 lines joined by "\n"
  *
  * A torn or corrupt record (bad length or CRC) ends the readable log: it was
@@ -22,6 +23,8 @@ export interface JournalRecord {
   readonly seq: number
   readonly appendMs: number
   readonly lineCount: number
+  /** Accepted messages whose points the record holds. */
+  readonly messages: number
   /**
    * Lines joined by "\n", UTF-8 (a valid line-protocol body on its own). A view into the
    * buffer the record was read from: kept as bytes, off the V8 heap, until it is sent.
@@ -31,7 +34,7 @@ export interface JournalRecord {
   readonly bytes: number
 }
 
-export function encodeRecord(seq: number, appendMs: number, lines: readonly string[]): Buffer {
+export function encodeRecord(seq: number, appendMs: number, lines: readonly string[], messages = 1): Buffer {
   const text = lines.join('\n')
   const payloadBytes = Buffer.byteLength(text)
   const buf = Buffer.allocUnsafe(HEADER_BYTES + payloadBytes)
@@ -39,7 +42,7 @@ export function encodeRecord(seq: number, appendMs: number, lines: readonly stri
   buf.writeDoubleLE(seq, 8)
   buf.writeDoubleLE(appendMs, 16)
   buf.writeUInt32LE(lines.length, 24)
-  buf.writeUInt32LE(0, 28)
+  buf.writeUInt32LE(messages, 28)
   buf.write(text, HEADER_BYTES, 'utf8')
   buf.writeUInt32LE(crc32(buf.subarray(8)), 4)
   return buf
@@ -62,6 +65,7 @@ export function decodeRecord(buf: Buffer, offset: number): DecodeResult {
       seq: buf.readDoubleLE(offset + 8),
       appendMs: buf.readDoubleLE(offset + 16),
       lineCount: buf.readUInt32LE(offset + 24),
+      messages: buf.readUInt32LE(offset + 28) || 1,
       payload: buf.subarray(offset + HEADER_BYTES, end),
       bytes: HEADER_BYTES + payloadBytes,
     },

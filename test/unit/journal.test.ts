@@ -31,7 +31,7 @@ describe('record codec', () => {
   it('round-trips and detects damage', () => {
     const buf = encodeRecord(7, 1234, ['a b=1 1', 'c d="x" 2'])
     const r = decodeRecord(buf, 0)
-    expect(r).toEqual({ kind: 'record', record: { seq: 7, appendMs: 1234, lineCount: 2, payload: Buffer.from('a b=1 1\nc d="x" 2'), bytes: buf.length } })
+    expect(r).toEqual({ kind: 'record', record: { seq: 7, appendMs: 1234, lineCount: 2, messages: 1, payload: Buffer.from('a b=1 1\nc d="x" 2'), bytes: buf.length } })
     expect(decodeRecord(buf.subarray(0, buf.length - 1), 0).kind).toBe('incomplete')
     const flipped = Buffer.from(buf)
     flipped.writeUInt8(flipped.readUInt8(buf.length - 2) ^ 0x01, buf.length - 2)
@@ -42,11 +42,28 @@ describe('record codec', () => {
 describe('segment journal', () => {
   it('reads back in order what was appended, in batches bounded by lines', async () => {
     const j = await open()
-    await Promise.all(Array.from({ length: 10 }, (_, i) => j.append(lines(i))))
+    for (let i = 0; i < 10; i++) await j.append(lines(i))
     const batches = await readAll(j, 6)
     expect(batches.map((b) => b.lineCount)).toEqual([6, 6, 6, 2])
     expect(batches.flatMap((b) => b.records.map((r) => r.seq))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     expect(batches[0]!.records[0]!.payload.toString()).toBe(lines(0).join('\n'))
+    await j.close()
+  })
+
+  it('gathers the messages of one tick into one record, acknowledged together and counted as messages', async () => {
+    const j = await open()
+    const acked: number[] = []
+    const all = Array.from({ length: 10 }, (_, i) => j.append(lines(i)).then(() => acked.push(i)))
+    expect(acked).toEqual([])
+    await Promise.all(all)
+    expect(acked).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    expect(j.stats()).toMatchObject({ unwrittenRecords: 10, appendedRecords: 10 })
+    const [batch] = await readAll(j)
+    expect(batch).toMatchObject({ lineCount: 20, messages: 10 })
+    expect(batch!.records).toHaveLength(1)
+    expect(batch!.records[0]!.payload.toString()).toBe(Array.from({ length: 10 }, (_, i) => lines(i)).flat().join('\n'))
+    j.complete(batch!)
+    expect(j.stats().unwrittenRecords).toBe(0)
     await j.close()
   })
 
@@ -106,7 +123,13 @@ describe('segment journal', () => {
     const sized = (i: number, bytes: number) => [`m,t=a v="${'x'.repeat(bytes)}" ${i}`]
     // 63 KB, then 2 KB (rotation 1: a small segment), then 63 KB (rotation 2, asked for before rotation 1 ran), repeated.
     const sizes = Array.from({ length: 30 }, (_, i) => [63_000, 2_000, 63_000][i % 3]!)
-    await Promise.all(sizes.map((b, i) => j.append(sized(i, b))))
+    // One record per tick, without waiting for any to be durable.
+    const appends: Promise<void>[] = []
+    for (const [i, b] of sizes.entries()) {
+      appends.push(j.append(sized(i, b)))
+      await new Promise((r) => process.nextTick(r))
+    }
+    await Promise.all(appends)
     const batches = await Promise.race([readAll(j, 7), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('read did not finish')), 5000))])
     const seqs = batches.flatMap((b) => b.records.map((r) => r.seq))
     expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
