@@ -60,8 +60,8 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
           metrics.qos0Dropped.inc()
           return undefined
         }
-        metrics.accepted.inc({ kind: topic.kind })
-        metrics.pointsQueued.inc(lines.length)
+        metrics.accepted.add(1, topic.kind)
+        metrics.pointsQueued.add(lines.length)
         for (const l of listeners) l(outcome.accepted)
         // Above the high-water mark a QoS 1 publish waits: Aedes reads no more from that socket meanwhile.
         // The journal's promise is its group commit's, shared by every message in the group: no per-message chain here.

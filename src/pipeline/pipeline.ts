@@ -101,7 +101,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         }
         ctx.topic = known.topic
         ctx.machineKey = known.machineKey
-        metrics.received.inc({ kind: known.topic.kind })
+        metrics.received.add(1, known.topic.kind)
       },
     },
     {
