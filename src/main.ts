@@ -1,3 +1,5 @@
+// First: mqtt-packet must find the quiet `debug` when Aedes loads it (see quiet-debug.ts).
+import './broker/quiet-debug.js'
 import { loadConfig } from './config/config.js'
 import { isAppError } from './errors.js'
 import { createLogger } from './logger.js'
