@@ -271,7 +271,23 @@ export async function measureCeilings(o: {
   if (o.quick) return { raw: null, broker: null }
   const raw = await rawCeiling({ influxUrl: o.influxUrl, database: o.database, shape: o.shape, seconds: o.seconds, influxPid: o.influxPid })
   const broker = await brokerCeiling({ shape: o.shape, seconds: o.seconds })
-  // Let InfluxDB settle (cache snapshot, compaction of the dropped database) before the measured run.
-  await sleep(2000)
+  // Let InfluxDB settle (cache snapshot, compaction and deletion of the dropped database) before
+  // the measured run: a fixed 2 s left it compacting into the service's run, which then paid for it.
+  await untilQuiet(o.influxPid)
   return { raw, broker }
+}
+
+/** Waits until the process uses under 5% of a core over one second (at least 2 s, at most 60 s). */
+export async function untilQuiet(pid: () => number | undefined, maxMs = 60_000): Promise<void> {
+  const started = Date.now()
+  await sleep(2000)
+  let last = cpuSeconds(pid())
+  while (Date.now() - started < maxMs && last !== undefined) {
+    await sleep(1000)
+    const now = cpuSeconds(pid())
+    if (now === undefined) return
+    if (now - last < 0.05) return
+    last = now
+  }
+  progress(`influxd still busy after ${Math.round((Date.now() - started) / 1000)} s; measuring anyway`)
 }
