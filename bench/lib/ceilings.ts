@@ -282,7 +282,8 @@ export async function untilQuiet(pid: () => number | undefined, maxMs = 60_000):
   const started = Date.now()
   await sleep(2000)
   let last = cpuSeconds(pid())
-  while (Date.now() - started < maxMs && last !== undefined) {
+  if (last === undefined) return // an external InfluxDB: nothing to watch
+  while (Date.now() - started < maxMs) {
     await sleep(1000)
     const now = cpuSeconds(pid())
     if (now === undefined) return

@@ -1,3 +1,4 @@
+import { untilQuiet } from './ceilings.js'
 import { progress, sleep, waitFor } from './harness.js'
 import { type LoadGenerator } from './load-generator.js'
 import { verifyStored } from './verify-stored.js'
@@ -63,11 +64,17 @@ export async function runStep(ctx: SessionContext, gen: LoadGenerator, rate: num
   return { rate, ok, why: problems.join('; '), t0: a.t, t1: b.t, figures: f, backlogEnd, backlogSlope: round(slope, 1) }
 }
 
-/** Pauses the load and waits (bounded) until nothing is in flight and the journal backlog is empty. */
+/**
+ * Pauses the load and waits (bounded) until nothing is in flight and the journal backlog is empty,
+ * then until InfluxDB is idle (at most 20 s): a backlog just written leaves it snapshotting and
+ * compacting, and the next step would pay for the one before.
+ */
 export async function drain(ctx: SessionContext, gen: LoadGenerator, timeoutMs: number): Promise<boolean> {
   gen.pause()
   ctx.monitor.setLabel('draining:')
-  return waitFor(async () => gen.stats().inflight === 0 && ((await ctx.target.stats())?.journal.unwrittenRecords ?? 1) === 0, timeoutMs)
+  const drained = await waitFor(async () => gen.stats().inflight === 0 && ((await ctx.target.stats())?.journal.unwrittenRecords ?? 1) === 0, timeoutMs)
+  if (drained) await untilQuiet(() => ctx.target.influxPid(), 20_000)
+  return drained
 }
 
 export interface SearchResult {
