@@ -63,7 +63,7 @@ export const envSchema = z.object({
   JOURNAL_SEGMENT_BYTES: int(64 * 1024, 1024 * 1024 * 1024).default(64 * 1024 * 1024),
 
   WRITE_BATCH_SIZE: int(1, 100_000).default(5000),
-  WRITE_MAX_IN_FLIGHT: int(1, 16).default(2),
+  WRITE_MAX_IN_FLIGHT: int(1, 16).default(4),
   WRITE_LINGER_MS: int(0, 10_000).default(100),
   WRITE_RETRY_MAX_MS: int(10, 600_000).default(30_000),
 
