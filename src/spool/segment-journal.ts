@@ -104,9 +104,11 @@ export class SegmentJournal implements Journal {
       tick = this.tick = { lines: [], messages: 0, chars: 0, done: deferred() }
       process.nextTick(() => this.flushTick())
     }
-    for (const l of lines) tick.lines.push(l)
+    for (const l of lines) {
+      tick.lines.push(l)
+      tick.chars += l.length
+    }
     tick.messages++
-    for (const l of lines) tick.chars += l.length
     this.appendedRecords++
     const done = tick.done.promise
     // A burst bigger than a record should be (rare: one tick is one socket chunk) is cut short.
