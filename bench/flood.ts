@@ -1,11 +1,10 @@
 import { progress, sleep, waitFor } from './lib/harness.js'
-import { LoadGenerator } from './lib/load-generator.js'
 import { verifyStored } from './lib/verify-stored.js'
 import { extraNum, parseBenchOptions } from './lib/options.js'
 import { meanPointsPerMessage } from './lib/payloads.js'
 import { QueryableProbe } from './lib/queryable.js'
 import { waitForDrain } from './lib/search.js'
-import { runSession, coreFigures } from './lib/session.js'
+import { coreFigures, loadGenerator, runSession, stopLoad } from './lib/session.js'
 import { figures, markWithInflux, pct } from './lib/window.js'
 import type { BenchResult } from './scenario.js'
 
@@ -24,17 +23,7 @@ export async function runFlood(argv: readonly string[]): Promise<BenchResult> {
   const o = parseBenchOptions(argv, { durationS: 60, qos: 0, samples: 10, window: 1000 }, { 'max-rss': { type: 'string' } })
   const maxRssMb = extraNum(o, 'max-rss', 400, 50, 100_000)
   return runSession('flood', o, async (ctx) => {
-    const gen = new LoadGenerator({
-      url: ctx.target.mqttUrl,
-      gateways: ctx.target.gateways,
-      messagesPerSecond: o.rate,
-      samplesPerMessage: o.samples,
-      qos: o.qos,
-      maxInflight: o.window,
-      mix: o.mix,
-      seed: o.seed,
-      rampUpS: o.rampUpS,
-    })
+    const gen = loadGenerator(ctx, { messagesPerSecond: o.rate })
     const probe = new QueryableProbe(ctx.target, gen)
     const ready = { checks: 0, failures: 0, ms: [] as number[] }
     let polling = true
@@ -119,9 +108,7 @@ export async function runFlood(argv: readonly string[]): Promise<BenchResult> {
     } finally {
       polling = false
       await poller
-      await probe.stop()
-      await gen.stop(5000)
-      await gen.disconnect()
+      await stopLoad(probe, gen)
     }
   })
 }

@@ -1,9 +1,8 @@
 import { progress, sleep } from './lib/harness.js'
-import { LoadGenerator } from './lib/load-generator.js'
 import { extraNum, parseBenchOptions } from './lib/options.js'
 import { QueryableProbe } from './lib/queryable.js'
 import { drain, finish, runStep, searchMaxRate, stepSummary, deliveryFields } from './lib/search.js'
-import { runSession, type SessionContext, coreFigures } from './lib/session.js'
+import { coreFigures, loadGenerator, runSession, stopLoad } from './lib/session.js'
 import type { BenchResult } from './scenario.js'
 
 /**
@@ -13,20 +12,6 @@ import type { BenchResult } from './scenario.js'
  */
 const CAPACITY_ENV = { MQTT_PUBLISH_RATE_PER_GATEWAY: '0' }
 
-function generator(ctx: SessionContext): LoadGenerator {
-  const o = ctx.opts
-  return new LoadGenerator({
-    url: ctx.target.mqttUrl,
-    gateways: ctx.target.gateways,
-    messagesPerSecond: 0,
-    samplesPerMessage: o.samples,
-    qos: o.qos,
-    maxInflight: o.window,
-    mix: o.mix,
-    seed: o.seed,
-    rampUpS: o.rampUpS,
-  })
-}
 
 /**
  * `ingest`: the highest offered rate the service sustains with zero loss
@@ -37,7 +22,7 @@ function generator(ctx: SessionContext): LoadGenerator {
 export async function runIngest(argv: readonly string[]): Promise<BenchResult> {
   const o = parseBenchOptions(argv, { durationS: 60, samples: 10, qos: 1 })
   return runSession('ingest', o, async (ctx) => {
-    const gen = generator(ctx)
+    const gen = loadGenerator(ctx)
     const probe = new QueryableProbe(ctx.target, gen)
     try {
       const conn = await gen.connect()
@@ -69,9 +54,7 @@ export async function runIngest(argv: readonly string[]): Promise<BenchResult> {
         },
       }
     } finally {
-      await probe.stop()
-      await gen.stop(5000)
-      await gen.disconnect()
+      await stopLoad(probe, gen)
     }
   }, CAPACITY_ENV)
 }
@@ -86,7 +69,7 @@ export async function runLatency(argv: readonly string[]): Promise<BenchResult> 
   const searchS = extraNum(o, 'search', 30, 10, 600)
   const fraction = extraNum(o, 'fraction', 0.5, 0.05, 1)
   return runSession('latency', o, async (ctx) => {
-    const gen = generator(ctx)
+    const gen = loadGenerator(ctx)
     const probe = new QueryableProbe(ctx.target, gen)
     try {
       await gen.connect()
@@ -125,9 +108,7 @@ export async function runLatency(argv: readonly string[]): Promise<BenchResult> 
         },
       }
     } finally {
-      await probe.stop()
-      await gen.stop(5000)
-      await gen.disconnect()
+      await stopLoad(probe, gen)
     }
   }, CAPACITY_ENV)
 }

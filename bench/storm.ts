@@ -1,10 +1,9 @@
 import { progress, sleep, waitFor } from './lib/harness.js'
-import { LoadGenerator } from './lib/load-generator.js'
 import { extraNum, parseBenchOptions } from './lib/options.js'
 import { memoryMb } from './lib/proc.js'
 import { QueryableProbe } from './lib/queryable.js'
 import { finish, deliveryFields } from './lib/search.js'
-import { runSession, coreFigures } from './lib/session.js'
+import { coreFigures, loadGenerator, runSession, stopLoad } from './lib/session.js'
 import { figures, markWithInflux, round } from './lib/window.js'
 import type { BenchResult } from './scenario.js'
 
@@ -33,19 +32,7 @@ export async function runStorm(argv: readonly string[]): Promise<BenchResult> {
   // Light load: one message per gateway per second unless --rate says otherwise.
   const rate = o.rate > 0 ? o.rate : o.gateways
   return runSession('storm', o, async (ctx) => {
-    const gen = new LoadGenerator({
-      url: ctx.target.mqttUrl,
-      gateways: ctx.target.gateways,
-      messagesPerSecond: rate,
-      samplesPerMessage: o.samples,
-      qos: o.qos,
-      maxInflight: o.window,
-      mix: o.mix,
-      seed: o.seed,
-      rampUpS: o.rampUpS,
-      connectConcurrency: concurrency,
-      reconnectPeriodMs: 1000,
-    })
+    const gen = loadGenerator(ctx, { messagesPerSecond: rate, connectConcurrency: concurrency, reconnectPeriodMs: 1000 })
     const probe = new QueryableProbe(ctx.target, gen)
     const n = ctx.target.gateways.length
     try {
@@ -121,9 +108,7 @@ export async function runStorm(argv: readonly string[]): Promise<BenchResult> {
         },
       }
     } finally {
-      await probe.stop()
-      await gen.stop(5000)
-      await gen.disconnect()
+      await stopLoad(probe, gen)
     }
   })
 }

@@ -4,9 +4,11 @@ import type { BenchResult } from '../scenario.js'
 import { measureCeilings, type Ceilings, type LoadShape } from './ceilings.js'
 import { summariseNewestProfile } from './cpuprofile.js'
 import { progress } from './harness.js'
+import { LoadGenerator, type LoadOptions } from './load-generator.js'
 import { Monitor } from './monitor.js'
 import type { BenchOptions } from './options.js'
 import { ServiceProcess } from './service-process.js'
+import type { QueryableProbe } from './queryable.js'
 import { openTarget, type BenchTarget } from './target.js'
 import { round, type WindowFigures } from './window.js'
 
@@ -137,4 +139,28 @@ export async function runSession(
     durationS: Math.round((Date.now() - started) / 1000),
     ...(profile ? { profile } : {}),
   }
+}
+
+/** The gateways of a load scenario, shaped by its options (closed loop unless `over` gives a rate). */
+export function loadGenerator(ctx: SessionContext, over: Partial<LoadOptions> = {}): LoadGenerator {
+  const o = ctx.opts
+  return new LoadGenerator({
+    url: ctx.target.mqttUrl,
+    gateways: ctx.target.gateways,
+    messagesPerSecond: 0,
+    samplesPerMessage: o.samples,
+    qos: o.qos,
+    maxInflight: o.window,
+    mix: o.mix,
+    seed: o.seed,
+    rampUpS: o.rampUpS,
+    ...over,
+  })
+}
+
+/** Stops the queryable probe and the load, and disconnects the gateways (a scenario's `finally`). */
+export async function stopLoad(probe: QueryableProbe, gen: LoadGenerator): Promise<void> {
+  await probe.stop()
+  await gen.stop(5000)
+  await gen.disconnect()
 }

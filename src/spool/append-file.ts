@@ -1,5 +1,6 @@
 import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
+import { deferred, type Deferred } from './deferred.js'
 
 /**
  * Opened with O_DSYNC where the platform has it: each write returns once its data (and the size
@@ -31,14 +32,14 @@ export interface AppendFileOptions {
 interface Pending {
   readonly buffers: Buffer[]
   bytes: number
-  readonly group: Group
+  readonly group: Deferred
 }
 
 /** A group being written at `position`. */
 interface Flight {
   readonly bytes: Buffer
   readonly position: number
-  readonly group: Group
+  readonly group: Deferred
   state: 'writing' | 'done' | 'failed'
 }
 
@@ -107,7 +108,7 @@ export class AppendFile {
   append(buf: Buffer): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`${this.path} is closed`))
     let open = this.pending.at(-1)
-    if (!open) this.pending.push((open = { buffers: [], bytes: 0, group: newGroup() }))
+    if (!open) this.pending.push((open = { buffers: [], bytes: 0, group: deferred() }))
     open.buffers.push(buf)
     open.bytes += buf.length
     this.queued += buf.length
@@ -119,7 +120,7 @@ export class AppendFile {
         this.issue()
       })
     }
-    return open.group.done
+    return open.group.promise
   }
 
   private issue(): void {
@@ -208,15 +209,4 @@ async function writeFully(fh: FileHandle, bytes: Buffer, position: number): Prom
     if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' })
     off += bytesWritten
   }
-}
-
-interface Group {
-  readonly done: Promise<void>
-  resolve(): void
-}
-
-function newGroup(): Group {
-  let resolve!: () => void
-  const done = new Promise<void>((res) => (resolve = res))
-  return { done, resolve }
 }

@@ -1,9 +1,11 @@
-import { mkdir, open, readdir, readFile, rename, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { AppendFile, type AppendFileOptions } from './append-file.js'
+import { deferred, type Deferred } from './deferred.js'
 import { CheckpointTracker, type Journal, type JournalStats, type RecordBatch } from './journal.js'
 import { decodeRecord, encodeRecord, HEADER_BYTES, type JournalRecord } from './record-codec.js'
+import { readCheckpoint, recover, segmentPath, syncDir, type Segment } from './segment-files.js'
 
 export interface SegmentJournalOptions {
   readonly dir: string
@@ -13,20 +15,12 @@ export interface SegmentJournalOptions {
   readonly log: Logger
 }
 
-interface Segment {
-  readonly firstSeq: number
-  readonly path: string
-  /** Bytes durably written (final once sealed). */
-  size: number
-  sealed: boolean
-}
 
 const READ_CHUNK = 1024 * 1024
 /** Appended bytes waiting for their fdatasync; beyond this the journal reports itself full, which bounds memory under a QoS 0 flood. */
 const MAX_QUEUED_BYTES = 32 * 1024 * 1024
 /** Characters of line protocol above which a tick's record is written at once (about 8 MB). */
 const MAX_TICK_CHARS = 8 * 1024 * 1024
-const SEGMENT_RE = /^segment-(\d{16})\.log$/
 
 /**
  * The durable journal: append-only segment files of checksummed records
@@ -351,94 +345,4 @@ export class SegmentJournal implements Journal {
     await this.readHandle?.fh.close()
     this.readHandle = undefined
   }
-}
-
-function segmentPath(dir: string, firstSeq: number): string {
-  return join(dir, `segment-${String(firstSeq).padStart(16, '0')}.log`)
-}
-
-async function syncDir(dir: string): Promise<void> {
-  // A new file's directory entry must be durable too, or a crash could lose the whole segment.
-  const fh = await open(dir, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-}
-
-async function readCheckpoint(dir: string): Promise<number> {
-  try {
-    const { seq } = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as { seq: unknown }
-    return typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : 0
-  } catch {
-    return 0
-  }
-}
-
-interface Recovered {
-  segments: Segment[]
-  nextSeq: number
-  unwrittenBytes: number
-  unwrittenRecords: number
-  oldestMs: number | undefined
-  cursor: { firstSeq: number; offset: number } | undefined
-}
-
-/** Scans the segments after the checkpoint, truncating a torn tail (never acknowledged). */
-async function recover(opts: SegmentJournalOptions, checkpointSeq: number): Promise<Recovered> {
-  const names = (await readdir(opts.dir)).filter((n) => SEGMENT_RE.test(n)).sort()
-  const firstSeqs = names.map((n) => Number(SEGMENT_RE.exec(n)![1]))
-  const out: Recovered = { segments: [], nextSeq: checkpointSeq + 1, unwrittenBytes: 0, unwrittenRecords: 0, oldestMs: undefined, cursor: undefined }
-  for (let i = 0; i < names.length; i++) {
-    const path = join(opts.dir, names[i]!)
-    const nextFirst = firstSeqs[i + 1]
-    if (nextFirst !== undefined && nextFirst - 1 <= checkpointSeq) {
-      await unlink(path)
-      continue
-    }
-    const buf = await readFile(path)
-    let pos = 0
-    while (pos < buf.length) {
-      const r = decodeRecord(buf, pos)
-      if (r.kind !== 'record') {
-        const why = r.kind === 'corrupt' ? r.why : 'incomplete record'
-        if (i === names.length - 1) opts.log.warn({ segment: path, droppedBytes: buf.length - pos, why }, 'journal: torn tail dropped (it was never acknowledged)')
-        else opts.log.error({ segment: path, droppedBytes: buf.length - pos, why }, 'journal: damaged segment truncated')
-        await truncate(path, pos)
-        break
-      }
-      const rec = r.record
-      if (rec.seq > checkpointSeq) {
-        out.cursor ??= { firstSeq: firstSeqs[i]!, offset: pos }
-        out.unwrittenBytes += rec.bytes
-        out.unwrittenRecords += rec.messages
-        out.oldestMs ??= rec.appendMs
-      }
-      out.nextSeq = Math.max(out.nextSeq, rec.seq + 1)
-      pos += rec.bytes
-    }
-    if (pos === 0) {
-      await unlink(path)
-      continue
-    }
-    out.segments.push({ firstSeq: firstSeqs[i]!, path, size: pos, sealed: true })
-  }
-  return out
-}
-
-interface Deferred {
-  readonly promise: Promise<void>
-  resolve(): void
-  reject(err: unknown): void
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void
-  let reject!: (err: unknown) => void
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
 }
