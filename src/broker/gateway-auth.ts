@@ -56,7 +56,7 @@ function authError(returnCode: number, message: string): AuthenticateError {
 }
 
 /**
- * The broker's policy points (DESIGN section 7): who may connect (a secret
+ * The broker's policy points (docs/security.md): who may connect (a secret
  * checked against its slow hash, or a verified client certificate), how many
  * connections a gateway may hold, and, in authorize-hooks.ts, where it may
  * publish and subscribe.

@@ -8,7 +8,7 @@ const slugish = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ an
 
 /**
  * Every environment variable the service reads, with its default.
- * The README's configuration table and `.env.example` list the same set
+ * The configuration page (docs/configuration.md) and `.env.example` list the same set
  * (test/unit/config-docs.test.ts keeps them in step).
  */
 export const envSchema = z.object({

@@ -1,6 +1,6 @@
 import { GATEWAY_SEGMENT, factoryPrefix } from './topic.js'
 
-/** What a gateway is allowed to do (DESIGN section 7). */
+/** What a gateway is allowed to do (docs/security.md). */
 export interface GatewayIdentity {
   readonly id: string
   readonly zone: string

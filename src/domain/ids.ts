@@ -1,4 +1,4 @@
-/** Ids of zones, factories, lines, machines, gateways and API keys (DESIGN section 2). */
+/** Ids of zones, factories, lines, machines, gateways and API keys (docs/registry.md). */
 export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
 
 export function isSlug(value: string): boolean {

@@ -1,6 +1,6 @@
 /**
  * InfluxDB line protocol, built directly as strings: about 8x cheaper per
- * point than the client's Point builder (INFLUXDB-NOTES). Line protocol is
+ * point than the client's Point builder (docs/storage.md). Line protocol is
  * also the journal's and the writer's unit of data.
  * Escaping rules: https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/
  */

@@ -1,4 +1,4 @@
-/** InfluxDB measurement names: one per message kind (DESIGN section 4). */
+/** InfluxDB measurement names: one per message kind (docs/storage.md). */
 export const MEASUREMENTS = { telemetry: 'telemetry', state: 'state', production: 'production', quality: 'quality', connectivity: 'connectivity' } as const
 
 /** The tag keys of each measurement; every other column is a field. */

@@ -6,7 +6,7 @@ import type { TimeWindow } from './time-window.js'
 import { timeInWindows } from './oee-inputs.js'
 
 /**
- * OEE = availability x performance x quality (DESIGN section 6), with every
+ * OEE = availability x performance x quality (docs/api.md), with every
  * input returned beside the result so the plant engineer can check it.
  *
  * Time model, inside the planned (shift) time of the window:

@@ -3,7 +3,7 @@ import { clipWindow, unionWindows, windowMs } from './time-window.js'
 import type { TimeWindow } from './time-window.js'
 
 /**
- * A factory's shift calendar (DESIGN section 2: the registry keeps one per
+ * A factory's shift calendar (docs/registry.md: the registry keeps one per
  * factory, with its IANA time zone). Shift times are local wall-clock times;
  * a shift whose end is at or before its start ends on the next local day
  * ('22:00'-'06:00' is a night shift, '06:00'-'06:00' lasts a whole day).

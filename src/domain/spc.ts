@@ -1,6 +1,6 @@
 /**
- * Statistical process control for one quality characteristic (DESIGN section
- * 6, "Quality"): an individuals and moving range (I-MR) chart, capability
+ * Statistical process control for one quality characteristic (docs/api.md,
+ * "Quality"): an individuals and moving range (I-MR) chart, capability
  * indices and the Western Electric rules. Measurements are single values in
  * time order (subgroups of 1), as inspections arrive.
  *

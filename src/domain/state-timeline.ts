@@ -4,9 +4,9 @@ import type { TimeWindow } from './time-window.js'
 
 /**
  * A machine's state timeline over a window, built from its state change
- * points (DESIGN section 6, "Equipment"). Exact to the millisecond: InfluxQL's
+ * points (docs/api.md, "Equipment"). Exact to the millisecond: InfluxQL's
  * resampling loses the state at the window start and runs past now
- * (INFLUXDB-NOTES, "State durations"), so the reader fetches change points and
+ * (docs/storage.md, "State durations"), so the reader fetches change points and
  * the state in force before the window, and this module does the arithmetic.
  */
 

@@ -1,7 +1,7 @@
 import { isSlug } from './ids.js'
 
 /**
- * Topic grammar (DESIGN section 3):
+ * Topic grammar (docs/gateway-contract.md):
  *   iiot/v1/{zone}/{factory}/{line}/{machine}/{kind}
  *   iiot/v1/{zone}/{factory}/_gateway/{gateway}/{kind}
  */

@@ -1,5 +1,5 @@
 /**
- * Turns monotonic production counters into deltas at ingest (INFLUXDB-NOTES:
+ * Turns monotonic production counters into deltas at ingest (docs/storage.md:
  * NON_NEGATIVE_DIFFERENCE undercounts after a reset; a delta written at
  * ingest is exact). A counter lower than the previous value is a reset: the
  * new value is the count since the reset. The first report of a machine after

@@ -72,7 +72,7 @@ export interface Pipeline {
 }
 
 /**
- * The ingest path as an ordered list of named steps (DESIGN section 3).
+ * The ingest path as an ordered list of named steps (docs/architecture.md).
  * Each step either passes or rejects with a reason. Synchronous and free of
  * I/O: the ingestor journals the result and records rejections.
  */

@@ -12,7 +12,7 @@ export interface Trackers {
 }
 
 /**
- * Maps a validated message to line protocol (DESIGN section 4): one
+ * Maps a validated message to line protocol (docs/storage.md): one
  * measurement per kind, identity as tags (sorted by key, as InfluxDB prefers),
  * values as fields, explicit millisecond timestamps. Nothing unbounded
  * (sequence numbers, work orders, lots, cell ids) is a tag.

@@ -15,7 +15,7 @@ import {
 import type { Kind } from '../domain/topic.js'
 
 /**
- * Semantic validation (the second of the two steps in DESIGN section 3):
+ * Semantic validation (the second of the two steps in docs/gateway-contract.md):
  * what protobuf's wire format cannot say. Input is the decoded protobuf
  * message (unset fields read as their proto3 defaults, unset `optional`
  * fields as null); output is a domain record.

@@ -21,7 +21,7 @@ export interface JournalStats {
 }
 
 /**
- * The journal between acknowledgement and storage (DESIGN section 5).
+ * The journal between acknowledgement and storage (docs/delivery.md).
  * Writers append; the drainer reads in order and reports what storage
  * accepted; the checkpoint advances only over contiguous completions.
  */

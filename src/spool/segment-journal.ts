@@ -30,7 +30,7 @@ const MAX_TICK_CHARS = 8 * 1024 * 1024
  *
  * Why segments and not SQLite: appends are sequential writes with one
  * fdatasync per group, reads are sequential, deletion is unlinking a whole
- * file; no native dependency, and all I/O is async. See the README.
+ * file; no native dependency, and all I/O is async. See docs/decisions.md.
  */
 export class SegmentJournal implements Journal {
   private readonly segments: Segment[] = []

@@ -21,10 +21,10 @@ export interface TestCa {
   read(path: string): Promise<Buffer>
 }
 
-// The same openssl commands as the README's "Security and limits" section.
+// The same openssl commands as docs/security.md.
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
 
-/** A throwaway CA in `dir`, made with openssl exactly as the README shows. */
+/** A throwaway CA in `dir`, made with openssl exactly as docs/security.md shows. */
 export async function createTestCa(dir: string, prefix = 'ca'): Promise<TestCa> {
   const cert = join(dir, `${prefix}.crt`)
   const key = join(dir, `${prefix}.key`)

@@ -7,7 +7,7 @@ import { authHeaders } from './influx-auth.js'
  * Sends one batch per call through the official client's WriteApi, with the
  * client's own batching and retries turned off: batching, concurrency and
  * retries are ours (the client's `close()` drops in-flight batches and its
- * retry buffer drops the oldest lines; see INFLUXDB-NOTES). Writing the lines
+ * retry buffer drops the oldest lines; see docs/storage.md). Writing the lines
  * and flushing in the same tick pairs each call with exactly its batch.
  */
 // The client logs every failed write to the console; the drainer reports failures itself, through pino.
