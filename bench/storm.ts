@@ -56,10 +56,13 @@ export async function runStorm(argv: readonly string[]): Promise<BenchResult> {
       let allBack = true
       for (let cycle = 1; cycle <= cycles; cycle++) {
         ctx.monitor.setLabel(`storm ${cycle}:`)
-        let t0: number
+        // Reconnected = connected through a CONNACK after the cut: a socket destroyed but not yet
+        // seen closed by mqtt.js still reads as connected, and must not count as back.
+        // Timed from the cut, or from the restarted service answering /healthz.
+        const mark = gen.connectionMark()
+        let t0 = performance.now()
         if (drop === 'sockets') {
-          const dropped = gen.dropConnections()
-          t0 = performance.now()
+          const dropped = await gen.dropConnections()
           progress(`storm ${cycle}: cut ${dropped} connections`)
         } else {
           const local = ctx.target.local!
@@ -68,12 +71,11 @@ export async function runStorm(argv: readonly string[]): Promise<BenchResult> {
           await local.service.start(60_000)
           t0 = performance.now()
         }
-        await sleep(50)
-        const back = await waitFor(() => gen.connectedCount() === n, 180_000)
+        const back = await waitFor(() => gen.reconnectedSince(mark) === n, 180_000)
         const seconds = (performance.now() - t0) / 1000
         allBack &&= back
         reconnects.push(round(seconds, 2))
-        progress(`storm ${cycle}: ${gen.connectedCount()} of ${n} reconnected in ${seconds.toFixed(2)} s`)
+        progress(`storm ${cycle}: ${gen.reconnectedSince(mark)} of ${n} reconnected in ${seconds.toFixed(2)} s`)
         await sleep(3000)
       }
       await probe.stop()

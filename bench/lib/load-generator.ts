@@ -83,6 +83,8 @@ interface Conn {
   client: MqttClient | undefined
   inflight: number
   cursor: number
+  /** CONNACKs received on this connection, over its whole life: a reconnection is a new one. */
+  connects: number
   /** Per machine, per kind. */
   readonly machines: Record<Kind, Series>[]
 }
@@ -133,7 +135,7 @@ export class LoadGenerator {
         for (const kind of KINDS) byKind[kind] = kind === 'connectivity' ? gatewaySeries : this.series(kind, path, `iiot/v1/${path}/${kind}`)
         return byKind
       })
-      return { gw, client: undefined, inflight: 0, cursor: 0, machines }
+      return { gw, client: undefined, inflight: 0, cursor: 0, connects: 0, machines }
     })
   }
 
@@ -178,6 +180,7 @@ export class LoadGenerator {
         resubscribe: false,
       })
       client.on('connect', () => {
+        c.connects++
         // QoS 0 publishes wait for 'drain' when the socket is full: one listener each.
         ;(client.stream as unknown as EventEmitter).setMaxListeners(0)
         settle()
@@ -305,16 +308,40 @@ export class LoadGenerator {
     return { zone: c.gw.zone, factory: c.gw.factory, line: m.line, machine: m.machine }
   }
 
-  /** Closes every socket abruptly (as a network drop would); mqtt.js reconnects after its reconnect period. */
-  dropConnections(): number {
+  /** A mark of every connection's CONNACK count, for `reconnectedSince`. */
+  connectionMark(): readonly number[] {
+    return this.conns.map((c) => c.connects)
+  }
+
+  /**
+   * Connections that are connected now through a CONNACK received after `mark`.
+   * `connectedCount()` alone would count a client whose socket was destroyed
+   * but whose close has not been processed yet (mqtt.js still says connected).
+   */
+  reconnectedSince(mark: readonly number[]): number {
     let n = 0
+    this.conns.forEach((c, i) => {
+      if (c.client?.connected && c.connects > (mark[i] ?? 0)) n++
+    })
+    return n
+  }
+
+  /**
+   * Closes every socket abruptly (as a network drop would) and resolves, with
+   * how many were cut, once mqtt.js has seen each of them close (at most
+   * `timeoutMs`); mqtt.js reconnects after its reconnect period.
+   */
+  async dropConnections(timeoutMs = 10_000): Promise<number> {
+    const cut: MqttClient[] = []
     for (const c of this.conns) {
       if (c.client?.connected) {
         c.client.stream.destroy()
-        n++
+        cut.push(c.client)
       }
     }
-    return n
+    const deadline = Date.now() + timeoutMs
+    while (cut.some((client) => client.connected) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+    return cut.length
   }
 
   /** Stops generating; waits (bounded) for outstanding acknowledgements. */

@@ -1,13 +1,39 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, existsSync } from 'node:fs'
+import { createWriteStream, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/?$/, '')
 
 /**
+ * How to run a TypeScript entry point as ONE process: node with tsx's loader.
+ * The `tsx` command would start a wrapper that spawns node as its child, so a
+ * SIGKILL meant for the program would kill only the wrapper and leave the
+ * program running, orphaned, with its ports.
+ */
+export function sourceCommand(script: string, nodeArgs: readonly string[] = []): [string, string[]] {
+  const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
+  return [process.execPath, [...nodeArgs, '--import', loader, script]]
+}
+
+/** Whether a process with this PID exists (a zombie not yet reaped counts as gone). */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return false
+  }
+}
+
+/**
  * The service as a separate process (as operators run it), for crash tests
- * and benches: compiled `dist/src/main.js` when built, else `tsx src/main.ts`.
+ * and benches: compiled `dist/src/main.js` when built, else `src/main.ts`
+ * through tsx's loader; either way the child PID is the service itself.
  * Its stdout/stderr are kept (bounded) for diagnostics.
  */
 export class ServiceProcess {
@@ -28,7 +54,7 @@ export class ServiceProcess {
   async start(timeoutMs = 30_000): Promise<void> {
     const compiled = join(root, 'dist', 'src', 'main.js')
     const useDist = existsSync(compiled) && process.env.IIOT_SERVICE_FROM_SOURCE !== '1'
-    const [cmd, args] = useDist ? [process.execPath, [...this.nodeArgs, compiled]] : [join(root, 'node_modules', '.bin', 'tsx'), [...this.nodeArgs, join(root, 'src', 'main.ts')]]
+    const [cmd, args] = useDist ? [process.execPath, [...this.nodeArgs, compiled]] : sourceCommand(join(root, 'src', 'main.ts'), this.nodeArgs)
     const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     // BENCH_SERVICE_OUTPUT=FILE also appends everything the service prints to FILE (e.g. --node-arg=--trace-gc).
@@ -50,9 +76,14 @@ export class ServiceProcess {
     throw new Error(`service did not start within ${timeoutMs} ms: ${this.output}`)
   }
 
-  /** SIGKILL: no shutdown code runs, as in a power cut of the process. */
+  /**
+   * SIGKILL: no shutdown code runs, as in a power cut of the process.
+   * Resolves once the process is reaped; throws if its PID still exists.
+   */
   async kill(): Promise<void> {
+    const pid = this.child?.pid
     await this.signal('SIGKILL')
+    if (pid !== undefined && processExists(pid)) throw new Error(`service process ${pid} survived SIGKILL`)
   }
 
   /** SIGTERM: the graceful path; resolves with the exit code. */

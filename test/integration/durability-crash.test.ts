@@ -4,10 +4,11 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LoadGenerator } from '../../bench/lib/load-generator.js'
 import { verifyStored } from '../../bench/lib/verify-stored.js'
-import { ServiceProcess } from '../../bench/lib/service-process.js'
+import { processExists, ServiceProcess } from '../../bench/lib/service-process.js'
 import { freePort } from '../../src/devtools/local-influxd.js'
 import { KEYS, LOAD_GATEWAYS, testRegistry } from '../helpers/fixtures.js'
 import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
+import { portIsFree } from '../helpers/ports.js'
 import { eventually } from '../helpers/service.js'
 
 // The service is killed with SIGKILL in the middle of a QoS 1 load and started again:
@@ -65,12 +66,18 @@ describe('crash', () => {
     await new Promise((r) => setTimeout(r, 2000))
     const heldInJournal = await unwritten()
     expect(heldInJournal).toBeGreaterThan(300)
-    // ...then the process dies without any shutdown code running.
+    // ...then the process dies without any shutdown code running: the process that owns the
+    // journal and the ports, not a wrapper around it.
+    const killedPid = service.pid!
     await service.kill()
+    expect(processExists(killedPid)).toBe(false)
+    expect(await portIsFree(Number(env.MQTT_PORT))).toBe(true)
+    expect(await portIsFree(Number(env.HTTP_PORT))).toBe(true)
     const ackedAtKill = gen.stats().acked
     await influxd.restart()
     await new Promise((r) => setTimeout(r, 500))
     await service.start()
+    expect(service.pid).not.toBe(killedPid)
     await new Promise((r) => setTimeout(r, 3000))
     await gen.stop()
     expect(gen.stats().inflight).toBe(0)

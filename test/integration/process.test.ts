@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sourceCommand } from '../../bench/lib/service-process.js'
 import { Registry } from '../../src/registry/registry.js'
 import { freePort } from '../../src/devtools/local-influxd.js'
 import { SECRETS, testRegistry } from '../helpers/fixtures.js'
@@ -11,10 +12,11 @@ import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
 
 // The real entry points as processes: the service (src/main.ts) and the registry CLI.
 const root = new URL('../..', import.meta.url).pathname
-const tsx = join(root, 'node_modules', '.bin', 'tsx')
 
 function run(args: string[], env: Record<string, string> = {}): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; kill(signal: NodeJS.Signals): void; output(): string } {
-  const child = spawn(tsx, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // One process per entry point (node with tsx's loader), so a signal reaches the program itself.
+  const [cmd, argv] = sourceCommand(args[0]!)
+  const child = spawn(cmd, [...argv, ...args.slice(1)], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
