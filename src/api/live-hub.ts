@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http'
 import type { AcceptedMessage } from '../pipeline/pipeline.js'
+import { streamJson } from './stream-json.js'
 
-/** One event of the live stream: a decoded message as accepted by the pipeline. */
+/** One event of the live stream: a decoded message as accepted by the pipeline, once journaled. */
 export interface LiveEvent {
   readonly id: number
   readonly kind: string
@@ -77,7 +78,9 @@ export class LiveHub {
     const t = accepted.topic
     const identity = t.scope === 'machine' ? { zone: t.zone, factory: t.factory, line: t.line, machine: t.machine } : { zone: t.zone, factory: t.factory, gateway: t.gateway }
     // Built on first send; once built, the decoded message is let go (a buffered event holds only its JSON).
-    let body: object | undefined = { ...identity, kind: t.kind, gateway: accepted.gatewayId, message: accepted.message }
+    // Without a decoded message (a fast-path divergence, pipeline.ts) the event carries what was journaled: the lines.
+    const message = accepted.message
+    let body: object | undefined = { ...identity, kind: t.kind, gateway: accepted.gatewayId, ...(message === undefined ? { lines: accepted.lines } : { message }) }
     let json: string | undefined
     const event: LiveEvent = {
       id,
@@ -88,7 +91,7 @@ export class LiveHub {
       machine: t.scope === 'machine' ? t.machine : undefined,
       data: () => {
         if (json === undefined) {
-          json = JSON.stringify(body)
+          json = streamJson(body)
           body = undefined
         }
         return json

@@ -8,11 +8,13 @@ export function createMetrics() {
   return {
     registry,
     received: hotCounter(registry, 'iiot_messages_received_total', 'MQTT messages received under iiot/v1, by kind', 'kind'),
-    accepted: hotCounter(registry, 'iiot_messages_accepted_total', 'messages decoded, validated and queued for storage, by kind', 'kind'),
+    accepted: hotCounter(registry, 'iiot_messages_accepted_total', 'messages decoded, validated and journaled (counted once durable), by kind', 'kind'),
     rejected: counter('iiot_messages_rejected_total', 'messages rejected, by reason', ['reason']),
     refused: counter('iiot_mqtt_refused_total', 'MQTT operations refused: connect (bad credentials), publish or subscribe (ACL)', ['operation', 'reason']),
     pointsQueued: hotCounter(registry, 'iiot_points_queued_total', 'points appended to the journal'),
     qos0Dropped: counter('iiot_qos0_dropped_total', 'QoS 0 messages dropped because the journal was full'),
+    listenerErrors: counter('iiot_listener_errors_total', 'accepted-message listeners (live stream) that threw, by listener; the publisher is not affected', ['listener']),
+    fastPathDivergences: counter('iiot_fast_path_divergences_total', 'telemetry the fast path accepted and the reference path rejects (journaled as the fast path wrote it; its live event carries the lines)'),
     ackLatency: new Histogram({
       name: 'iiot_ack_latency_seconds',
       help: 'from receiving a QoS 1 publish to its outcome being durable (the PUBACK follows)',

@@ -6,6 +6,7 @@ import { parseTopic, type ParsedTopic } from '../domain/topic.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { RegistrySource } from '../registry/registry-store.js'
 import { CounterTracker } from './counter-tracker.js'
+import { createLogSampler } from './log-sampler.js'
 import type { MessageTypes } from './proto-schema.js'
 import { toLines } from './to-lines.js'
 import { createTelemetryFastPath } from './telemetry-fast-path.js'
@@ -21,7 +22,12 @@ export interface InboundMessage {
 export interface AcceptedMessage {
   readonly topic: ParsedTopic
   readonly gatewayId: string
-  readonly message: DecodedMessage
+  /**
+   * The decoded message. Undefined only when the telemetry fast path accepted a message its
+   * reference path rejects (a fast-path bug, counted in `iiot_fast_path_divergences_total`):
+   * the lines are then all that is known. Reading it never throws.
+   */
+  readonly message: DecodedMessage | undefined
   readonly lines: readonly string[]
 }
 
@@ -171,10 +177,25 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   ]
 
 
-  function referenceMessage(kind: ParsedTopic['kind'], payload: Buffer, nowMs: number): DecodedMessage {
-    const result = validate(kind, types[kind].decode(payload), nowMs)
-    if (!result.ok) throw new Error(`the fast path accepted a message the reference path rejects: ${result.failure.message}`)
-    return result.message
+  const sampleDivergence = createLogSampler()
+  /**
+   * The reference path's reading of a message the fast path accepted. It runs inside the
+   * listeners of accepted messages, long after the message was journaled: a disagreement is a
+   * fast-path bug to count and report, never an exception (docs/delivery.md).
+   */
+  function referenceMessage(topic: string, kind: ParsedTopic['kind'], payload: Buffer, nowMs: number): DecodedMessage | undefined {
+    let reason: string
+    try {
+      const result = validate(kind, types[kind].decode(payload), nowMs)
+      if (result.ok) return result.message
+      reason = result.failure.reason
+    } catch {
+      reason = 'decode_error'
+    }
+    metrics.fastPathDivergences.inc()
+    const suppressedSinceLast = sampleDivergence('divergence')
+    if (suppressedSinceLast !== undefined) log.error({ topic, reason, suppressedSinceLast }, 'the telemetry fast path accepted a message the reference path rejects; journaled as the fast path wrote it')
+    return undefined
   }
 
   return {
@@ -196,12 +217,16 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       // Fast path: the decoded message (for live streams) is built by the reference path, with the same clock, only when read.
       const topic = ctx.topic!
       let message: DecodedMessage | undefined
+      let read = false
       const accepted: AcceptedMessage = {
         topic,
         gatewayId: inbound.gatewayId,
         lines: ctx.lines!,
         get message() {
-          message ??= referenceMessage(topic.kind, inbound.payload, ctx.nowMs)
+          if (!read) {
+            read = true
+            message = referenceMessage(inbound.topic, topic.kind, inbound.payload, ctx.nowMs)
+          }
           return message
         },
       }

@@ -94,4 +94,14 @@ describe('LiveHub', () => {
     expect(hub.slowDisconnects).toBe(1)
     expect(slow.res.ids()).toEqual([1, 2])
   })
+
+  it('an event without a decoded message (a fast-path divergence) carries the journaled lines', () => {
+    const hub = new LiveHub({ bufferEvents: 10, clientQueueEvents: 10 })
+    const c = client()
+    hub.add(c, undefined)
+    hub.publish({ ...accepted(1), message: undefined, lines: ['telemetry,machine=m1 value=1 1'] })
+    const data = JSON.parse(c.res.chunks.at(-1)!.split('data: ')[1]!)
+    expect(data).toMatchObject({ machine: 'm1', kind: 'telemetry', lines: ['telemetry,machine=m1 value=1 1'] })
+    expect(data).not.toHaveProperty('message')
+  })
 })

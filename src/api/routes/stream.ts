@@ -10,7 +10,7 @@ import { resolveScope } from '../scope.js'
 
 export const streamRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
   const hub = new LiveHub(deps.config.sse)
-  const unsubscribe = deps.ingestor.onAccepted((a) => hub.publish(a))
+  const unsubscribe = deps.ingestor.onAccepted((a) => hub.publish(a), 'live-hub')
   const heartbeat = setInterval(() => hub.heartbeat(), deps.config.sse.heartbeatMs)
   heartbeat.unref()
   // preClose: end the streams before the server waits for its connections to finish.
