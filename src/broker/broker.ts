@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { Ingestor } from '../pipeline/ingestor.js'
 import type { RegistrySource } from '../registry/registry-store.js'
 import { certificateIdentity } from './client-cert.js'
+import { sessionExists, type SessionStore } from './client-id-owners.js'
 import { createConnectionGate } from './connection-gate.js'
 import { createGatewayHooks } from './gateway-auth.js'
 import { createLimitReporter, createThrottledWarn, limitOfAedesError } from './limit-reporter.js'
@@ -21,6 +22,8 @@ export interface BrokerHandle {
   readonly ports: { readonly [K in ListenerKind]: number | undefined }
   /** Distinct client ids a gateway holds open (0 when none); without an id, over all gateways. */
   connectionsOf(gatewayId?: string): number
+  /** Client ids bound to a gateway: held by a connection or kept by a persistent session (docs/security.md). */
+  ownedClientIds(): number
   /** Re-reads the certificate files (also done on change); resolves true when the new ones are in force. */
   reloadCertificates(): Promise<boolean>
   /** Stops accepting, disconnects clients, and resolves when the listeners are closed. */
@@ -44,7 +47,9 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
   let material = secure ? await readTlsMaterial(config.certificates) : undefined
   if (material) warnIfExpiring(material, log)
 
-  const hooks = createGatewayHooks({ ...deps, report, limits: config })
+  // Asked only when a connection closes, so after `aedes` below exists.
+  const persistence = () => (aedes as unknown as { persistence: SessionStore }).persistence
+  const hooks = createGatewayHooks({ ...deps, report, limits: config, sessionExists: (id) => sessionExists(persistence(), id) })
   const aedes = await Aedes.createBroker({
     preConnect: hooks.preConnect,
     authenticate: hooks.authenticate,
@@ -139,6 +144,7 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
     aedes,
     ports: { tcp: port('tcp'), ws: port('ws'), tls: port('tls'), wss: port('wss') },
     connectionsOf: (id) => (id === undefined ? hooks.connections() : hooks.connectionsOf(id)),
+    ownedClientIds: () => hooks.ownedClientIds(),
     reloadCertificates,
     async close() {
       unwatch()

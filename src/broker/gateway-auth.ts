@@ -7,6 +7,7 @@ import type { GatewayEntry } from '../registry/registry.js'
 import type { RegistrySource } from '../registry/registry-store.js'
 import { createAuthorizeHooks } from './authorize-hooks.js'
 import { gatewayOfCertificate, type CertificateIdentity } from './client-cert.js'
+import { ClientIdOwners } from './client-id-owners.js'
 import { GatewayConnections } from './gateway-connections.js'
 import type { LimitReporter } from './limit-reporter.js'
 import { createPublishThrottle } from './publish-throttle.js'
@@ -17,6 +18,8 @@ export interface HookDeps {
   readonly metrics: Metrics
   readonly log: Logger
   readonly report: LimitReporter
+  /** Whether Aedes' persistence keeps a session (subscriptions or queued messages) for a client id. */
+  sessionExists(clientId: string): Promise<boolean>
   readonly limits: {
     readonly maxClientIdLength: number
     readonly maxKeepaliveS: number
@@ -36,6 +39,8 @@ export interface GatewayHooks extends Pick<AedesOptions, 'preConnect' | 'authent
   connectionsOf(gatewayId: string): number
   /** Connections held over all gateways. */
   connections(): number
+  /** Client ids bound to a gateway: held by a connection or kept by a persistent session. */
+  ownedClientIds(): number
   close(): void
 }
 
@@ -51,6 +56,15 @@ const IDENTIFIER_REJECTED = 2
 const SERVER_UNAVAILABLE = 3
 const NOT_AUTHORIZED = 5
 
+/**
+ * A refused CONNECT must leave the session of its client id alone: Aedes'
+ * close of a clean-session client wipes the QoS 2 receive store of that id
+ * (lib/client.js), which belongs to whoever holds the id, not to this client.
+ */
+function keepSession(client: Client): void {
+  ;(client as { clean: boolean }).clean = false
+}
+
 function authError(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError
 }
@@ -65,6 +79,7 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
   const { registry, metrics, log, report, limits } = deps
   const states = new WeakMap<Client, ClientState>()
   const connections = new GatewayConnections(limits.maxConnectionsPerGateway)
+  const owners = new ClientIdOwners()
   const throttle = createPublishThrottle(limits.publishRatePerGatewayPerS)
   const stateOf = (client: Client): ClientState => {
     let s = states.get(client)
@@ -73,10 +88,19 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
   }
   const identity = (client: Client) => states.get(client)?.gateway
 
-  const refuse = (reason: string, returnCode: number, callback: (err: AuthenticateError, ok: false) => void) => {
+  const refuse = (client: Client, reason: string, returnCode: number, callback: (err: AuthenticateError, ok: false) => void) => {
     metrics.refused.inc({ operation: 'connect', reason })
+    keepSession(client)
     callback(authError(returnCode, reason), false)
   }
+  // A session outlives its connection until nothing is left of it in Aedes' persistence.
+  const releaseWhenSessionGone = (clientId: string, gatewayId: string) =>
+    setImmediate(() =>
+      deps.sessionExists(clientId).then(
+        (exists) => void (exists || owners.releaseIfVacant(clientId, gatewayId)),
+        (err: unknown) => log.error({ err, clientId }, 'cannot tell whether a session remains; the client id stays bound to its gateway'),
+      ),
+    )
 
   return {
     ...createAuthorizeHooks({ ingestor: deps.ingestor, metrics, log, report, throttle, maxTopicLength: limits.maxTopicLength, identity }),
@@ -85,10 +109,13 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
     detach(client) {
       const s = stateOf(client)
       s.detached = true
-      if (s.gateway) connections.release(s.gateway.id, client.id, client)
+      if (!s.gateway) return
+      connections.release(s.gateway.id, client.id, client)
+      if (owners.vacate(client.id, client)) releaseWhenSessionGone(client.id, s.gateway.id)
     },
     connectionsOf: (id) => connections.count(id),
     connections: () => connections.total(),
+    ownedClientIds: () => owners.size(),
     close: () => throttle.close(),
 
     preConnect(client, packet, callback) {
@@ -107,33 +134,44 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
     authenticate(client, username, password, callback) {
       const s = stateOf(client)
       // [MQTT-3.1.3-8] an empty client id is refused with "identifier rejected".
-      if (s.emptyClientId) return refuse('empty_client_id', IDENTIFIER_REJECTED, callback)
+      if (s.emptyClientId) return refuse(client, 'empty_client_id', IDENTIFIER_REJECTED, callback)
       if (client.id.length > limits.maxClientIdLength) {
         report('client_id_length', { length: client.id.length })
-        return refuse('client_id_too_long', IDENTIFIER_REJECTED, callback)
+        return refuse(client, 'client_id_too_long', IDENTIFIER_REJECTED, callback)
       }
       let gatewayId = username
       if (s.cert) {
         const check = gatewayOfCertificate(s.cert, username, (id) => registry.current().gateway(id) !== undefined)
         if (!check.ok) {
           log.warn({ clientId: client.id, username, certificate: s.cert.names }, 'gateway refused: the client certificate does not name it')
-          return refuse(check.reason, NOT_AUTHORIZED, callback)
+          return refuse(client, check.reason, NOT_AUTHORIZED, callback)
         }
         gatewayId = check.gatewayId
       }
-      if (!gatewayId || (!password && !s.cert)) return refuse('no_credentials', NOT_AUTHORIZED, callback)
+      if (!gatewayId || (!password && !s.cert)) return refuse(client, 'no_credentials', NOT_AUTHORIZED, callback)
 
       const admit = (entry: GatewayEntry | undefined) => {
         if (!entry) {
           log.warn({ clientId: client.id, username: gatewayId }, 'gateway refused: bad credentials')
-          return refuse('bad_credentials', NOT_AUTHORIZED, callback)
+          return refuse(client, 'bad_credentials', NOT_AUTHORIZED, callback)
         }
         // The stream closed while the hash was checked: Aedes drops this connection; claim nothing.
-        if (s.detached) return callback(authError(NOT_AUTHORIZED, 'connection closed'), false)
+        if (s.detached) {
+          keepSession(client)
+          return callback(authError(NOT_AUTHORIZED, 'connection closed'), false)
+        }
+        // A client id is bound to one gateway: another gateway's takeover [MQTT-3.1.4-2] would close
+        // the holder and, with clean: false, inherit its session and queued messages (docs/security.md).
+        const owner = owners.ownerOf(client.id)
+        if (owner !== undefined && owner !== entry.gateway.id) {
+          log.warn({ clientId: client.id, gateway: entry.gateway.id, owner }, 'gateway refused: the client id belongs to another gateway')
+          return refuse(client, 'client_id_taken', IDENTIFIER_REJECTED, callback)
+        }
         if (!connections.claim(entry.gateway.id, client.id, client)) {
           report('connections_per_gateway', { gateway: entry.gateway.id, max: limits.maxConnectionsPerGateway })
-          return refuse('too_many_connections', SERVER_UNAVAILABLE, callback)
+          return refuse(client, 'too_many_connections', SERVER_UNAVAILABLE, callback)
         }
+        owners.claim(client.id, entry.gateway.id, client)
         s.gateway = { id: entry.gateway.id, zone: entry.zone, factory: entry.factory }
         callback(null, true)
       }
@@ -144,6 +182,7 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
         .authenticateGateway(gatewayId, password.toString('utf8'))
         .then(admit, (err: unknown) => {
           log.error({ err, clientId: client.id }, 'authentication failed')
+          keepSession(client)
           callback(authError(NOT_AUTHORIZED, 'not authorized'), false)
         })
     },

@@ -20,7 +20,7 @@ let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
 let dir: string
 let ca: TestCa
 let broker: Issued
-const gw: Record<'a' | 'unknown' | 'san' | 'rogue', Issued> = {} as never
+const gw: Record<'a' | 'b' | 'unknown' | 'san' | 'rogue', Issued> = {} as never
 let svc: TestService
 
 // The broker's certificate and key are copies, so the reload test can replace them.
@@ -33,6 +33,7 @@ beforeAll(async () => {
   const rogue = await createTestCa(dir, 'rogue-ca')
   broker = await ca.issueBroker()
   gw.a = await ca.issueGateway('gw-a')
+  gw.b = await ca.issueGateway('gw-b')
   gw.unknown = await ca.issueGateway('gw-zz')
   gw.san = await ca.issueGateway('cell-modem-17', { sans: ['cell-modem-17', 'gw-a'], name: 'san-gw-a' })
   gw.rogue = await rogue.issueGateway('gw-a', { name: 'rogue-gw-a' })
@@ -131,6 +132,18 @@ describe('client certificates (MQTT_TLS_CLIENT_AUTH=optional)', () => {
     expect(await connackCode(mqtts(), { ...(await tlsOpts(gw.a)), username: 'gw-b', password: SECRETS.gwB })).toBe(5)
     expect(await connackCode(mqtts(), { ...(await tlsOpts(gw.a)), username: 'gw-a', password: 'wrong' })).toBe(5)
     expect(await connackCode(mqtts(), { ...(await tlsOpts(gw.a)), username: 'gw-a', password: SECRETS.gwA })).toBe(0)
+  })
+
+  it('refuse a client id held by one gateway to another gateway\'s own certificate (2); the holder stays connected', async () => {
+    // Regression: a takeover [MQTT-3.1.4-2] across gateways closed the holder (docs/security.md).
+    const holder = await connectTls(mqtts(), { ...(await tlsOpts(gw.a)), clientId: 'mtls-held' })
+    let holderClosed = false
+    holder.on('close', () => (holderClosed = true))
+    for (let i = 0; i < 3; i++) expect(await connackCode(mqtts(), { ...(await tlsOpts(gw.b)), clientId: 'mtls-held' })).toBe(2)
+    expect(await connackCode(mqtts(), { ...(await tlsOpts(gw.b)), clientId: 'mtls-b-own' })).toBe(0)
+    expect(holderClosed).toBe(false)
+    await holder.publishAsync('iiot/v1/za/fa/l1/m1/telemetry', telemetry('mtls-holder-up'), { qos: 1 })
+    await holder.endAsync()
   })
 
   it('refuse a verified certificate that names no registered gateway (5)', async () => {
