@@ -91,7 +91,7 @@ export class LiveHub {
       machine: t.scope === 'machine' ? t.machine : undefined,
       data: () => {
         if (json === undefined) {
-          json = streamJson(body)
+          json = streamJson(body!)
           body = undefined
         }
         return json

@@ -1,0 +1,77 @@
+import type { MqttClient } from 'mqtt'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { KEYS, SECRETS, testRegistry } from '../helpers/fixtures.js'
+import { connectGateway, encode, publish } from '../helpers/gateway.js'
+import { startTestInfluxd } from '../helpers/influxd.js'
+import { apiGet, eventually, startTestService, type TestService } from '../helpers/service.js'
+
+// Regression: a sample without a unit had `unit: null` in REST answers and `unit: ""` in the live
+// stream. "No unit" is null in both (docs/api.md, "Live stream").
+let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
+let svc: TestService
+let gw: MqttClient
+
+beforeAll(async () => {
+  influxd = await startTestInfluxd()
+  svc = await startTestService(influxd.url, { registry: await testRegistry() })
+  gw = await connectGateway(svc.mqttUrl, 'gw-a', SECRETS.gwA)
+})
+
+afterAll(async () => {
+  await gw?.endAsync()
+  await svc?.dispose()
+  await influxd?.dispose()
+})
+
+/** The data of the first `count` events of an SSE stream. */
+async function streamEvents(path: string, count: number, trigger: () => Promise<void>): Promise<any[]> {
+  const controller = new AbortController()
+  const res = await fetch(svc.httpUrl + path, { headers: { authorization: `Bearer ${KEYS.all}` }, signal: controller.signal })
+  const reader = res.body!.getReader()
+  const events: any[] = []
+  let text = ''
+  const pump = (async () => {
+    try {
+      while (events.length < count) {
+        const { value, done } = await reader.read()
+        if (done) return
+        text += Buffer.from(value).toString()
+        for (const m of text.matchAll(/^data: (.*)$/gm)) if (events.length < count) events.push(JSON.parse(m[1]!))
+        text = text.slice(text.lastIndexOf('\n') + 1)
+      }
+    } catch {
+      // aborted
+    }
+  })()
+  try {
+    await trigger()
+    await eventually(() => events.length >= count)
+    return events
+  } finally {
+    controller.abort()
+    await pump
+  }
+}
+
+describe('a sample or inspection without a unit', () => {
+  it('has unit null in the stream, as in REST; a given unit is kept in both', async () => {
+    const now = Date.now()
+    const [telemetry, quality] = await streamEvents('/api/v1/stream?factory=fa&kinds=telemetry,quality', 2, async () => {
+      await publish(gw, 'iiot/v1/za/fa/l1/m1/telemetry', encode('telemetry', { seq: 1, samples: [
+        { signal: 'door.open', boolValue: true, tsMs: now - 2000 },
+        { signal: 'spindle.temperature', doubleValue: 40, unit: 'degC', tsMs: now - 2000 },
+      ] }))
+      await publish(gw, 'iiot/v1/za/fa/l1/m1/quality', encode('quality', { seq: 1, inspections: [{ characteristic: 'visual', value: 1, tsMs: now - 1000 }] }))
+    })
+    expect(telemetry.message.samples.map((s: any) => [s.signal, s.unit])).toEqual([['door.open', null], ['spindle.temperature', 'degC']])
+    expect(quality.message.inspections[0].unit).toBeNull()
+
+    const latest = await eventually(async () => {
+      const r = await apiGet(svc.httpUrl, '/api/v1/telemetry/latest?factory=fa&line=l1&machine=m1', KEYS.all)
+      return r.body.count === 2 ? r.body : undefined
+    })
+    expect(latest.values.map((v: any) => [v.signal, v.unit])).toEqual([['door.open', null], ['spindle.temperature', 'degC']])
+    const inspections = await apiGet(svc.httpUrl, '/api/v1/quality/inspections?factory=fa', KEYS.all)
+    expect(inspections.body.inspections[0].unit).toBeNull()
+  })
+})
