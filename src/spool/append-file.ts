@@ -57,6 +57,9 @@ interface Flight {
  * failed group and every later one are written again after `retryMs`, so
  * nothing acknowledged is lost and nothing half-written stays; `onError`
  * reports each failure.
+ *
+ * `reset()` empties the file between writes (its owner has consumed every
+ * durable byte): on a full disk that is the space the waiting groups need.
  */
 export class AppendFile {
   private readonly pending: Pending[] = []
@@ -66,6 +69,13 @@ export class AppendFile {
   private failing = false
   private recovering = false
   private queued = 0
+  /** The error of the failed write being retried. */
+  private failure: NodeJS.ErrnoException | undefined
+  /** Operations that need the file to themselves: run once nothing is in flight, before anything more is written. */
+  private readonly barriers: (() => Promise<void>)[] = []
+  private exclusive = false
+  private givingUp = false
+  private wakeRetry: (() => void) | undefined
   /** Where the next group is written: the durable size plus what is in flight. */
   private endOffset: number
   private idleWaiters: (() => void)[] = []
@@ -105,6 +115,11 @@ export class AppendFile {
     return this.failing
   }
 
+  /** The error code of the write being retried (ENOSPC: disk full), while failing. */
+  get failureCode(): string | undefined {
+    return this.failing ? (this.failure?.code ?? 'EIO') : undefined
+  }
+
   append(buf: Buffer): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`${this.path} is closed`))
     let open = this.pending.at(-1)
@@ -124,7 +139,13 @@ export class AppendFile {
   }
 
   private issue(): void {
-    while (!this.recovering && this.inFlight.length < this.maxInFlight && this.pending.length > 0) {
+    if (this.recovering || this.exclusive) return
+    if (this.barriers.length > 0) {
+      // Nothing new is written until the barriers ran; they run once the writes in flight settled.
+      if (this.inFlight.length === 0) void this.runBarriers()
+      return
+    }
+    while (this.inFlight.length < this.maxInFlight && this.pending.length > 0) {
       const p = this.pending.shift()!
       const bytes = p.buffers.length === 1 ? p.buffers[0]! : Buffer.concat(p.buffers, p.bytes)
       const flight: Flight = { bytes, position: this.endOffset, group: p.group, state: 'writing' }
@@ -143,6 +164,7 @@ export class AppendFile {
       flight.state = 'failed'
       this.failing = true
       this.recovering = true
+      this.failure = err as NodeJS.ErrnoException
       this.opts.onError?.(err as NodeJS.ErrnoException)
     }
     this.settle()
@@ -177,13 +199,86 @@ export class AppendFile {
     this.endOffset = this.syncedSize
     // Drop whatever part of them reached the file, then try again later.
     await this.fh.truncate(this.syncedSize).catch(() => undefined)
-    await new Promise((r) => setTimeout(r, this.opts.retryMs))
+    if (!this.givingUp) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.opts.retryMs)
+        this.wakeRetry = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      this.wakeRetry = undefined
+    }
+    if (this.givingUp) this.abandonPending()
     this.recovering = false
     this.issue()
+    this.notifyIdle()
+  }
+
+  /** Fails every append not yet written (none of them was acknowledged: they never became durable). */
+  private abandonPending(): void {
+    const err = Object.assign(new Error(`${this.path}: not written (${this.failure?.code ?? 'write failed'}); retries given up at shutdown`), { code: this.failure?.code })
+    for (const p of this.pending.splice(0)) {
+      this.queued -= p.bytes
+      p.group.reject(err)
+    }
+  }
+
+  /**
+   * From now on a write the disk refuses fails its appends, and every later
+   * pending one, instead of being retried: so that a shutdown on a full disk
+   * ends. None of them was acknowledged (they never became durable).
+   */
+  giveUpRetries(): void {
+    this.givingUp = true
+    this.wakeRetry?.()
+  }
+
+  /**
+   * Empties the file, once no write is in flight and before anything more is
+   * written, if `shouldReset()` (asked at that moment, with the durable size
+   * final) agrees; `onReset` runs before any later group is written, which
+   * then goes to offset 0. Resolves whether it was emptied. For an owner that
+   * has consumed every durable byte: on a full disk, the waiting groups need
+   * exactly that space.
+   */
+  reset(shouldReset: () => boolean, onReset: () => void): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false)
+    const done = new Promise<boolean>((resolve) => {
+      this.barriers.push(async () => {
+        if (this.closed || !shouldReset()) return resolve(false)
+        try {
+          await this.fh.truncate(0)
+        } catch {
+          return resolve(false)
+        }
+        // The new size durable before new records overwrite the old ones (even if not, a crash could
+        // only bring back records the owner had consumed, never lose a later one).
+        await this.fh.sync().catch(() => undefined)
+        this.syncedSize = 0
+        this.endOffset = 0
+        onReset()
+        resolve(true)
+      })
+    })
+    this.issue()
+    return done
+  }
+
+  private async runBarriers(): Promise<void> {
+    this.exclusive = true
+    for (let b = this.barriers.shift(); b; b = this.barriers.shift()) await b()
+    this.exclusive = false
+    this.issue()
+    this.notifyIdle()
+  }
+
+  private get busy(): boolean {
+    return this.pending.length > 0 || this.inFlight.length > 0 || this.barriers.length > 0 || this.exclusive || this.recovering
   }
 
   private notifyIdle(): void {
-    if (this.pending.length > 0 || this.inFlight.length > 0 || this.idleWaiters.length === 0) return
+    if (this.busy || this.idleWaiters.length === 0) return
     const waiters = this.idleWaiters
     this.idleWaiters = []
     for (const w of waiters) w()
@@ -191,7 +286,7 @@ export class AppendFile {
 
   /** Waits for every append to be durable (retrying failed writes), then closes. */
   async close(): Promise<void> {
-    if (this.pending.length > 0 || this.inFlight.length > 0) {
+    if (this.busy) {
       await new Promise<void>((resolve) => {
         this.idleWaiters.push(resolve)
         this.issue()

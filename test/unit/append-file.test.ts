@@ -103,4 +103,68 @@ describe('AppendFile', () => {
     expect(f.isFailing).toBe(false)
     expect(await readFile(join(dir, 'log'), 'utf8')).toBe('okFAILlatemore')
   })
+
+  it('empties a file whose durable bytes are all consumed, while a failing write waits, and writes the waiting groups from offset 0', async () => {
+    const w = controlledWrites()
+    const f = await AppendFile.open(join(dir, 'log'), { writeAt: w.writeAt, retryMs: 20 })
+    const first = f.append(Buffer.from('old'))
+    await until(() => w.calls.length === 1)
+    w.calls[0]!.release()
+    await first
+    let acked = false
+    void f.append(Buffer.from('new')).then(() => (acked = true))
+    await until(() => w.calls.length === 2)
+    w.calls[1]!.release(Object.assign(new Error('no space'), { code: 'ENOSPC' }))
+    await until(() => f.isFailing)
+    expect(f.failureCode).toBe('ENOSPC')
+    // Asked while the failed group waits for its retry: runs before the retry, with nothing in flight.
+    const seen: number[] = []
+    const reset = f.reset(() => (seen.push(f.size), true), () => seen.push(-1))
+    expect(await reset).toBe(true)
+    expect(seen).toEqual([3, -1])
+    expect(f.size).toBe(0)
+    await until(() => w.calls.length === 3)
+    expect(w.calls[2]).toMatchObject({ bytes: 'new', position: 0 })
+    w.calls[2]!.release()
+    await until(() => acked)
+    expect(f.isFailing).toBe(false)
+    await f.close()
+    expect(await readFile(join(dir, 'log'), 'utf8')).toBe('new')
+  })
+
+  it('does not empty the file when the condition no longer holds once the writes in flight are done', async () => {
+    const w = controlledWrites()
+    const f = await AppendFile.open(join(dir, 'log'), { writeAt: w.writeAt })
+    const a = f.append(Buffer.from('a'))
+    await until(() => w.calls.length === 1)
+    const reset = f.reset(() => f.size === 0, () => undefined)
+    let settled = false
+    void reset.then(() => (settled = true))
+    await new Promise((r) => setTimeout(r, 20))
+    expect(settled).toBe(false) // waits for the write in flight
+    w.calls[0]!.release()
+    await a
+    expect(await reset).toBe(false)
+    await f.close()
+    expect(await readFile(join(dir, 'log'), 'utf8')).toBe('a')
+  })
+
+  it('after giveUpRetries, a write the disk refuses rejects its appends instead of retrying, so close() ends', async () => {
+    const w = controlledWrites()
+    // A retry an hour away: giving up must not wait for it.
+    const f = await AppendFile.open(join(dir, 'log'), { writeAt: w.writeAt, retryMs: 3_600_000 })
+    const ok = f.append(Buffer.from('ok'))
+    await until(() => w.calls.length === 1)
+    w.calls[0]!.release()
+    await ok
+    const refused = f.append(Buffer.from('refused')).then(() => 'durable', (e: Error) => e.message)
+    await until(() => w.calls.length === 2)
+    w.calls[1]!.release(Object.assign(new Error('no space'), { code: 'ENOSPC' }))
+    await until(() => f.isFailing)
+    f.giveUpRetries()
+    await f.close()
+    expect(await refused).toMatch(/not written/)
+    expect(w.calls).toHaveLength(2)
+    expect(await readFile(join(dir, 'log'), 'utf8')).toBe('ok')
+  })
 })
