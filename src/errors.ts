@@ -24,13 +24,16 @@ export class AppError extends Error {
   readonly code: ErrorCode
   readonly details: readonly string[] | undefined
   readonly retriable: boolean
+  /** When retrying may succeed, in whole seconds (sent as Retry-After). */
+  readonly retryAfterS: number | undefined
 
-  constructor(code: ErrorCode, message: string, options: { details?: readonly string[]; cause?: unknown; retriable?: boolean } = {}) {
+  constructor(code: ErrorCode, message: string, options: { details?: readonly string[]; cause?: unknown; retriable?: boolean; retryAfterS?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'AppError'
     this.code = code
     this.details = options.details
     this.retriable = options.retriable ?? errorCatalogue[code].retriable
+    this.retryAfterS = options.retryAfterS
   }
 
   get status(): number {

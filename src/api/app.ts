@@ -28,6 +28,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Quiet by default: no line per request (the /metrics counters cover traffic).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
+    // request.ip, which the key-failure throttle and the rate limit key on, is the client behind these proxies (docs/security.md).
+    trustProxy: typeof deps.config.trustProxy === 'object' ? [...deps.config.trustProxy] : deps.config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }).withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../errors.js'
-import type { ApiKeyEntry } from '../registry/registry.js'
+import { parseApiKey, type ApiKeyEntry } from '../registry/registry.js'
 import type { RegistrySource } from '../registry/registry-store.js'
+import { createFailureThrottle } from './failure-throttle.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -14,31 +15,42 @@ const MAX_TRACKED_ADDRESSES = 10_000
 
 /**
  * Requires `Authorization: Bearer <key id>.<secret>` on every route of the
- * instance it is registered in; 401 when missing or wrong. A client address
- * with more than `failuresPerMin` failed checks in a minute gets 429 without
- * a check, so guessing keys is slow and cannot load the scrypt thread pool.
+ * instance it is registered in (docs/security.md):
+ * - no key (or nothing shaped like one): 401, no scrypt, not counted;
+ * - a key that fails its check: 401, counted against the client address
+ *   (`request.ip`, which follows API_TRUST_PROXY);
+ * - an address with `failuresPerMin` failures in its minute: 429 with
+ *   Retry-After and no check, except for a key that already passed a full
+ *   check (the registry remembers those), so guessing stays throttled while
+ *   known clients behind the same address keep working.
  */
 export function requireApiKey(app: FastifyInstance, registry: RegistrySource, failuresPerMin: number): void {
-  const failures = new Map<string, { count: number; since: number }>()
+  const throttle = createFailureThrottle({ limit: failuresPerMin, windowMs: FAILURE_WINDOW_MS, maxTracked: MAX_TRACKED_ADDRESSES })
   app.decorateRequest('apiKey', undefined)
   app.addHook('onRequest', async (request) => {
-    const now = Date.now()
-    const f = failures.get(request.ip)
-    if (f && now - f.since < FAILURE_WINDOW_MS && f.count >= failuresPerMin) {
-      throw new AppError('IIOT_ERR_API_RATE_LIMITED', 'too many failed API key checks from this address; wait a minute')
+    const presented = bearerKey(request.headers.authorization)
+    if (presented === undefined) throw new AppError('IIOT_ERR_API_UNAUTHENTICATED', 'send an API key as "Authorization: Bearer <key id>.<secret>"')
+    const current = registry.current()
+    const retryAfterS = throttle.retryAfterS(request.ip)
+    if (retryAfterS > 0) {
+      const proven = current.provenApiKey(presented)
+      if (!proven) throw new AppError('IIOT_ERR_API_RATE_LIMITED', `too many failed API key checks from this address; retry in ${retryAfterS} s`, { retryAfterS })
+      request.apiKey = proven
+      return
     }
-    const header = request.headers.authorization
-    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null
-    const key = match ? await registry.current().authenticateApiKey(match[1]!) : undefined
+    const key = await current.authenticateApiKey(presented)
     if (!key) {
-      const entry = f && now - f.since < FAILURE_WINDOW_MS ? f : { count: 0, since: now }
-      entry.count++
-      if (failures.size >= MAX_TRACKED_ADDRESSES && !failures.has(request.ip)) failures.clear()
-      failures.set(request.ip, entry)
-      throw new AppError('IIOT_ERR_API_UNAUTHENTICATED', match ? 'API key not recognised' : 'send an API key as "Authorization: Bearer <key>"')
+      throttle.fail(request.ip)
+      throw new AppError('IIOT_ERR_API_UNAUTHENTICATED', 'API key not recognised')
     }
     request.apiKey = key
   })
+}
+
+/** The `<key id>.<secret>` of a Bearer header; undefined when there is none. */
+function bearerKey(header: string | undefined): string | undefined {
+  const token = header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined
+  return token !== undefined && parseApiKey(token) ? token : undefined
 }
 
 export function apiKeyOf(request: FastifyRequest): ApiKeyEntry {

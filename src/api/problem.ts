@@ -37,6 +37,7 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
   }
   if (isAppError(error)) {
     if (error.status >= 500) request.log.error({ err: error }, 'request failed')
+    if (error.retryAfterS !== undefined) void reply.header('retry-after', String(error.retryAfterS))
     return sendProblem(reply, request, error.status, error.code, error.status >= 500 ? 'the service failed to answer; see its logs' : error.message, error.details?.map((d) => toParam(d)))
   }
   if (error instanceof StorageError) {

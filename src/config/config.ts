@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { z } from 'zod'
 import { AppError } from '../errors.js'
 
@@ -89,6 +90,7 @@ export const envSchema = z.object({
   API_RATE_LIMIT_PER_MIN: int(1, 1_000_000).default(1200),
   API_AUTH_FAILURES_PER_MIN: int(1, 100_000).default(30),
   API_CORS_ORIGINS: z.string().default(''),
+  API_TRUST_PROXY: z.string().default('false').transform(trustProxy),
 })
 
 export type Env = z.infer<typeof envSchema>
@@ -170,6 +172,8 @@ export interface ApiConfig {
   readonly authFailuresPerMin: number
   /** Origins allowed by CORS; empty: CORS off. */
   readonly corsOrigins: readonly string[]
+  /** Fastify's `trustProxy`: which X-Forwarded-For hops to believe for the client address. */
+  readonly trustProxy: boolean | readonly string[]
 }
 
 export interface JournalConfig {
@@ -323,8 +327,36 @@ function toConfig(e: Env): Config {
       rateLimitPerMin: e.API_RATE_LIMIT_PER_MIN,
       authFailuresPerMin: e.API_AUTH_FAILURES_PER_MIN,
       corsOrigins: e.API_CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o.length > 0),
+      trustProxy: e.API_TRUST_PROXY,
     },
   }
+}
+
+const PROXY_ADDRESS_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+/**
+ * API_TRUST_PROXY: false, true, or the proxies' addresses / CIDR ranges / loopback, linklocal, uniquelocal.
+ * No hop count: it would trust whoever connects directly, so Fastify 5 treats one as "trust nothing".
+ */
+function trustProxy(value: string, ctx: z.RefinementCtx): boolean | readonly string[] {
+  const v = value.trim()
+  if (v === 'false' || v === '') return false
+  if (v === 'true') return true
+  if (/^\d+$/.test(v)) {
+    ctx.addIssue({ code: 'custom', message: 'a hop count would trust any direct client (Fastify ignores it); name the proxies\' addresses or CIDR ranges instead' })
+    return false
+  }
+  const entries = v.split(',').map((a) => a.trim())
+  const bad = entries.filter((a) => !PROXY_ADDRESS_NAMES.has(a) && !isAddressOrRange(a))
+  if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `not an address, CIDR range or one of loopback, linklocal, uniquelocal: ${bad.join(', ')}` })
+  return entries
+}
+
+function isAddressOrRange(text: string): boolean {
+  const [address, bits, ...rest] = text.split('/')
+  const family = isIP(address ?? '')
+  if (family === 0 || rest.length > 0) return false
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128))
 }
 
 function isLoopback(url: string): boolean {

@@ -11,7 +11,7 @@ import {
   type RegistryFile,
   type ZoneDef,
 } from './registry-schema.js'
-import { verifySecret } from './secret-hash.js'
+import { decoyHash, verifySecret } from './secret-hash.js'
 
 export interface FactoryEntry {
   readonly zone: ZoneDef
@@ -36,6 +36,12 @@ export interface ApiKeyEntry {
 
 const VERIFIED_CACHE_MAX = 10_000
 
+/** An API key as presented: `<key id>.<secret>` (docs/security.md); undefined when it has no such shape. */
+export function parseApiKey(presented: string): { id: string; secret: string } | undefined {
+  const dot = presented.indexOf('.')
+  return dot > 0 ? { id: presented.slice(0, dot), secret: presented.slice(dot + 1) } : undefined
+}
+
 /**
  * One validated, immutable snapshot of the registry file. Lookups are O(1).
  * A reload builds a new snapshot; holders swap the reference.
@@ -49,6 +55,8 @@ export class Registry {
   // Successful scrypt verifications, keyed by id + SHA-256 of the presented secret,
   // so that a reconnecting gateway or a busy API client does not pay the slow hash each time.
   private readonly verified = new Map<string, true>()
+  // What an unknown key id is checked against: the cost of the keys we have, matching nothing.
+  private readonly apiKeyDecoy: string
 
   private constructor(file: RegistryFile) {
     this.file = file
@@ -89,6 +97,7 @@ export class Registry {
     if (problems.length > 0) {
       throw new AppError('IIOT_ERR_REGISTRY_INVALID', `invalid registry:\n  ${problems.join('\n  ')}`, { details: problems })
     }
+    this.apiKeyDecoy = decoyHash(mostCommonCost(file.apiKeys.map((k) => k.secretHash)))
   }
 
   /** Validates raw JSON (already parsed) into a registry; all problems reported at once. */
@@ -133,26 +142,58 @@ export class Registry {
     return (await this.verifyCached(`gw:${id}`, secret, entry.gateway.secretHash)) ? entry : undefined
   }
 
-  /** Checks an API key presented as `<key id>.<secret>`. */
+  /**
+   * Checks an API key presented as `<key id>.<secret>`. An unknown id is
+   * checked against a decoy hash of the same scrypt cost, so the answer takes
+   * as long as for a known id with a wrong secret: timing does not tell which
+   * ids exist (docs/security.md).
+   */
   async authenticateApiKey(presented: string): Promise<ApiKeyEntry | undefined> {
-    const dot = presented.indexOf('.')
-    if (dot <= 0) return undefined
-    const id = presented.slice(0, dot)
-    const def = this.apiKeys.get(id)
-    if (!def) return undefined
-    return (await this.verifyCached(`key:${id}`, presented.slice(dot + 1), def.secretHash)) ? { id, scope: def.scope } : undefined
+    const key = parseApiKey(presented)
+    if (!key) return undefined
+    const def = this.apiKeys.get(key.id)
+    const ok = await this.verifyCached(`key:${key.id}`, key.secret, def?.secretHash ?? this.apiKeyDecoy)
+    return ok && def ? { id: key.id, scope: def.scope } : undefined
+  }
+
+  /**
+   * The key, if this exact `<key id>.<secret>` already passed a full check
+   * since this registry was loaded; no scrypt. Lets a known client through
+   * while its address is throttled for failed checks, without giving a
+   * guesser a check it has not earned.
+   */
+  provenApiKey(presented: string): ApiKeyEntry | undefined {
+    const key = parseApiKey(presented)
+    const def = key && this.apiKeys.get(key.id)
+    return key && def && this.verified.has(cacheKey(`key:${key.id}`, key.secret)) ? { id: key.id, scope: def.scope } : undefined
   }
 
   private async verifyCached(prefix: string, secret: string, stored: string): Promise<boolean> {
-    const cacheKey = `${prefix}:${createHash('sha256').update(secret).digest('base64')}`
-    if (this.verified.has(cacheKey)) return true
+    const key = cacheKey(prefix, secret)
+    if (this.verified.has(key)) return true
     const ok = await verifySecret(secret, stored)
     if (ok) {
       if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.clear()
-      this.verified.set(cacheKey, true)
+      this.verified.set(key, true)
     }
     return ok
   }
+}
+
+function cacheKey(prefix: string, secret: string): string {
+  return `${prefix}:${createHash('sha256').update(secret).digest('base64')}`
+}
+
+/** The stored hash whose scrypt cost (N, r, p) most keys share; undefined without keys. */
+function mostCommonCost(hashes: readonly string[]): string | undefined {
+  const byCost = new Map<string, { hash: string; count: number }>()
+  for (const hash of hashes) {
+    const cost = hash.split('$').slice(0, 4).join('$')
+    const e = byCost.get(cost) ?? { hash, count: 0 }
+    e.count++
+    byCost.set(cost, e)
+  }
+  return [...byCost.values()].sort((a, b) => b.count - a.count)[0]?.hash
 }
 
 function machineKey(zone: string, factory: string, line: string, machine: string): string {

@@ -30,6 +30,19 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
   return key.length === expected.length && timingSafeEqual(key, expected)
 }
 
+/**
+ * A stored hash that no secret matches (random salt and random hash bytes),
+ * with the cost parameters and hash length of `like` (default: ours).
+ * Checking a secret against it costs what checking against `like` costs, so
+ * a lookup that finds nothing can still pay the full price.
+ */
+export function decoyHash(like?: string): string {
+  const parts = like?.split('$')
+  const [n, r, p, hashB64] = parts?.length === 6 && SECRET_HASH_PATTERN.test(like!) ? [parts[1], parts[2], parts[3], parts[5]] : [DEFAULT.N, DEFAULT.r, DEFAULT.p, undefined]
+  const length = hashB64 === undefined ? KEY_LENGTH : Buffer.from(hashB64, 'base64').length
+  return ['scrypt', n, r, p, randomBytes(16).toString('base64'), randomBytes(length).toString('base64')].join('$')
+}
+
 /** A new random secret: 32 bytes, base64url (43 characters). */
 export function newSecret(): string {
   return randomBytes(32).toString('base64url')

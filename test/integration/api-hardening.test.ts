@@ -6,16 +6,20 @@ import { startTestService, type TestService } from '../helpers/service.js'
 let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
 let svc: TestService
 let cors: TestService
+// Behind a proxy on loopback: X-Forwarded-For names the client, so each test can be its own client address.
+let proxied: TestService
 
 beforeAll(async () => {
   influxd = await startTestInfluxd()
   svc = await startTestService(influxd.url, { env: { API_RATE_LIMIT_PER_MIN: '20', API_AUTH_FAILURES_PER_MIN: '5' } })
   cors = await startTestService(influxd.url, { env: { API_CORS_ORIGINS: 'https://hmi.example' } })
+  proxied = await startTestService(influxd.url, { env: { API_AUTH_FAILURES_PER_MIN: '5', API_TRUST_PROXY: '127.0.0.1' } })
 })
 
 afterAll(async () => {
   await svc?.dispose()
   await cors?.dispose()
+  await proxied?.dispose()
   await influxd?.dispose()
 })
 
@@ -45,11 +49,51 @@ describe('API hardening', () => {
     expect((await call(svc.httpUrl, '/api/v1/hierarchy', { authorization: `Bearer ${KEYS.zone}` })).status).toBe(200)
   })
 
-  it('answers 401 for bad keys, then 429 to an address that keeps guessing, even with a right key', async () => {
-    for (let i = 0; i < 5; i++) expect((await call(svc.httpUrl, '/api/v1/hierarchy', { authorization: `Bearer ops.guess-${i}` })).status).toBe(401)
-    const blocked = await call(svc.httpUrl, '/api/v1/hierarchy', { authorization: `Bearer ops.guess-6` })
+  it('answers 401 for bad keys, then 429 with Retry-After to an address that keeps guessing; a proven key still works there', async () => {
+    expect((await call(svc.httpUrl, '/api/v1/hierarchy', { authorization: `Bearer ${KEYS.all}` })).status).toBe(200)
+    // Unknown ids count like wrong secrets (the answer must not tell them apart).
+    for (const guess of ['ops.guess-1', 'ops.guess-2', 'nobody.guess-3', 'ops.guess-4', 'nobody.guess-5']) {
+      expect((await call(svc.httpUrl, '/api/v1/hierarchy', { authorization: `Bearer ${guess}` })).status).toBe(401)
+    }
+    // Without API_TRUST_PROXY a forwarded-for header is not believed: it cannot dodge the throttle.
+    const blocked = await call(svc.httpUrl, '/api/v1/hierarchy', { authorization: 'Bearer ops.guess-6', 'x-forwarded-for': '203.0.113.99' })
     expect(blocked.status).toBe(429)
-    expect((await call(svc.httpUrl, '/api/v1/hierarchy', { authorization: `Bearer ${KEYS.all}` })).status).toBe(429)
+    expect(blocked.headers.get('content-type')).toContain('application/problem+json')
+    expect(((await blocked.json()) as { code: string }).code).toBe('IIOT_ERR_API_RATE_LIMITED')
+    const retryAfter = Number(blocked.headers.get('retry-after'))
+    expect(retryAfter).toBeGreaterThanOrEqual(1)
+    expect(retryAfter).toBeLessThanOrEqual(60)
+    // The right key, already proven by a full check, still gets in from the throttled address; guesses do not.
+    expect((await call(svc.httpUrl, '/api/v1/hierarchy', { authorization: `Bearer ${KEYS.all}` })).status).toBe(200)
+    expect((await call(svc.httpUrl, '/api/v1/hierarchy', { authorization: 'Bearer ops.guess-7' })).status).toBe(429)
+  })
+
+  it('requests without a key get 401 and never count as failed guesses', async () => {
+    const client = { 'x-forwarded-for': '198.51.100.7' }
+    for (let i = 0; i < 8; i++) {
+      for (const authorization of [undefined, 'Basic b3BzOng=', 'Bearer', 'Bearer no-dot-here']) {
+        const res = await call(proxied.httpUrl, '/api/v1/hierarchy', authorization ? { ...client, authorization } : client)
+        expect(res.status).toBe(401)
+      }
+    }
+    expect((await call(proxied.httpUrl, '/api/v1/hierarchy', { ...client, authorization: 'Bearer ops.wrong' })).status).toBe(401)
+    expect((await call(proxied.httpUrl, '/api/v1/hierarchy', { ...client, authorization: `Bearer ${KEYS.factoryA}` })).status).toBe(200)
+  })
+
+  it('with API_TRUST_PROXY the throttle keys on the client named by X-Forwarded-For', async () => {
+    const guesser = { 'x-forwarded-for': '203.0.113.1' }
+    const neighbour = { 'x-forwarded-for': '203.0.113.2' }
+    for (let i = 0; i < 5; i++) expect((await call(proxied.httpUrl, '/api/v1/hierarchy', { ...guesser, authorization: `Bearer board.guess-${i}` })).status).toBe(401)
+    const blocked = await call(proxied.httpUrl, '/api/v1/hierarchy', { ...guesser, authorization: 'Bearer board.guess-5' })
+    expect(blocked.status).toBe(429)
+    expect(blocked.headers.get('retry-after')).toMatch(/^\d+$/)
+    // A key never checked before is not let through a throttled address: that would be a free guess.
+    expect((await call(proxied.httpUrl, '/api/v1/hierarchy', { ...guesser, authorization: `Bearer ${KEYS.zone}` })).status).toBe(429)
+    // Another client behind the same proxy is not held back by the guesser.
+    expect((await call(proxied.httpUrl, '/api/v1/hierarchy', { ...neighbour, authorization: 'Bearer board.typo' })).status).toBe(401)
+    expect((await call(proxied.httpUrl, '/api/v1/hierarchy', { ...neighbour, authorization: `Bearer ${KEYS.zone}` })).status).toBe(200)
+    // Once proven, that key works from the guesser's address too.
+    expect((await call(proxied.httpUrl, '/api/v1/hierarchy', { ...guesser, authorization: `Bearer ${KEYS.zone}` })).status).toBe(200)
   })
 
   it('refuses oversized requests and keeps 5xx bodies free of internals', async () => {
