@@ -76,6 +76,11 @@ export function createAuthorizeHooks(deps: AuthorizeDeps): Pick<AedesOptions, 'a
         log.warn({ clientId: client.id, gateway: gw?.id, topic: packet.topic }, 'publish refused: outside the gateway\'s factory')
         return callback(new Error('publish not authorized'))
       }
+      // The ACL confines a gateway to ingest topics, where the journal, not the broker, keeps
+      // messages: a retained publish is ingested and forwarded as usual but not stored as retained
+      // (Aedes stores it after this hook, from this packet), so no gateway can grow broker memory
+      // with retained topics (docs/security.md). Wills pass here too.
+      packet.retain = false
       const delayed = throttle.run(gw.id, client, () => ingest(client, packet, gw, callback))
       if (delayed) report('publish_rate', { gateway: gw.id })
     },

@@ -90,21 +90,41 @@ describe('will messages', () => {
 })
 
 describe('retained messages', () => {
-  it('are delivered to a later subscriber with the retain flag, and cleared by an empty retained publish [MQTT-3.3.1-10]', async () => {
-    const topic = 'iiot/v1/za/fa/l1/m2/state'
-    const pub = await connectGateway(svc.mqttUrl, 'gw-a', SECRETS.gwA)
-    await pub.publishAsync(topic, encode('state', { seq: 1, changes: [{ state: 1, tsMs: Date.now() }] }), { qos: 1, retain: true })
-    const late = await recorder('retain-late')
-    await late.client.subscribeAsync('iiot/v1/za/fa/l1/+/state', { qos: 1 })
-    await eventually(() => late.messages.length === 1)
-    expect(late.messages[0]).toMatchObject({ topic, retain: true })
+  /** Retained messages Aedes' persistence holds, over every topic. */
+  async function retainedCount(): Promise<number> {
+    const persistence = (svc.broker.aedes as unknown as { persistence: { createRetainedStream(pattern: string): AsyncIterable<unknown> } }).persistence
+    let n = 0
+    for await (const _ of persistence.createRetainedStream('#')) n++
+    return n
+  }
 
-    await pub.publishAsync(topic, Buffer.alloc(0), { qos: 1, retain: true })
-    const later = await recorder('retain-later')
-    await later.client.subscribeAsync('iiot/v1/za/fa/l1/+/state', { qos: 1 })
+  it('on ingest topics are ingested and forwarded as usual but never kept, however many topics (docs/security.md)', async () => {
+    const topic = 'iiot/v1/za/fa/l1/m2/telemetry'
+    const pub = await connectGateway(svc.mqttUrl, 'gw-a', SECRETS.gwA)
+    const live = await recorder('retain-live')
+    await live.client.subscribeAsync('iiot/v1/za/fa/l1/+/telemetry', { qos: 1 })
+    await pub.publishAsync(topic, telemetry('retained-ingested'), { qos: 1, retain: true })
+    await eventually(() => live.messages.length === 1)
+    expect(live.messages[0]).toMatchObject({ topic, retain: false })
+    await eventually(async () => (await influxQuery(influxd.url, svc.database, `SELECT count("value") FROM telemetry WHERE signal = 'retained-ingested'`)).length > 0)
+
+    // A gateway cannot grow the broker's memory with retained messages under its own prefix.
+    const n = 200
+    await Promise.all(Array.from({ length: n }, (_, i) => pub.publishAsync(`iiot/v1/za/fa/l${i}/m${i}/telemetry`, telemetry(`retained-${i}`), { qos: 1, retain: true })))
+    // A retained will is published through the same hook.
+    const willTopic = 'iiot/v1/za/fa/_gateway/gw-a/connectivity'
+    const willPayload = encode('connectivity', { seq: 1, sentTsMs: Date.now(), reports: [{ access: 3, rttMs: 1, cellId: 'retained-will', tsMs: Date.now() }] })
+    const dying = await recorder('retain-will', { will: { topic: willTopic, payload: willPayload, qos: 1, retain: true } })
+    await live.client.subscribeAsync(willTopic, { qos: 1 })
+    dying.client.stream.destroy()
+    await eventually(() => live.messages.some((m) => m.topic === willTopic))
+    dying.client.end(true)
+    expect(await retainedCount()).toBe(0)
+    const late = await recorder('retain-late')
+    await late.client.subscribeAsync('iiot/v1/za/fa/#', { qos: 1 })
     await sleep(300)
-    expect(later.messages).toEqual([])
-    await Promise.all([pub.endAsync(), late.client.endAsync(), later.client.endAsync()])
+    expect(late.messages).toEqual([])
+    await Promise.all([pub.endAsync(), live.client.endAsync(), late.client.endAsync()])
   })
 })
 
