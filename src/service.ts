@@ -6,7 +6,6 @@ import type { Logger } from 'pino'
 import { buildApi } from './api/app.js'
 import { startBroker, type BrokerHandle } from './broker/broker.js'
 import type { Config } from './config/config.js'
-import { tagValue } from './domain/line-protocol.js'
 import { LiveStateTable } from './domain/live-state.js'
 import type { MachineState } from './domain/records.js'
 import { createMetrics, registerJournalGauges, type Metrics } from './metrics/metrics.js'
@@ -14,6 +13,7 @@ import { createIngestor, type Ingestor } from './pipeline/ingestor.js'
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js'
 import { messageTypes } from './pipeline/proto-schema.js'
 import { RejectionStore } from './pipeline/rejection-store.js'
+import { StorageRejections } from './pipeline/storage-rejection.js'
 import { createValidator } from './pipeline/validate.js'
 import { RegistryStore } from './registry/registry-store.js'
 import { Drainer } from './spool/drainer.js'
@@ -59,6 +59,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   await influxql.ensureDatabase()
   const lineWriter = createInfluxLineWriter(config.influx, config.write.batchSize)
   const rejections = await RejectionStore.open(join(config.dataDir, 'rejections.jsonl'), config.rejections, log.child({ component: 'rejections' }))
+  const storageRejections = new StorageRejections(rejections, { metrics, log: log.child({ component: 'rejections' }) })
 
   const journal: Journal = config.journal.enabled
     ? await SegmentJournal.open({ dir: join(config.dataDir, 'journal'), maxBytes: config.journal.maxBytes, segmentBytes: config.journal.segmentBytes, log: log.child({ component: 'journal' }) })
@@ -69,18 +70,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const drainer = new Drainer(journal, lineWriter, { batchSize: config.write.batchSize, lingerMs: config.write.lingerMs, maxInFlight: config.write.maxInFlight, retryBaseMs: 250, retryMaxMs: config.write.retryMaxMs }, {
     metrics,
     log: log.child({ component: 'drainer' }),
-    onRefusedLine: (line, message) => {
-      metrics.rejected.inc({ reason: 'refused_by_storage' })
-      void rejections.add({
-        topic: `(storage) ${line.slice(0, line.indexOf(','))}`,
-        gateway: undefined,
-        zone: tagValue(line, 'zone'),
-        factory: tagValue(line, 'factory'),
-        reason: 'refused_by_storage',
-        message,
-        payload: Buffer.from(line),
-      })
-    },
+    onRefusedLine: (line, message) => storageRejections.keep(line, message),
   })
   drainer.start()
 
@@ -138,6 +128,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     await broker?.close()
     await drainer.stop(0)
     await journal.close()
+    await storageRejections.close()
     await rejections.close()
     throw err
   }
@@ -169,6 +160,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         if (left > 0) log.warn({ records: left }, 'shutdown: journal not fully drained; the rest is replayed on the next start')
         await journal.close()
         await lineWriter.close()
+        await storageRejections.close()
         await rejections.close()
         await a.close()
       })()

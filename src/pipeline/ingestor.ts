@@ -115,7 +115,7 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
           })
           .then(() => void metrics.rejected.inc({ reason }))
       }
-      if (qos === 0) return durable.catch((err: unknown) => log.error({ err }, 'QoS 0 message could not be journaled'))
+      if (qos === 0) return durable.catch((err: unknown) => log.error({ err }, 'QoS 0 message could not be made durable (journal or rejection store); it is lost, as QoS 0 allows'))
       return durable
     },
     onAccepted(fn, name) {

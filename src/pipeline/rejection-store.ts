@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
-import { AppendFile } from '../spool/append-file.js'
+import { deferred, type Deferred } from '../spool/deferred.js'
 
 export interface Rejection {
   readonly id: number
@@ -19,37 +20,116 @@ export interface Rejection {
 
 export type RejectionInput = Omit<Rejection, 'id' | 'time' | 'payloadBytes' | 'payloadBase64'> & { payload: Buffer }
 
+/** The rejection file opened for appending; `write` resolves once the bytes are durable. */
+export interface AppendHandle {
+  write(bytes: Buffer): Promise<void>
+  size(): Promise<number>
+  truncate(size: number): Promise<void>
+  close(): Promise<void>
+}
+
+/** The file operations of the store: a seam, so tests can fail or "crash" any step. */
+export interface RejectionFiles {
+  openAppend(path: string): Promise<AppendHandle>
+  /** Writes a new file and fsyncs it. */
+  writeSynced(path: string, bytes: Buffer): Promise<void>
+  rename(from: string, to: string): Promise<void>
+  /** fsyncs a directory, so that a file created or renamed in it survives a crash. */
+  syncDir(dir: string): Promise<void>
+}
+
+/** As the journal's files (src/spool/append-file.ts): each write returns once durable; fdatasync where O_DSYNC does not exist. */
+const DSYNC: number = constants.O_DSYNC ?? 0
+
+export const defaultRejectionFiles: RejectionFiles = {
+  async openAppend(path) {
+    const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | DSYNC, 0o644)
+    return {
+      async write(bytes) {
+        // write() may write less than asked: loop until the whole group is in the file.
+        for (let off = 0; off < bytes.length; ) {
+          const { bytesWritten } = await fh.write(bytes, off, bytes.length - off)
+          if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' })
+          off += bytesWritten
+        }
+        if (DSYNC === 0) await fh.datasync()
+      },
+      size: async () => (await fh.stat()).size,
+      truncate: (size) => fh.truncate(size),
+      close: () => fh.close(),
+    }
+  },
+  async writeSynced(path, bytes) {
+    const fh = await open(path, 'w', 0o644)
+    try {
+      await fh.writeFile(bytes)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+  },
+  rename,
+  async syncDir(dir) {
+    const fh = await open(dir, 'r')
+    try {
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+  },
+}
+
 /**
  * The last N rejections, kept for operators (GET /api/v1/ingest/rejections)
- * in memory and in a JSON-lines file that survives restarts. `add()` resolves
- * once the record is fsynced (group commit), so a QoS 1 PUBACK for a bad
- * message means its rejection is on disk. The file is compacted to the last
- * N entries once it holds 2N.
+ * in memory and in a JSON-lines file that survives restarts, as durable as
+ * the journal (docs/delivery.md): `add()` resolves once the record is on disk
+ * (the adds of one tick share a write, opened with O_DSYNC) and rejects when it
+ * cannot be made so, so that a QoS 1 PUBACK for a bad message means its
+ * rejection is kept; a rejected add holds the PUBACK and closes the connection,
+ * and the gateway resends. Only durable records are listed.
+ *
+ * Once the file holds 2N lines it is compacted to the last N: written to a
+ * temporary file, fsynced, renamed over the old one (atomic), and the
+ * directory fsynced, so a crash at any step leaves one complete file. A failed
+ * step loses nothing: the ring stays in memory and the next add compacts again.
  */
 export class RejectionStore {
+  /** Durable records, oldest first, at most `max`. */
   private readonly ring: Rejection[] = []
   private nextId = 1
   private linesInFile = 0
-  private compacting: Promise<void> | undefined
+  /** Bytes of the file known durable: anything past it was never acknowledged. */
+  private durableSize = 0
+  /** The file no longer holds the ring (changed under us): rewrite it at the next add. */
+  private rewrite = false
+  /** Undefined after a failure: reopened at the next add. */
+  private handle: AppendHandle | undefined
+  private queue: { readonly rejection: Rejection; readonly done: Deferred }[] = []
+  private writing: Promise<void> | undefined
+  private closed = false
 
   private constructor(
     private readonly path: string,
-    private file: AppendFile,
     private readonly max: number,
     private readonly payloadBytes: number,
+    private readonly files: RejectionFiles,
     private readonly log: Logger,
   ) {}
 
-  static async open(path: string, opts: { max: number; payloadBytes: number }, log: Logger): Promise<RejectionStore> {
+  static async open(path: string, opts: { max: number; payloadBytes: number; files?: Partial<RejectionFiles> }, log: Logger): Promise<RejectionStore> {
     await mkdir(dirname(path), { recursive: true })
-    let text = ''
+    // A compaction cut short by a crash: the file it was to replace is still whole.
+    await rm(path + '.tmp', { force: true })
+    let bytes = Buffer.alloc(0)
     try {
-      text = await readFile(path, 'utf8')
+      bytes = await readFile(path)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
-    const store = new RejectionStore(path, await AppendFile.open(path), opts.max, opts.payloadBytes, log)
-    const lines = text.split('\n').filter((l) => l.length > 0)
+    const store = new RejectionStore(path, opts.max, opts.payloadBytes, { ...defaultRejectionFiles, ...opts.files }, log)
+    // A torn last line (a write cut by a crash) was never acknowledged: it is left out, and cut off when the file is opened.
+    store.durableSize = bytes.lastIndexOf(0x0a) + 1
+    const lines = bytes.toString('utf8', 0, store.durableSize).split('\n').filter((l) => l.length > 0)
     store.linesInFile = lines.length
     for (const l of lines.slice(-2 * opts.max)) {
       try {
@@ -57,16 +137,18 @@ export class RejectionStore {
         // Ids only grow; a record written twice around a compaction is kept once.
         if (r.id > (store.ring.at(-1)?.id ?? 0)) store.ring.push(r)
       } catch {
-        // A torn last line after a crash: skip it.
+        // Not a record: skip it.
       }
     }
     store.ring.splice(0, Math.max(0, store.ring.length - opts.max))
     store.nextId = (store.ring.at(-1)?.id ?? 0) + 1
+    store.handle = await store.reopen()
     return store
   }
 
-  /** Records a rejection; resolves once it is durable. */
+  /** Records a rejection; resolves once it is durable, rejects when it cannot be made so. */
   add(input: RejectionInput): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`${this.path} is closed`))
     const { payload, ...rest } = input
     const rejection: Rejection = {
       id: this.nextId++,
@@ -75,9 +157,10 @@ export class RejectionStore {
       payloadBytes: payload.length,
       payloadBase64: payload.subarray(0, this.payloadBytes).toString('base64'),
     }
-    this.ring.push(rejection)
-    if (this.ring.length > this.max) this.ring.shift()
-    return this.persist(rejection)
+    const done = deferred()
+    this.queue.push({ rejection, done })
+    this.writing ??= this.drain()
+    return done.promise
   }
 
   /** Newest first; `beforeId` pages backwards. */
@@ -92,33 +175,103 @@ export class RejectionStore {
     return out
   }
 
-  private async persist(rejection: Rejection): Promise<void> {
-    if (this.compacting) await this.compacting
-    if (this.linesInFile >= 2 * this.max) {
-      // The rewritten file holds the ring, this rejection included.
-      this.compacting = this.compact().finally(() => (this.compacting = undefined))
-      return this.compacting.catch((err: unknown) => this.log.error({ err }, 'cannot compact the rejection file'))
+  /** Writes queued records, one group at a time, until none is left. */
+  private async drain(): Promise<void> {
+    // The adds of this tick join the first group.
+    await new Promise<void>((resolve) => process.nextTick(resolve))
+    while (this.queue.length > 0) {
+      const group = this.queue.splice(0)
+      const records = group.map((g) => g.rejection)
+      try {
+        await this.write(records)
+      } catch (err) {
+        this.log.error({ err, records: records.length }, 'cannot make rejections durable; their publishes are not acknowledged')
+        for (const g of group) g.done.reject(err)
+        continue
+      }
+      this.ring.push(...records)
+      this.ring.splice(0, Math.max(0, this.ring.length - this.max))
+      for (const g of group) g.done.resolve()
     }
-    this.linesInFile++
-    try {
-      await this.file.append(Buffer.from(JSON.stringify(rejection) + '\n'))
-    } catch (err) {
-      this.log.error({ err }, 'cannot persist rejection')
-    }
+    this.writing = undefined
   }
 
-  private async compact(): Promise<void> {
-    await this.file.close()
+  private async write(records: readonly Rejection[]): Promise<void> {
+    if (!this.rewrite && this.linesInFile + records.length <= 2 * this.max) {
+      this.handle ??= await this.reopen()
+      if (!this.rewrite) {
+        const bytes = serialize(records)
+        try {
+          await this.handle.write(bytes)
+        } catch (err) {
+          // Whatever part reached the file is cut off when it is reopened, at the next add.
+          await this.discardHandle()
+          throw err
+        }
+        this.durableSize += bytes.length
+        this.linesInFile += records.length
+        return
+      }
+    }
+    await this.compact(records)
+  }
+
+  /** Rewrites the file as the last N records, these included. */
+  private async compact(records: readonly Rejection[]): Promise<void> {
+    // The old file stays whole in place until the rename replaces it.
+    await this.discardHandle()
+    const kept = [...this.ring, ...records].slice(-Math.max(this.max, records.length))
+    const bytes = serialize(kept)
     const tmp = this.path + '.tmp'
-    await writeFile(tmp, this.ring.map((r) => JSON.stringify(r) + '\n').join(''))
-    await rename(tmp, this.path)
-    this.linesInFile = this.ring.length
-    this.file = await AppendFile.open(this.path)
+    try {
+      await this.files.writeSynced(tmp, bytes)
+      await this.files.rename(tmp, this.path)
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => undefined)
+      throw err
+    }
+    // The path now names the new file; until the directory is synced a crash may bring back the
+    // old one (whole too), so these records are acknowledged only after it.
+    this.durableSize = bytes.length
+    this.linesInFile = kept.length
+    this.rewrite = false
+    await this.files.syncDir(dirname(this.path))
+  }
+
+  /** Opens the file for appending, cutting off what was never acknowledged. */
+  private async reopen(): Promise<AppendHandle> {
+    const handle = await this.files.openAppend(this.path)
+    try {
+      const size = await handle.size()
+      if (size > this.durableSize) await handle.truncate(this.durableSize)
+      else if (size < this.durableSize) {
+        // Truncated or replaced by someone else: the records the ring holds are written again.
+        this.log.warn({ path: this.path, size, expected: this.durableSize }, 'the rejection file is shorter than written; rewriting it')
+        this.rewrite = true
+      }
+      // The file may have just been created: its directory entry must be durable too.
+      await this.files.syncDir(dirname(this.path))
+    } catch (err) {
+      await handle.close().catch(() => undefined)
+      throw err
+    }
+    return handle
+  }
+
+  private async discardHandle(): Promise<void> {
+    const handle = this.handle
+    this.handle = undefined
+    await handle?.close().catch(() => undefined)
   }
 
   /** Waits for pending writes and closes the file. */
   async close(): Promise<void> {
-    await this.compacting
-    await this.file.close()
+    this.closed = true
+    await this.writing
+    await this.discardHandle()
   }
+}
+
+function serialize(records: readonly Rejection[]): Buffer {
+  return Buffer.from(records.map((r) => JSON.stringify(r) + '\n').join(''))
 }

@@ -1,4 +1,7 @@
+import { mkdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { MqttClient } from 'mqtt'
+import { byLabel } from '../../src/metrics/metrics.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KEYS, SECRETS } from '../helpers/fixtures.js'
 import { connectGateway, encode, publish } from '../helpers/gateway.js'
@@ -107,5 +110,52 @@ describe('rejections', () => {
     const pino = (await import('pino')).default
     const reopened = await RejectionStore.open(`${svc.dir}/rejections.jsonl`, { max: 1000, payloadBytes: 1024 }, pino({ level: 'silent' }))
     expect(reopened.list({ limit: 100 }).map((r) => r.reason)).toEqual(svc.rejections.list({ limit: 100 }).map((r) => r.reason))
+  })
+})
+
+describe('a rejection acknowledged is a rejection kept', () => {
+  it('holds the PUBACK and closes the connection when the rejection cannot be made durable; the resent message is kept once', async () => {
+    // Its own service: two rejections kept, so the file is compacted every few.
+    const small = await startTestService(influxd.url, { env: { REJECTIONS_MAX: '2' } })
+    const clients: MqttClient[] = []
+    try {
+      const bad = (n: number) => Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f, n])
+      const first = await connectGateway(small.mqttUrl, 'gw-a', SECRETS.gwA)
+      clients.push(first)
+      for (let n = 1; n <= 4; n++) await publish(first, T, bad(n))
+      expect(await byLabel(small.metrics.rejected, 'reason')).toEqual({ decode_error: 4 })
+
+      // The file holds 2 * REJECTIONS_MAX lines: the next rejection compacts it, and a directory
+      // where the file was makes that fail (permissions would not stop root).
+      const file = join(small.dir, 'rejections.jsonl')
+      await rm(file)
+      await mkdir(file)
+      const outcome = await new Promise<'closed' | 'acked'>((resolve) => {
+        first.once('close', () => resolve('closed'))
+        first.publish(T, bad(5), { qos: 1 }, (err) => {
+          if (!err) resolve('acked')
+        })
+      })
+      expect(outcome).toBe('closed')
+      expect(await byLabel(small.metrics.rejected, 'reason')).toEqual({ decode_error: 4 })
+      expect(small.rejections.list({ limit: 10 }).map((r) => Buffer.from(r.payloadBase64, 'base64').at(-1))).toEqual([4, 3])
+
+      // The fault cleared, the gateway connects again and resends: acknowledged, kept once, counted once.
+      await rm(file, { recursive: true })
+      const again = await connectGateway(small.mqttUrl, 'gw-a', SECRETS.gwA)
+      clients.push(again)
+      await publish(again, T, bad(5))
+      expect(await byLabel(small.metrics.rejected, 'reason')).toEqual({ decode_error: 5 })
+      const lastBytes = (rs: { payloadBase64: string }[]) => rs.map((r) => Buffer.from(r.payloadBase64, 'base64').at(-1))
+      expect(lastBytes(small.rejections.list({ limit: 10 }))).toEqual([5, 4])
+      const { RejectionStore } = await import('../../src/pipeline/rejection-store.js')
+      const pino = (await import('pino')).default
+      const reopened = await RejectionStore.open(file, { max: 2, payloadBytes: 1024 }, pino({ level: 'silent' }))
+      expect(lastBytes(reopened.list({ limit: 10 }))).toEqual([5, 4])
+      await reopened.close()
+    } finally {
+      for (const c of clients) await c.endAsync(!c.connected)
+      await small.dispose()
+    }
   })
 })

@@ -1,0 +1,92 @@
+import type { Logger } from 'pino'
+import { tagValue } from '../domain/line-protocol.js'
+import type { Metrics } from '../metrics/metrics.js'
+import type { RejectionInput, RejectionStore } from './rejection-store.js'
+
+const REASON = 'refused_by_storage'
+
+/** A point InfluxDB refused as bad data, as a rejection: its measurement stands for the topic, the line for the payload. */
+export function storageRejection(line: string, message: string): RejectionInput {
+  // Our measurements have no escapes: the first comma (tags) or space (fields) ends it.
+  const end = [line.indexOf(','), line.indexOf(' ')].filter((i) => i >= 0).reduce((a, b) => Math.min(a, b), line.length)
+  return {
+    topic: `(storage) ${line.slice(0, end)}`,
+    gateway: undefined,
+    zone: tagValue(line, 'zone'),
+    factory: tagValue(line, 'factory'),
+    reason: REASON,
+    message,
+    payload: Buffer.from(line),
+  }
+}
+
+/** Rejections waiting for a retry at most; past it a refused point is logged and left out (the drainer counted it dropped). */
+const MAX_PENDING = 10_000
+
+/**
+ * Keeps the points storage refused (docs/delivery.md). The drainer has moved
+ * its checkpoint past them, so the rejection is their only trace: one that
+ * cannot be made durable yet is retried every `retryMs` until it is, and
+ * counted in `iiot_messages_rejected_total{reason="refused_by_storage"}` once kept.
+ */
+export class StorageRejections {
+  private readonly pending = new Set<Promise<void>>()
+  private readonly sleepers = new Set<() => void>()
+  private closed = false
+
+  constructor(
+    private readonly store: Pick<RejectionStore, 'add'>,
+    private readonly deps: { readonly metrics: Metrics; readonly log: Logger; readonly retryMs?: number },
+  ) {}
+
+  /** For the drainer's `onRefusedLine`: returns at once, the record is kept in the background. */
+  keep(line: string, message: string): void {
+    if (this.pending.size >= MAX_PENDING) {
+      this.deps.log.error({ pending: this.pending.size }, 'too many refused points wait for the rejection store; this one is not kept')
+      return
+    }
+    const done: Promise<void> = this.attempt(storageRejection(line, message)).finally(() => this.pending.delete(done))
+    this.pending.add(done)
+  }
+
+  /** Rejections not yet kept. */
+  get waiting(): number {
+    return this.pending.size
+  }
+
+  private async attempt(input: RejectionInput): Promise<void> {
+    for (let tries = 1; ; tries++) {
+      try {
+        await this.store.add(input)
+        this.deps.metrics.rejected.inc({ reason: REASON })
+        return
+      } catch (err) {
+        if (this.closed) {
+          this.deps.log.error({ err, topic: input.topic }, 'shutdown: the rejection of a point storage refused could not be kept')
+          return
+        }
+        if (tries === 1) this.deps.log.error({ err, topic: input.topic }, 'cannot keep the rejection of a point storage refused yet; retrying')
+        await this.sleep(this.deps.retryMs ?? 1000)
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer)
+        this.sleepers.delete(wake)
+        resolve()
+      }
+      const timer = setTimeout(wake, ms)
+      this.sleepers.add(wake)
+    })
+  }
+
+  /** Tries each waiting rejection once more, then stops retrying. Call before closing the store. */
+  async close(): Promise<void> {
+    this.closed = true
+    for (const wake of [...this.sleepers]) wake()
+    await Promise.all(this.pending)
+  }
+}
