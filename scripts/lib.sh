@@ -26,7 +26,7 @@ ensure_node() {
 
 ensure_influxd() {
   if command -v influxd >/dev/null 2>&1 || [ -n "${INFLUXD_BIN:-}" ]; then return 0; fi
-  log "installing InfluxDB from the OS packages (apt-get install influxdb)"
+  log "installing Debian's influxdb package (InfluxDB 1.x) system-wide with apt-get (needs root or sudo): the demo and the tests start throwaway influxd processes from it. The Quick start needs none when INFLUX_URL names an InfluxDB you already run (README, \"Quick start\")"
   apt_install influxdb
   # Debian's package may start a system service on machines with systemd; we run our own
   # throwaway instances on other ports, so it does not matter either way.
@@ -43,4 +43,20 @@ ensure_npm_deps() {
 ensure_build() {
   log "building (tsc)"
   npm run --silent build
+}
+
+# The demo prints an all-scope API key: it listens on loopback unless DEMO_BIND says otherwise
+# (README, "Quick start"). MQTT_HOST and HTTP_HOST set by the user win (docs/configuration.md).
+demo_bind() {
+  local bind="${DEMO_BIND:-127.0.0.1}"
+  export MQTT_HOST="${MQTT_HOST:-$bind}" HTTP_HOST="${HTTP_HOST:-$bind}"
+}
+
+# The address to reach a listener bound to $1 from this machine: loopback for a wildcard bind.
+local_addr() {
+  case "$1" in
+    0.0.0.0 | :: | '[::]') echo 127.0.0.1 ;;
+    *:*) echo "[$1]" ;;
+    *) echo "$1" ;;
+  esac
 }

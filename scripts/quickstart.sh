@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Starts iiot-ingest with a local InfluxDB and a simulated factory feeding it, installing what is
 # missing. Ctrl-C stops everything. Set INFLUX_URL (and INFLUX_* as in the README) to use an
-# existing InfluxDB instead of the managed local one.
+# existing InfluxDB instead of the managed local one. MQTT, WebSocket and the API listen on
+# 127.0.0.1 only: set DEMO_BIND=0.0.0.0 to expose them (or MQTT_HOST / HTTP_HOST one by one).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/lib.sh
+demo_bind
 
 ensure_node
 [ -n "${INFLUX_URL:-}" ] || ensure_influxd
@@ -30,37 +32,44 @@ if [ -z "${INFLUX_URL:-}" ]; then
   export INFLUX_URL
 fi
 
+mqtt_url="mqtt://$(local_addr "$MQTT_HOST"):${MQTT_PORT:-1883}"
 export REGISTRY_FILE="${REGISTRY_FILE:-./data/registry.json}"
 if [ ! -f "$REGISTRY_FILE" ]; then
   log "creating a demo registry (1 zone, 2 factories, 2 lines each, 4 machines per line)"
   node dist/src/cli/registry-cli.js demo --file "$REGISTRY_FILE" --credentials ./data/simulator.json \
-    --mqtt-url "mqtt://127.0.0.1:${MQTT_PORT:-1883}"
+    --mqtt-url "$mqtt_url"
 fi
 
-log "starting iiot-ingest"
+log "starting iiot-ingest (MQTT and WebSocket on $MQTT_HOST, API on $HTTP_HOST)"
 # Two glibc malloc arenas instead of one per thread: a smaller RSS for the same work (README, "Memory").
 MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" node dist/src/main.js &
 pids+=($!)
-api="http://127.0.0.1:${HTTP_PORT:-8080}"
+api="http://$(local_addr "$HTTP_HOST"):${HTTP_PORT:-8080}"
 ready() { node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$api/readyz"; }
 for _ in $(seq 1 100); do ready && break; sleep 0.2; done
 ready || { log "the service did not become ready"; exit 1; }
 
-key=$(cat data/demo-api-key 2>/dev/null || echo '<your API key>')
+key=$(cat "$(dirname "$REGISTRY_FILE")/demo-api-key" 2>/dev/null || echo '<your API key>')
+case "$MQTT_HOST $HTTP_HOST" in
+  "127.0.0.1 127.0.0.1") reach="this machine only (DEMO_BIND=0.0.0.0 exposes it)" ;;
+  *) reach="MQTT on $MQTT_HOST, the API on $HTTP_HOST: anyone who can reach them and has the key below reads everything" ;;
+esac
 cat >&2 <<MSG
 
-  iiot-ingest is running.
+  iiot-ingest is running, reachable from $reach.
     API        $api/api/v1   (OpenAPI: $api/docs)
-    MQTT       mqtt://127.0.0.1:${MQTT_PORT:-1883}  ws://127.0.0.1:${MQTT_WS_PORT:-8083}
+    MQTT       $mqtt_url  ws://$(local_addr "$MQTT_HOST"):${MQTT_WS_PORT:-8083}
     InfluxDB   $INFLUX_URL
-    API key    $key
+    API key    $key   (scope: all)
   Try:
-    curl -H "Authorization: Bearer $key" "$api/api/v1/telemetry/latest?factory=z1-f1&line=line-1&machine=m-1"
+    curl -H "Authorization: Bearer $key" "$api/api/v1/equipment/state?factory=z1-f1"
+    curl -H "Authorization: Bearer $key" "$api/api/v1/production/oee?factory=z1-f1&line=line-1"
     curl -H "Authorization: Bearer $key" "$api/api/v1/ingest/stats"
+    xdg-open $api/docs     # the OpenAPI explorer, or open that address in a browser
 
   The simulator runs below; Ctrl-C stops everything.
 
 MSG
-node dist/src/simulator/simulate.js --credentials ./data/simulator.json ${SIMULATE_ARGS:-} &
+node dist/src/simulator/simulate.js --credentials ./data/simulator.json --url "$mqtt_url" ${SIMULATE_ARGS:-} &
 pids+=($!)
 wait "${pids[-1]}"
