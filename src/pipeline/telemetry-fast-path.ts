@@ -1,4 +1,4 @@
-import type { Type } from 'protobufjs'
+import type { Field, Type } from 'protobufjs'
 import type { IngestLimits } from '../config/config.js'
 import { NAME_PATTERN } from '../domain/ids.js'
 import { escapeTag, floatField, stringField } from '../domain/line-protocol.js'
@@ -13,20 +13,41 @@ import type { MachineTopic } from '../domain/topic.js'
  * and its garbage collection was the ingest path's largest cost (see
  * bench/README).
  *
- * The fast path only ever accepts. At anything the reference path would
- * reject, or that it is not sure about (an unknown field, fields out of the
- * canonical order, two members of the value oneof, a number beyond 2^48, a
- * U+FFFD in a string), it returns undefined and the message takes the
- * reference path, which gives the rejection its reason. So zod stays the
- * specification; `test/unit/telemetry-fast-path.test.ts` holds the two paths
- * to the same lines on valid messages and checks on mutated ones that the
- * fast path never accepts what the reference rejects.
+ * The fast path accepts a strict subset of what the reference path accepts.
+ * At anything the reference path would reject, or that it is not sure about
+ * (an unknown field, a header field after a sample, two members of the value
+ * oneof, a number of 2^53 or more, a U+FFFD in a string), it returns undefined
+ * and the message takes the reference path, which gives the rejection its
+ * reason. So zod stays the specification; `test/unit/telemetry-fast-path.test.ts`
+ * holds the two paths to the same lines on valid messages and checks on
+ * mutated ones, and `telemetry-fast-path-wire.test.ts` on non-canonical
+ * encodings, that the fast path never accepts what the reference rejects.
  */
 export type TelemetryFastPath = (topic: MachineTopic, topicKey: string, payload: Buffer, nowMs: number) => string[] | undefined
 
-/** The fields the reader below assumes, checked against the loaded schema at start-up. */
-const TELEMETRY_FIELDS = 'seq:1:uint32,sentTsMs:2:int64,samples:3:Sample'
-const SAMPLE_FIELDS = 'signal:1:string,doubleValue:2:double,intValue:3:sint64,boolValue:4:bool,stringValue:5:string,unit:6:string,tsMs:7:int64,quality:8:Quality'
+/**
+ * The fields the reader below assumes, checked against the loaded schema at
+ * start-up (see describe()): proto3 fields without presence, a repeated
+ * length-delimited `samples`, the four value members in the oneof `value`
+ * (whose name the validator reads), and Quality's values 0-3.
+ */
+const TELEMETRY_FIELDS = 'seq:1:uint32:implicit,sentTsMs:2:int64:implicit,samples:3:Sample:repeated'
+const SAMPLE_FIELDS =
+  'signal:1:string:implicit,doubleValue:2:double:oneof value,intValue:3:sint64:oneof value,boolValue:4:bool:oneof value,' +
+  'stringValue:5:string:oneof value,unit:6:string:implicit,tsMs:7:int64:implicit,quality:8:Quality{0|1|2|3}:implicit'
+
+/**
+ * The longest varint protobufjs' reader (src/reader.js) takes, by use: `tag()`
+ * and `size()` at most 5 bytes (`invalid tag encoding`, `invalid length
+ * encoding`, and a 5th byte may not carry a tag past 2^32 or a length past
+ * 2^31); `uint32()`, `int32()`, `bool()` and the 64-bit readers at most 10.
+ */
+const TAG_BYTES = 5
+const LENGTH_BYTES = 5
+const VALUE_BYTES = 10
+const MAX_LENGTH = 0x7fffffff
+/** Integers from here on fall back: below it, both varint() and protobufjs' LongBits.toNumber() are exact. */
+const MAX_EXACT = 2 ** 53
 
 /** Wire tags (field << 3 | wire type). */
 const T_SEQ = (1 << 3) | 0
@@ -52,8 +73,7 @@ const MAX_UNITS = 1_000
 /** Returns undefined (the reference path for every message) when the schema is not the one this reader knows. */
 export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): TelemetryFastPath | undefined {
   const sample = telemetry.fields.samples?.resolvedType
-  if (describe(telemetry) !== TELEMETRY_FIELDS || !sample || !('fields' in sample) || describe(sample as Type) !== SAMPLE_FIELDS) return undefined
-  if (!telemetry.fields.samples!.repeated) return undefined
+  if (describe(telemetry) !== TELEMETRY_FIELDS || !sample || !('fields' in sample) || describe(sample) !== SAMPLE_FIELDS) return undefined
 
   /** topic → signal → the line's head, from the measurement to the space before the fields. */
   const heads = new Map<string, Map<string, string>>()
@@ -61,11 +81,16 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
   let buf: Buffer = Buffer.alloc(0)
   let pos = 0
 
-  /** A varint of at most 7 bytes (< 2^49), or -1: longer ones (negative int64s among them) go the reference way. */
-  function varint(end: number): number {
+  /**
+   * The one varint reader: at most `maxBytes` bytes, ending before `end`, or -1.
+   * The sum is exact below 2^53 (each term is a 7-bit number times a power of
+   * two) and never below 2^53 when the true value is not, so callers' range
+   * checks decide exactly; an over-long encoding (0x80 padding) reads as its value.
+   */
+  function varint(end: number, maxBytes: number): number {
     let result = 0
     let mul = 1
-    for (let i = 0; i < 7 && pos < end; i++) {
+    for (let i = 0; i < maxBytes && pos < end; i++) {
       const b = buf[pos++]!
       result += (b & 0x7f) * mul
       if (b < 0x80) return result
@@ -74,9 +99,21 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
     return -1
   }
 
+  /** A length prefix that fits before `end`, or -1. */
+  function length(end: number): number {
+    const len = varint(end, LENGTH_BYTES)
+    return len > MAX_LENGTH || len > end - pos ? -1 : len
+  }
+
+  /** An int64, uint64, sint64 (still zigzagged) or uint32 value below 2^53, or -1 (negative int64s among them). */
+  function integer(end: number): number {
+    const v = varint(end, VALUE_BYTES)
+    return v >= MAX_EXACT ? -1 : v
+  }
+
   function string(end: number): string | undefined {
-    const len = varint(end)
-    if (len < 0 || pos + len > end) return undefined
+    const len = length(end)
+    if (len < 0) return undefined
     const s = buf.toString('utf8', pos, pos + len)
     pos += len
     // Ill-formed UTF-8 decodes to U+FFFD here but is a decode error for protobufjs: let it decide.
@@ -118,7 +155,7 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
     let member = 0
     let value = ''
     while (pos < end) {
-      const tag = varint(end)
+      const tag = varint(end, TAG_BYTES)
       let field: number
       switch (tag) {
         case S_SIGNAL: {
@@ -134,11 +171,11 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
           continue
         }
         case S_TS:
-          ts = varint(end)
+          ts = integer(end)
           if (ts < 0) return undefined
           continue
         case S_QUALITY:
-          quality = varint(end)
+          quality = integer(end)
           if (quality < 0 || quality > 3) return undefined
           continue
         case S_DOUBLE: {
@@ -152,15 +189,16 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
         }
         case S_INT: {
           field = 3
-          const z = varint(end)
+          const z = integer(end)
           if (z < 0) return undefined
-          // zigzag: even → z/2, odd → -(z+1)/2 (arithmetic, not bitwise: z may exceed 32 bits)
+          // zigzag: even → z/2, odd → -(z+1)/2 (arithmetic, not bitwise: z may exceed 32 bits; exact below 2^53)
           value = 'value=' + floatField(z % 2 === 0 ? z / 2 : -(z + 1) / 2)
           break
         }
         case S_BOOL: {
           field = 4
-          const b = varint(end)
+          // protobufjs' bool() is true when any of up to 10 bytes carries a bit: exactly b !== 0, whatever b's size.
+          const b = varint(end, VALUE_BYTES)
           if (b < 0) return undefined
           value = b !== 0 ? 'value_bool=true' : 'value_bool=false'
           break
@@ -196,22 +234,23 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
     let seqField = ''
     const lines: string[] = []
     while (pos < end) {
-      const tag = varint(end)
+      const tag = varint(end, TAG_BYTES)
       if (tag === T_SAMPLE) {
         if (lines.length === 0) {
           // The header comes first in the canonical order; a header field after a sample falls back.
           if (sentTsMs === 0) sentTsMs = nowMs
           seqField = ',seq=' + seq + 'i'
         }
-        const len = varint(end)
-        if (len < 0 || pos + len > end || lines.length >= limits.maxBatch) return undefined
+        const len = length(end)
+        if (len < 0 || lines.length >= limits.maxBatch) return undefined
         const line = sampleLine(topic, topicKey, pos + len, sentTsMs, seqField, nowMs)
         if (line === undefined) return undefined
         lines.push(line)
       } else if ((tag === T_SEQ || tag === T_SENT) && lines.length === 0) {
-        const v = varint(end)
+        const v = integer(end)
         if (v < 0) return undefined
         if (tag === T_SEQ) {
+          // protobufjs' uint32() keeps the low 32 bits of a larger value; leave that to it.
           if (v > 0xffffffff) return undefined
           seq = v
         } else {
@@ -225,6 +264,24 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
   }
 }
 
+/**
+ * A message's fields as protobufjs' decoder (src/decoder.js) treats them, in
+ * field-number order: name, number, type (an enum with its values), label
+ * and encoding. The label decides how a field is read: `repeated` appends,
+ * `map` reads entries, `required` is checked after the message, a oneof
+ * member records its name in the oneof, `optional` (explicit presence) keeps
+ * a default value, `implicit` (proto3) drops it; `delimited` fields come as
+ * groups, not length-prefixed.
+ */
 function describe(type: Type): string {
-  return type.fieldsArray.map((f) => `${f.name}:${f.id}:${f.type}`).join(',')
+  return [...type.fieldsArray]
+    .sort((a, b) => a.id - b.id)
+    .map(describeField)
+    .join(',')
+}
+
+function describeField(f: Field): string {
+  const label = f.map ? 'map' : f.repeated ? 'repeated' : f.required || f.rule === 'required' ? 'required' : f.partOf ? `oneof ${f.partOf.name}` : f.hasPresence ? 'optional' : 'implicit'
+  const values = f.resolvedType && 'valuesById' in f.resolvedType ? `{${Object.keys(f.resolvedType.valuesById).join('|')}}` : ''
+  return `${f.name}:${f.id}:${f.type}${values}:${label}${f.delimited ? ':delimited' : ''}`
 }
