@@ -187,13 +187,18 @@ function checkTimes(message: DecodedMessage & { sentTsMs: number }, limits: Inge
     const item = items[i]!
     if (item.tsMs === 0) item.tsMs = message.sentTsMs
     if (item.tsMs > newest) {
-      return { ok: false, failure: { reason: 'future_timestamp', message: `item ${i}: timestamp ${new Date(item.tsMs).toISOString()} is more than ${limits.maxFutureSkewMs} ms in the future (check the gateway clock)` } }
+      return { ok: false, failure: { reason: 'future_timestamp', message: `item ${i}: timestamp ${describeTime(item.tsMs)} is more than ${limits.maxFutureSkewMs} ms in the future (check the gateway clock)` } }
     }
     if (item.tsMs < oldest) {
-      return { ok: false, failure: { reason: 'stale_timestamp', message: `item ${i}: timestamp ${new Date(item.tsMs).toISOString()} is older than ${limits.maxAgeMs} ms` } }
+      return { ok: false, failure: { reason: 'stale_timestamp', message: `item ${i}: timestamp ${describeTime(item.tsMs)} is older than ${limits.maxAgeMs} ms` } }
     }
   }
   return { ok: true, message }
+}
+
+/** ISO 8601 where a Date can hold it (±8.64e15 ms); past that, the number itself, since toISOString() would throw. */
+function describeTime(tsMs: number): string {
+  return Math.abs(tsMs) <= 8.64e15 ? new Date(tsMs).toISOString() : `${tsMs} ms`
 }
 
 export function itemsOf(message: DecodedMessage): readonly unknown[] {

@@ -41,6 +41,8 @@ describe('semantic validation', () => {
     ['batch_too_large', 'telemetry', { samples: [1, 2, 3, 4].map((i) => ({ signal: `s${i}`, doubleValue: i, tsMs: NOW })) }],
     ['future_timestamp', 'telemetry', { samples: [{ signal: 'a', doubleValue: 1, tsMs: NOW + 60_001 }] }],
     ['stale_timestamp', 'telemetry', { samples: [{ signal: 'a', doubleValue: 1, tsMs: NOW - 86_400_001 }] }],
+    // Beyond the range of a JavaScript Date (±8.64e15 ms): a rejection, not a throw (was internal_error).
+    ['future_timestamp', 'telemetry', { samples: [{ signal: 'a', doubleValue: 1, tsMs: 8_700_000_000_000_000 }] }],
     ['invalid_enum', 'state', { changes: [{ state: 0, tsMs: NOW }] }],
     ['invalid_enum', 'connectivity', { reports: [{ access: 42, tsMs: NOW }] }],
     ['non_finite_number', 'quality', { inspections: [{ characteristic: 'd', value: NaN, tsMs: NOW }] }],
