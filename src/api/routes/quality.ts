@@ -5,6 +5,7 @@ import { isoOf } from '../history.js'
 import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
 import { nameParam, resolveWindow, scopeQuery, slugParam, timeParam } from '../params.js'
+import { badRequest } from '../problem.js'
 import { resolveScope } from '../scope.js'
 
 const inspection = z.object({
@@ -64,7 +65,7 @@ export const spcRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
         tags: ['quality'],
         summary: 'SPC of a characteristic over a window: I-MR chart, Cp/Cpk, Western Electric rules 1-4',
         description:
-          'Individuals chart (one measurement per point, in time order; the newest 10,000 in the window): center line = mean; sigma (within) = mean moving range / d2 (1.128); UCL/LCL = mean ± 3 sigma. Cp = (USL - LSL) / 6 sigma, Cpk = min(USL - mean, mean - LSL) / 3 sigma with sigma within; Pp/Ppk the same with the overall standard deviation. Spec limits from the parameters, else from the newest inspection that carries them. Violations: rule 1 one point beyond 3 sigma; rule 2 two of three beyond 2 sigma on one side; rule 3 four of five beyond 1 sigma on one side; rule 4 eight in a row on one side; each with the point that completes it.',
+          'Individuals chart (one measurement per point, in time order; the newest 10,000 in the window): center line = mean; sigma (within) = mean moving range / d2 (1.128); UCL/LCL = mean ± 3 sigma. Cp = (USL - LSL) / 6 sigma, Cpk = min(USL - mean, mean - LSL) / 3 sigma with sigma within; Pp/Ppk the same with the overall standard deviation. Spec limits from the parameters, else from the newest inspection that carries them; lsl must be below usl (400 otherwise). Violations: rule 1 one point beyond 3 sigma; rule 2 two of three beyond 2 sigma on one side; rule 3 four of five beyond 1 sigma on one side; rule 4 eight in a row on one side; each with the point that completes it.',
         security: [{ bearerAuth: [] }],
         querystring: z.object({
           zone: scopeQuery.zone,
@@ -77,6 +78,11 @@ export const spcRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
           lsl: z.coerce.number().optional(),
           usl: z.coerce.number().optional(),
           target: z.coerce.number().optional(),
+        }).superRefine((q, ctx) => {
+          if (q.lsl !== undefined && q.usl !== undefined && !(q.lsl < q.usl)) {
+            ctx.addIssue({ code: 'custom', path: ['lsl'], message: `must be below usl (${q.usl})` })
+            ctx.addIssue({ code: 'custom', path: ['usl'], message: `must be above lsl (${q.lsl})` })
+          }
         }),
       },
     },
@@ -90,6 +96,12 @@ export const spcRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
         lsl: q.lsl ?? newestWithSpec?.lsl ?? undefined,
         usl: q.usl ?? newestWithSpec?.usl ?? undefined,
         target: q.target ?? newestWithSpec?.target ?? undefined,
+      }
+      // One limit given, the other stored: the pair must still be in order (both given is checked by the schema).
+      if (spec.lsl !== undefined && spec.usl !== undefined && !(spec.lsl < spec.usl) && (q.lsl === undefined) !== (q.usl === undefined)) {
+        throw q.lsl !== undefined
+          ? badRequest('lsl', `must be below the usl of the newest inspection that carries spec limits (${spec.usl}); give usl too`)
+          : badRequest('usl', `must be above the lsl of the newest inspection that carries spec limits (${spec.lsl}); give lsl too`)
       }
       const points = rows.map((r) => ({ tsMs: Date.parse(r.time), value: r.value }))
       const result = spcIndividuals(points, spec)
