@@ -14,6 +14,7 @@ import { createGatewayHooks } from './gateway-auth.js'
 import { createLimitReporter, createThrottledWarn, limitOfAedesError } from './limit-reporter.js'
 import { startListener, type Listener, type ListenerKind } from './listeners.js'
 import { guardPacketSize } from './packet-size-guard.js'
+import { guardProtocolLevel } from './protocol-level-guard.js'
 import { readTlsMaterial, secureContextOptions, warnIfExpiring, watchTlsFiles } from './tls-context.js'
 
 export interface BrokerHandle {
@@ -62,7 +63,7 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
     drainTimeout: config.drainTimeoutMs,
     // Packets a client may send before its CONNECT has been processed.
     queueLimit: config.queueLimit,
-    // Keepalive bounds are ours (preConnect): Aedes' keepaliveLimit answers CONNACK 6, which MQTT 3.1.1 does not define.
+    // Keepalive bounds are ours (gateway-auth.ts): Aedes' keepaliveLimit answers CONNACK 6, which MQTT 3.1.1 does not define.
     keepaliveLimit: 0,
   })
   aedes.on('clientReady', () => metrics.clients.set(aedes.connectedClients))
@@ -83,6 +84,10 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
 
   const handle = (stream: Duplex, req: IncomingMessage | undefined, tlsSocket: TLSSocket | undefined) => {
     guardPacketSize(stream, config.maxPacketBytes, (declaredBytes) => report('packet_size', { declaredBytes, max: config.maxPacketBytes }))
+    guardProtocolLevel(stream, (level) => {
+      metrics.refused.inc({ operation: 'connect', reason: 'protocol_version' })
+      warn('protocol_version', { level }, 'CONNECT refused: unacceptable protocol level (CONNACK 1)')
+    })
     const client = aedes.handle(stream, req)
     hooks.attach(client, tlsSocket ? certificateIdentity(tlsSocket) : undefined)
     stream.once('close', () => hooks.detach(client))

@@ -47,6 +47,8 @@ export interface GatewayHooks extends Pick<AedesOptions, 'preConnect' | 'authent
 interface ClientState {
   cert: CertificateIdentity | undefined
   emptyClientId: boolean
+  /** The keepalive asked for, when above MQTT_MAX_KEEPALIVE_S. */
+  keepaliveTooLong: number | undefined
   detached: boolean
   gateway: GatewayIdentity | undefined
 }
@@ -83,7 +85,7 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
   const throttle = createPublishThrottle(limits.publishRatePerGatewayPerS)
   const stateOf = (client: Client): ClientState => {
     let s = states.get(client)
-    if (!s) states.set(client, (s = { cert: undefined, emptyClientId: false, detached: false, gateway: undefined }))
+    if (!s) states.set(client, (s = { cert: undefined, emptyClientId: false, keepaliveTooLong: undefined, detached: false, gateway: undefined }))
     return s
   }
   const identity = (client: Client) => states.get(client)?.gateway
@@ -119,15 +121,20 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
     close: () => throttle.close(),
 
     preConnect(client, packet, callback) {
-      // Aedes invents an id for an empty one; we refuse it instead, so every session is attributable.
-      if (!packet.clientId) stateOf(client).emptyClientId = true
-      // A connection without keepalive (0) is never noticed dead when a cell drops; MQTT 3.1.1 has no
-      // CONNACK code for this, so the connection is closed without one [MQTT-3.2.2-6].
-      const keepalive = packet.keepalive ?? 0
-      if (keepalive === 0 || keepalive > limits.maxKeepaliveS) {
-        report('keepalive', { keepalive, max: limits.maxKeepaliveS })
-        return callback(new Error('keepalive out of bounds'), false)
+      const s = stateOf(client)
+      // [MQTT-3.1.2-22] a password without a username is a malformed CONNECT (MQTT 5 allows it, and
+      // Aedes answers MQTT 5 with CONNACK 1): closed without CONNACK, as preConnect refusals are.
+      if (packet.password !== undefined && packet.username === undefined && packet.protocolVersion !== 5) {
+        metrics.refused.inc({ operation: 'connect', reason: 'password_without_username' })
+        return callback(new Error('password without username'), false)
       }
+      // Aedes invents an id for an empty one; we refuse it instead, so every session is attributable.
+      if (!packet.clientId) s.emptyClientId = true
+      // Keepalive 0 (none) would leave a dead link unnoticed when a cell drops; stock clients send it
+      // (the Paho interoperability suite does), so it is accepted and held to the maximum instead:
+      // Aedes arms its idle timer from this packet's keepalive after preConnect [MQTT-3.1.2-24].
+      if (!packet.keepalive) packet.keepalive = limits.maxKeepaliveS
+      else if (packet.keepalive > limits.maxKeepaliveS) s.keepaliveTooLong = packet.keepalive
       callback(null, true)
     },
 
@@ -138,6 +145,12 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
       if (client.id.length > limits.maxClientIdLength) {
         report('client_id_length', { length: client.id.length })
         return refuse(client, 'client_id_too_long', IDENTIFIER_REJECTED, callback)
+      }
+      // MQTT 3.1.1 has no CONNACK code for a keepalive the server will not serve; "identifier
+      // rejected" is what Mosquitto answers, and it is checked before the costly secret hash.
+      if (s.keepaliveTooLong !== undefined) {
+        report('keepalive', { keepalive: s.keepaliveTooLong, max: limits.maxKeepaliveS })
+        return refuse(client, 'keepalive_too_long', IDENTIFIER_REJECTED, callback)
       }
       let gatewayId = username
       if (s.cert) {

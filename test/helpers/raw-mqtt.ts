@@ -79,11 +79,12 @@ export class RawMqtt {
   }
 }
 
-export function connectPacket(opts: { clientId: string; username?: string; password?: string; keepalive?: number; clean?: boolean }): Packet {
+export function connectPacket(opts: { clientId: string; username?: string; password?: string; keepalive?: number; clean?: boolean; protocolVersion?: 3 | 4 | 5 }): Packet {
+  const protocolVersion = opts.protocolVersion ?? 4
   return {
     cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion: 4,
+    protocolId: protocolVersion === 3 ? 'MQIsdp' : 'MQTT',
+    protocolVersion,
     clean: opts.clean ?? true,
     clientId: opts.clientId,
     keepalive: opts.keepalive ?? 60,

@@ -166,12 +166,14 @@ describe('per-gateway limits', () => {
     expect(await limitCount(svc, 'topic_length')).toBe(2)
   })
 
-  it('close, without CONNACK, a CONNECT with keepalive 0 or above MQTT_MAX_KEEPALIVE_S [MQTT-3.2.2-6]', async () => {
+  it('accept keepalive 0 (MQTT_MAX_KEEPALIVE_S then bounds idleness) and refuse one above MQTT_MAX_KEEPALIVE_S with CONNACK 2', async () => {
     const opts = { username: 'gw-a4', password: EXTRA_SECRET, clientId: 'ka' }
-    expect(await attempt(svc.mqttUrl, { ...opts, keepalive: 0 })).toBe('closed')
-    expect(await attempt(svc.mqttUrl, { ...opts, keepalive: 601 })).toBe('closed')
+    expect(await attempt(svc.mqttUrl, { ...opts, keepalive: 0 })).toBe(0)
+    expect(await attempt(svc.mqttUrl, { ...opts, keepalive: 601 })).toBe(2)
     expect(await attempt(svc.mqttUrl, { ...opts, keepalive: 600 })).toBe(0)
-    expect(await limitCount(svc, 'keepalive')).toBe(2)
+    expect(await limitCount(svc, 'keepalive')).toBe(1)
+    const refused = (await svc.metrics.refused.get()).values.find((v) => v.labels.reason === 'keepalive_too_long')?.value
+    expect(refused).toBe(1)
   })
 
   it('close a socket that sends no CONNECT within the connect timeout, on TCP and on WebSocket', async () => {
@@ -188,6 +190,24 @@ describe('per-gateway limits', () => {
     c.write(Buffer.concat([generate(connectPacket({ clientId: 'queue', username: 'gw-a4', password: EXTRA_SECRET })), ...Array.from({ length: 100 }, () => ping)]))
     expect(await c.closedWithin(3000)).toBe(true)
     expect(await limitCount(svc, 'queue_limit')).toBe(1)
+  })
+})
+
+describe('keepalive 0', () => {
+  let svc: TestService
+  beforeAll(async () => {
+    svc = await startTestService(influxd.url, { env: { MQTT_MAX_KEEPALIVE_S: '1' } })
+  })
+  afterAll(async () => svc?.dispose())
+
+  it('is accepted, and a connection that then sends nothing is closed after 1.5 × MQTT_MAX_KEEPALIVE_S [MQTT-3.1.2-24]', async () => {
+    const silent = await rawConnect(svc.broker.ports.tcp!, { clientId: 'ka0-silent', username: 'gw-a', password: SECRETS.gwA, keepalive: 0 })
+    const started = performance.now()
+    await silent.closed
+    const after = performance.now() - started
+    expect(after).toBeGreaterThan(1300)
+    expect(after).toBeLessThan(5000)
+    expect(await limitCount(svc, 'keepalive_timeout')).toBe(1)
   })
 })
 

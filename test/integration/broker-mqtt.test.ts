@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SECRETS } from '../helpers/fixtures.js'
 import { connectGateway, encode } from '../helpers/gateway.js'
 import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
-import { RawMqtt, generate, rawConnect } from '../helpers/raw-mqtt.js'
+import { RawMqtt, connectPacket, generate, rawConnect } from '../helpers/raw-mqtt.js'
 import { eventually, startTestService, type TestService } from '../helpers/service.js'
 
 // The MQTT 3.1.1 rules that matter to gateways, with real mqtt.js clients against the whole service.
@@ -205,5 +205,48 @@ describe('client identifiers', () => {
     c.write(Buffer.concat([Buffer.from([0x10, body.length]), body]))
     expect(await c.next('connack')).toMatchObject({ returnCode: 2 })
     expect(await c.closedWithin(2000)).toBe(true)
+  })
+})
+
+describe('CONNECT', () => {
+  const str = (s: string) => Buffer.concat([Buffer.from([s.length >> 8, s.length & 0xff]), Buffer.from(s)])
+  /** A CONNECT with keepalive 60 written by hand, so that any level and flags can be sent. */
+  const rawConnectBytes = (name: string, level: number, flags: number, fields: string[]) => {
+    const body = Buffer.concat([str(name), Buffer.from([level, flags, 0, 60]), ...fields.map(str)])
+    return Buffer.concat([Buffer.from([0x10, body.length]), body])
+  }
+
+  it('answers a protocol level the broker does not speak with CONNACK 1, then closes [MQTT-3.1.2-2]', async () => {
+    const cases = [
+      rawConnectBytes('MQTT', 6, 0xc2, ['level-6', 'gw-a', SECRETS.gwA]),
+      rawConnectBytes('MQTT', 2, 0xc2, ['level-2', 'gw-a', SECRETS.gwA]),
+      rawConnectBytes('MQIsdp', 0x86, 0xc2, ['level-6-bridge', 'gw-a', SECRETS.gwA]),
+      generate(connectPacket({ clientId: 'level-5', username: 'gw-a', password: SECRETS.gwA, protocolVersion: 5 })),
+    ]
+    for (const [i, bytes] of cases.entries()) {
+      const c = await RawMqtt.open(svc.broker.ports.tcp!)
+      // One byte at a time: the level is found however the CONNECT is cut.
+      for (const b of bytes) c.write(Buffer.from([b]))
+      expect(await c.next('connack'), `case ${i}`).toMatchObject({ returnCode: 1 })
+      expect(await c.closedWithin(2000), `case ${i}`).toBe(true)
+    }
+    const refused = (await svc.metrics.refused.get()).values.find((v) => v.labels.reason === 'protocol_version')?.value
+    expect(refused).toBe(3) // the level-5 one is Aedes' own answer
+    // MQTT 3.1 (MQIsdp, level 3) and 3.1.1 still connect.
+    for (const [name, level] of [['MQIsdp', 3], ['MQTT', 4]] as const) {
+      const c = await RawMqtt.open(svc.broker.ports.tcp!)
+      c.write(rawConnectBytes(name, level, 0xc2, [`level-${level}`, 'gw-a', SECRETS.gwA]))
+      expect(await c.next('connack'), name).toMatchObject({ returnCode: 0 })
+      c.destroy()
+    }
+  })
+
+  it('closes, without CONNACK, a CONNECT with a password but no username [MQTT-3.1.2-22]', async () => {
+    const c = await RawMqtt.open(svc.broker.ports.tcp!)
+    c.write(rawConnectBytes('MQTT', 4, 0x42, ['password-only', SECRETS.gwA]))
+    expect(await c.closedWithin(2000)).toBe(true)
+    expect(c.received).toEqual([])
+    const refused = (await svc.metrics.refused.get()).values.find((v) => v.labels.reason === 'password_without_username')?.value
+    expect(refused).toBe(1)
   })
 })
