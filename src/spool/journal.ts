@@ -20,6 +20,18 @@ export interface JournalStats {
   readonly checkpointSeq: number
 }
 
+/** Why the journal is full, for /readyz and the operator (docs/delivery.md). */
+export interface JournalPressure {
+  /** Unwritten data at or above JOURNAL_MAX_BYTES (or more waiting for its sync than memory allows). */
+  readonly overLimit: boolean
+  /** The journal's disk has less than JOURNAL_MIN_FREE_BYTES free, or refused a write for want of space. */
+  readonly lowDiskSpace: boolean
+  /** Writes fail (disk full, I/O error) and are being retried. */
+  readonly writeFailing: boolean
+  /** Free bytes on the journal's disk (estimated between checks); undefined when not on a disk or unknown. */
+  readonly diskFreeBytes: number | undefined
+}
+
 /**
  * The journal between acknowledgement and storage (docs/delivery.md).
  * Writers append; the drainer reads in order and reports what storage
@@ -28,8 +40,10 @@ export interface JournalStats {
 export interface Journal {
   /** Appends one message's points; resolves once they are durable. */
   append(lines: readonly string[]): Promise<void>
-  /** True above the size limit, or while the disk refuses writes. */
+  /** True above the size limit, below the free-space threshold, or while the disk refuses writes. */
   readonly full: boolean
+  /** Which of those holds. */
+  pressure(): JournalPressure
   /** Resolves when the journal is no longer full. */
   waitForRoom(): Promise<void>
   /** The next durable records after the read cursor, up to about `maxLines` lines; undefined when there are none. */
@@ -54,6 +68,11 @@ export class CheckpointTracker {
     public checkpointSeq: number,
     private readonly onAdvance: (seq: number, bytes: number, records: number) => void,
   ) {}
+
+  /** No batch read and not yet retired. */
+  get idle(): boolean {
+    return this.inFlight.length === 0
+  }
 
   register(batch: RecordBatch): void {
     this.inFlight.push({ batch, done: false })

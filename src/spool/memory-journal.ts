@@ -1,4 +1,4 @@
-import { CheckpointTracker, type Journal, type JournalStats, type RecordBatch } from './journal.js'
+import { CheckpointTracker, type Journal, type JournalPressure, type JournalStats, type RecordBatch } from './journal.js'
 import { HEADER_BYTES, type JournalRecord } from './record-codec.js'
 
 /**
@@ -35,6 +35,10 @@ export class MemoryJournal implements Journal {
 
   get full(): boolean {
     return this.unwrittenBytes >= this.maxBytes
+  }
+
+  pressure(): JournalPressure {
+    return { overLimit: this.full, lowDiskSpace: false, writeFailing: false, diskFreeBytes: undefined }
   }
 
   append(lines: readonly string[]): Promise<void> {

@@ -4,8 +4,8 @@ import type { Logger } from 'pino'
 import { decodeRecord } from './record-codec.js'
 
 /**
- * The segment journal's files on disk: their names, the checkpoint file, the
- * directory sync a new file needs, and the start-up scan that finds what was
+ * The segment journal's files on disk: their names, the earlier versions'
+ * checkpoint file, the directory sync a new file needs, and the start-up scan that finds what was
  * not yet written (segment-journal.ts does the appending and reading).
  */
 export interface Segment {
@@ -32,6 +32,7 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** The checkpoint as earlier versions kept it (checkpoint-file.ts takes it over). */
 export async function readCheckpoint(dir: string): Promise<number> {
   try {
     const { seq } = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as { seq: unknown }

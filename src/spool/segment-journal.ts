@@ -1,26 +1,34 @@
-import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, unlink } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { AppendFile, type AppendFileOptions } from './append-file.js'
+import { CheckpointFile } from './checkpoint-file.js'
 import { deferred, type Deferred } from './deferred.js'
-import { CheckpointTracker, type Journal, type JournalStats, type RecordBatch } from './journal.js'
-import { decodeRecord, encodeRecord, HEADER_BYTES, type JournalRecord } from './record-codec.js'
-import { readCheckpoint, recover, segmentPath, syncDir, type Segment } from './segment-files.js'
+import { FreeSpaceMonitor, type StatFs } from './free-space.js'
+import { CheckpointTracker, type Journal, type JournalPressure, type JournalStats, type RecordBatch } from './journal.js'
+import { encodeRecord } from './record-codec.js'
+import { recover, segmentPath, syncDir, type Segment } from './segment-files.js'
+import { SegmentReader } from './segment-reader.js'
 
 export interface SegmentJournalOptions {
   readonly dir: string
   /** Unwritten bytes above which the journal reports itself full (the high-water mark). */
   readonly maxBytes: number
   readonly segmentBytes: number
+  /** Free bytes on the journal's disk below which it reports itself full (JOURNAL_MIN_FREE_BYTES; 0 or absent: off). */
+  readonly minFreeBytes?: number
+  /** How often the free space is asked for (default 1 s). */
+  readonly freeSpaceCheckMs?: number
+  /** Test seam for the free-space question. */
+  readonly statfs?: StatFs
   readonly log: Logger
 }
 
-
-const READ_CHUNK = 1024 * 1024
 /** Appended bytes waiting for their fdatasync; beyond this the journal reports itself full, which bounds memory under a QoS 0 flood. */
 const MAX_QUEUED_BYTES = 32 * 1024 * 1024
 /** Characters of line protocol above which a tick's record is written at once (about 8 MB). */
 const MAX_TICK_CHARS = 8 * 1024 * 1024
+/** Write errors that mean "no space" (a quota counts). */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT'])
 
 /**
  * The durable journal: append-only segment files of checksummed records
@@ -31,6 +39,11 @@ const MAX_TICK_CHARS = 8 * 1024 * 1024
  * Why segments and not SQLite: appends are sequential writes with one
  * fdatasync per group, reads are sequential, deletion is unlinking a whole
  * file; no native dependency, and all I/O is async. See docs/decisions.md.
+ *
+ * A full disk recovers by itself (docs/delivery.md, "A full disk"): the
+ * checkpoint is overwritten in place (checkpoint-file.ts), and while the disk
+ * is short of space the active segment is emptied once all of it is written
+ * and checkpointed, which frees the room the waiting appends need.
  */
 export class SegmentJournal implements Journal {
   private readonly segments: Segment[] = []
@@ -42,8 +55,7 @@ export class SegmentJournal implements Journal {
   private activeBytes = 0
   private rotating: Promise<void> | undefined
   private nextSeq: number
-  private cursor = { firstSeq: 0, offset: 0 }
-  private readHandle: { firstSeq: number; fh: FileHandle } | undefined
+  private readonly reader: SegmentReader
   private unwrittenBytes = 0
   private unwrittenRecords = 0
   private appendedRecords = 0
@@ -53,29 +65,45 @@ export class SegmentJournal implements Journal {
   private roomWaiters: (() => void)[] = []
   private checkpointTimer: NodeJS.Timeout | undefined
   private checkpointWrite: Promise<void> = Promise.resolve()
+  private reclaiming = false
+  private closing = false
+  private readonly space: FreeSpaceMonitor
   /** The record the messages of this tick are gathered into. */
   private tick: { lines: string[]; messages: number; chars: number; done: Deferred } | undefined
 
   private constructor(
     private readonly opts: SegmentJournalOptions,
-    checkpointSeq: number,
+    private readonly checkpoint: CheckpointFile,
     nextSeq: number,
   ) {
     this.nextSeq = nextSeq
-    this.tracker = new CheckpointTracker(checkpointSeq, (seq, bytes, records) => this.onAdvance(seq, bytes, records))
+    this.reader = new SegmentReader({ firstSeq: nextSeq, offset: 0 }, opts.log)
+    this.tracker = new CheckpointTracker(checkpoint.seq, (seq, bytes, records) => this.onAdvance(seq, bytes, records))
+    this.space = new FreeSpaceMonitor({
+      dir: opts.dir,
+      minFreeBytes: opts.minFreeBytes ?? 0,
+      intervalMs: opts.freeSpaceCheckMs ?? 1000,
+      log: opts.log,
+      ...(opts.statfs ? { statfs: opts.statfs } : {}),
+      onChecked: () => {
+        this.wakeRoom()
+        this.reclaim()
+      },
+    })
   }
 
   static async open(opts: SegmentJournalOptions): Promise<SegmentJournal> {
     await mkdir(opts.dir, { recursive: true })
-    const checkpointSeq = await readCheckpoint(opts.dir)
-    const recovered = await recover(opts, checkpointSeq)
-    const journal = new SegmentJournal(opts, checkpointSeq, recovered.nextSeq)
+    const checkpoint = await CheckpointFile.open(opts.dir, opts.log)
+    const recovered = await recover(opts, checkpoint.seq)
+    const journal = new SegmentJournal(opts, checkpoint, recovered.nextSeq)
     journal.segments.push(...recovered.segments)
     journal.unwrittenBytes = recovered.unwrittenBytes
     journal.unwrittenRecords = recovered.unwrittenRecords
     journal.unreadOldestMs = recovered.oldestMs
-    journal.cursor = recovered.cursor ?? { firstSeq: recovered.nextSeq, offset: 0 }
+    journal.reader.cursor = recovered.cursor ?? { firstSeq: recovered.nextSeq, offset: 0 }
     await journal.startSegment()
+    await journal.space.start()
     if (recovered.unwrittenRecords > 0) {
       opts.log.info({ records: recovered.unwrittenRecords, bytes: recovered.unwrittenBytes }, 'journal: replaying records not yet written to storage')
     }
@@ -83,7 +111,17 @@ export class SegmentJournal implements Journal {
   }
 
   get full(): boolean {
-    return this.unwrittenBytes >= this.opts.maxBytes || this.active.isFailing || this.active.queuedBytes >= MAX_QUEUED_BYTES
+    return this.unwrittenBytes >= this.opts.maxBytes || this.active.isFailing || this.active.queuedBytes >= MAX_QUEUED_BYTES || this.space.low
+  }
+
+  pressure(): JournalPressure {
+    const free = this.space.freeBytes
+    return {
+      overLimit: this.unwrittenBytes >= this.opts.maxBytes || this.active.queuedBytes >= MAX_QUEUED_BYTES,
+      lowDiskSpace: this.space.low || NO_SPACE.has(this.active.failureCode ?? ''),
+      writeFailing: this.active.isFailing,
+      diskFreeBytes: Number.isFinite(free) ? free : undefined,
+    }
   }
 
   /**
@@ -118,6 +156,7 @@ export class SegmentJournal implements Journal {
     const now = Date.now()
     const buf = encodeRecord(seq, now, tick.lines, tick.messages)
     this.unwrittenBytes += buf.length
+    this.space.note(buf.length)
     this.unwrittenRecords += tick.messages
     this.unreadOldestMs ??= now
     if (this.activeBytes > 0 && this.activeBytes + buf.length > this.opts.segmentBytes) this.rotate(seq)
@@ -211,76 +250,13 @@ export class SegmentJournal implements Journal {
   }
 
   async read(maxLines: number): Promise<RecordBatch | undefined> {
-    const records: JournalRecord[] = []
-    let lineCount = 0
-    let bytes = 0
-    let messages = 0
-    while (lineCount < maxLines) {
-      const index = this.segments.findIndex((s) => s.firstSeq === this.cursor.firstSeq)
-      const segment = this.segments[index]
-      if (!segment) break
-      if (this.cursor.offset >= segment.size) {
-        const next = this.segments[index + 1]
-        if (segment.sealed && next) {
-          this.cursor = { firstSeq: next.firstSeq, offset: 0 }
-          continue
-        }
-        break
-      }
-      const chunk = await this.readChunk(segment, this.cursor.offset, Math.min(segment.size - this.cursor.offset, READ_CHUNK))
-      if (chunk.length === 0) {
-        // The file is shorter than its durable size says: never spin on it; report and stop this read.
-        this.opts.log.error({ segment: segment.path, offset: this.cursor.offset, size: segment.size }, 'journal: segment shorter than expected')
-        break
-      }
-      let pos = 0
-      while (pos < chunk.length && lineCount < maxLines) {
-        const r = decodeRecord(chunk, pos)
-        if (r.kind === 'incomplete') {
-          if (pos === 0) {
-            // One record larger than the chunk: read exactly it.
-            const len = chunk.readUInt32LE(0) + HEADER_BYTES
-            const whole = await this.readChunk(segment, this.cursor.offset, len)
-            const again = decodeRecord(whole, 0)
-            if (again.kind !== 'record') throw new Error(`journal: unreadable record at ${segment.path}:${this.cursor.offset}`)
-            records.push(again.record)
-            lineCount += again.record.lineCount
-            messages += again.record.messages
-            bytes += again.record.bytes
-            this.cursor.offset += again.record.bytes
-          }
-          break
-        }
-        if (r.kind === 'corrupt') {
-          // Durable data never fails its checksum unless the disk lies: skip the rest of this segment, loudly.
-          this.opts.log.error({ segment: segment.path, offset: this.cursor.offset, why: r.why }, 'journal: corrupt record; skipping the rest of the segment')
-          this.cursor.offset = segment.size
-          break
-        }
-        records.push(r.record)
-        lineCount += r.record.lineCount
-        messages += r.record.messages
-        bytes += r.record.bytes
-        pos += r.record.bytes
-        this.cursor.offset += r.record.bytes
-      }
-    }
+    const { records, lineCount, bytes, messages } = await this.reader.read(this.segments, maxLines)
     if (records.length === 0) return undefined
     const last = records.at(-1)!
     this.unreadOldestMs = last.seq >= this.nextSeq - 1 ? undefined : last.appendMs
     const batch: RecordBatch = { records, lineCount, bytes, messages }
     this.tracker.register(batch)
     return batch
-  }
-
-  private async readChunk(segment: Segment, offset: number, length: number): Promise<Buffer> {
-    if (this.readHandle?.firstSeq !== segment.firstSeq) {
-      await this.readHandle?.fh.close()
-      this.readHandle = { firstSeq: segment.firstSeq, fh: await open(segment.path, 'r') }
-    }
-    const buf = Buffer.allocUnsafe(length)
-    const { bytesRead } = await this.readHandle.fh.read(buf, 0, length, offset)
-    return buf.subarray(0, bytesRead)
   }
 
   complete(batch: RecordBatch): void {
@@ -301,27 +277,67 @@ export class SegmentJournal implements Journal {
     }, 100)
   }
 
-  /** Writes the checkpoint (atomically) and deletes segments wholly before it. */
+  /** Writes the checkpoint (in place, durably) and deletes segments wholly before it. */
   private async persistCheckpoint(): Promise<void> {
     const seq = this.tracker.checkpointSeq
-    const tmp = join(this.opts.dir, 'checkpoint.json.tmp')
     try {
-      await writeFile(tmp, JSON.stringify({ seq }) + '\n')
-      await rename(tmp, join(this.opts.dir, 'checkpoint.json'))
+      if (seq !== this.checkpoint.seq) await this.checkpoint.write(seq)
     } catch (err) {
       this.opts.log.error({ err }, 'journal: cannot save the checkpoint (records will be replayed)')
       return
     }
+    let deleted = false
     while (this.segments.length > 1) {
       const [first, second] = this.segments as [Segment, Segment]
-      if (!first.sealed || second.firstSeq - 1 > seq || this.cursor.firstSeq === first.firstSeq) break
+      if (!first.sealed || second.firstSeq - 1 > seq || this.reader.cursor.firstSeq === first.firstSeq) break
       this.segments.shift()
-      if (this.readHandle?.firstSeq === first.firstSeq) {
-        await this.readHandle.fh.close()
-        this.readHandle = undefined
-      }
+      await this.reader.release(first.firstSeq)
       await unlink(first.path).catch((err: unknown) => this.opts.log.warn({ err }, 'journal: cannot delete a written segment'))
+      deleted = true
     }
+    // Space was freed: tell the free-space estimate now rather than at the next tick.
+    if (deleted && this.space.low) void this.space.check()
+    this.reclaim()
+  }
+
+  /**
+   * While the disk is short of space (below JOURNAL_MIN_FREE_BYTES, or a write refused), empties
+   * the active segment once it is the only one left and everything in it is read, written to
+   * storage and checkpointed: rotating would need a new file and would wait for the very appends
+   * that lack the room, so the file is truncated in place between writes and the waiting appends
+   * are written from its start. The segment keeps its name (its first sequence number is then a
+   * lower bound, which is all that ordering and deletion rely on).
+   */
+  private reclaim(): void {
+    if (this.reclaiming || this.closing) return
+    const pressure = this.pressure()
+    if (!pressure.lowDiskSpace && !pressure.writeFailing) return
+    const segment = this.writingSegment
+    const file = this.active
+    const consumed = () =>
+      this.segments[0] === segment &&
+      segment.size > 0 &&
+      file.size === segment.size &&
+      this.reader.cursor.firstSeq === segment.firstSeq &&
+      this.reader.cursor.offset === segment.size &&
+      this.tracker.idle &&
+      this.checkpoint.seq === this.tracker.checkpointSeq
+    if (!consumed()) return
+    this.reclaiming = true
+    const freed = segment.size
+    void file
+      .reset(consumed, () => {
+        // Runs before anything more is written to the file: the reader starts again at its start.
+        segment.size = 0
+        this.reader.cursor = { firstSeq: segment.firstSeq, offset: 0 }
+        if (this.activeSegment === segment) this.activeBytes = Math.max(0, this.activeBytes - freed)
+      })
+      .then((done) => {
+        this.reclaiming = false
+        if (!done) return
+        this.opts.log.warn({ segment: segment.path, freedBytes: freed }, 'journal: disk short of space; emptied the active segment, all of it written to storage')
+        void this.space.check()
+      })
   }
 
   stats(): JournalStats {
@@ -335,14 +351,19 @@ export class SegmentJournal implements Journal {
   }
 
   async close(): Promise<void> {
+    this.closing = true
+    this.space.stop()
     this.flushTick()
+    // A write the disk refuses now fails its appends (never acknowledged) instead of holding the shutdown forever.
+    this.active.giveUpRetries()
     await this.rotating
+    this.active.giveUpRetries()
     await this.active.close()
     clearTimeout(this.checkpointTimer)
     this.checkpointTimer = undefined
     await this.checkpointWrite
     await this.persistCheckpoint()
-    await this.readHandle?.fh.close()
-    this.readHandle = undefined
+    await this.reader.close()
+    await this.checkpoint.close()
   }
 }

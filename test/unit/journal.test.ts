@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { decodeRecord, encodeRecord } from '../../src/spool/record-codec.js'
 import type { Journal, RecordBatch } from '../../src/spool/journal.js'
 import { MemoryJournal } from '../../src/spool/memory-journal.js'
-import { SegmentJournal } from '../../src/spool/segment-journal.js'
+import { SegmentJournal, type SegmentJournalOptions } from '../../src/spool/segment-journal.js'
+import { canMountSmallDisk, mountSmallDisk, warnIfCannotMount, type SmallDisk } from '../helpers/small-disk.js'
 
 const log = pino({ level: 'silent' })
 let dir: string
@@ -18,7 +19,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-const open = (over: { maxBytes?: number; segmentBytes?: number } = {}) => SegmentJournal.open({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 20, log, ...over })
+const open = (over: Partial<SegmentJournalOptions> = {}) => SegmentJournal.open({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 20, log, ...over })
 const lines = (i: number) => [`m,t=a v=${i} ${1000 + i}`, `m,t=b v=${i} ${1000 + i}`]
 
 async function readAll(j: Journal, maxLines = 1000): Promise<RecordBatch[]> {
@@ -164,3 +165,155 @@ describe('memory journal', () => {
     expect(j.stats()).toMatchObject({ checkpointSeq: 4, unwrittenRecords: 0, unwrittenBytes: 0 })
   })
 })
+
+/** A file system whose free space the test sets. */
+function fakeDisk(freeBytes: number) {
+  const disk = { freeBytes, checks: 0, statfs: async () => (disk.checks++, { bavail: Math.floor(disk.freeBytes / 4096), bsize: 4096 }) }
+  return disk
+}
+const segmentSizes = async (d: string) => Promise.all((await readdir(d)).filter((n) => n.startsWith('segment-')).sort().map(async (n) => (await stat(join(d, n))).size))
+const within = <T>(p: Promise<T>, ms: number, what: string) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))])
+
+describe('segment journal, low free space', () => {
+  it('reports itself full below JOURNAL_MIN_FREE_BYTES, counting its own appends between checks, and has room again when space returns', async () => {
+    const disk = fakeDisk(100_000)
+    const j = await open({ minFreeBytes: 50_000, freeSpaceCheckMs: 3_600_000, statfs: disk.statfs })
+    expect(disk.checks).toBe(1) // checked once at open, then on a timer: never per append
+    expect(j.full).toBe(false)
+    const big = [`m,t=a v="${'x'.repeat(10_000)}" 1`]
+    for (let i = 0; i < 4; i++) await j.append(big)
+    expect(j.full).toBe(false)
+    // 40 KB appended since the check: the estimate is below 60 KB free, and the next append crosses 50 KB.
+    await j.append(big)
+    await j.append(big)
+    expect(j.full).toBe(true)
+    expect(j.pressure()).toMatchObject({ lowDiskSpace: true, overLimit: false, writeFailing: false })
+    expect(disk.checks).toBe(1)
+    await j.close()
+  })
+
+  it('checks the disk on a timer and wakes the waiting writers when space returns', async () => {
+    const disk = fakeDisk(1000)
+    const j = await open({ minFreeBytes: 50_000, freeSpaceCheckMs: 20, statfs: disk.statfs })
+    expect(j.full).toBe(true)
+    expect(j.pressure().diskFreeBytes).toBe(0)
+    let roomy = false
+    const room = j.waitForRoom().then(() => (roomy = true))
+    await new Promise((r) => setTimeout(r, 100))
+    expect(roomy).toBe(false)
+    disk.freeBytes = 10_000_000
+    await within(room, 2000, 'room after space returned')
+    expect(j.full).toBe(false)
+    expect(j.pressure()).toMatchObject({ lowDiskSpace: false, diskFreeBytes: 10_000_000 - (10_000_000 % 4096) })
+    await j.close()
+  })
+
+  it('never reports low space with JOURNAL_MIN_FREE_BYTES=0', async () => {
+    const disk = fakeDisk(0)
+    const j = await open({ minFreeBytes: 0, statfs: disk.statfs })
+    await j.append(lines(1))
+    expect(j.full).toBe(false)
+    await j.close()
+  })
+
+  it('releases the only segment, the active one, once everything in it is written and checkpointed while the disk is low', async () => {
+    const disk = fakeDisk(1000)
+    const j = await open({ minFreeBytes: 50_000, freeSpaceCheckMs: 20, statfs: disk.statfs })
+    for (let i = 0; i < 5; i++) await j.append(lines(i))
+    expect(await segmentSizes(dir)).toEqual([expect.any(Number)])
+    expect((await segmentSizes(dir))[0]).toBeGreaterThan(0)
+    for (const b of await readAll(j)) j.complete(b)
+    // The checkpoint is saved, then the segment emptied: its space is what the disk lacks.
+    await within((async () => { while ((await segmentSizes(dir))[0] !== 0) await new Promise((r) => setTimeout(r, 10)) })(), 3000, 'segment emptied')
+    expect(await segmentSizes(dir)).toEqual([0])
+    // The journal goes on in the same file from its start.
+    await j.append(lines(5))
+    const [after] = await readAll(j)
+    expect(after!.records.map((r) => r.seq)).toEqual([6])
+    j.complete(after!)
+    await j.append(lines(6))
+    await j.close()
+    const again = await open({ minFreeBytes: 0 })
+    expect(again.stats()).toMatchObject({ checkpointSeq: 6, unwrittenRecords: 1 })
+    expect((await readAll(again)).flatMap((b) => b.records.map((r) => r.seq))).toEqual([7])
+    await again.close()
+  })
+
+  it('keeps a segment with data not yet written, however low the disk', async () => {
+    const disk = fakeDisk(1000)
+    const j = await open({ minFreeBytes: 50_000, freeSpaceCheckMs: 20, statfs: disk.statfs })
+    for (let i = 0; i < 5; i++) await j.append(lines(i))
+    const [first] = [await j.read(4)]
+    j.complete(first!) // records 1-2 written, 3-5 not even read
+    await new Promise((r) => setTimeout(r, 300))
+    await j.close()
+    const again = await open({ minFreeBytes: 0 })
+    expect(again.stats()).toMatchObject({ checkpointSeq: 2, unwrittenRecords: 3 })
+    expect((await readAll(again)).flatMap((b) => b.records.map((r) => r.seq))).toEqual([3, 4, 5])
+    await again.close()
+  })
+})
+
+warnIfCannotMount('journal on a full disk')
+describe.skipIf(!canMountSmallDisk)('segment journal on a full disk (tmpfs)', () => {
+  let disk: SmallDisk
+  beforeEach(async () => {
+    disk = await mountSmallDisk(1024 * 1024)
+  })
+  afterEach(async () => {
+    await disk.dispose()
+  })
+
+  /** Appends one 10 KB record per tick until the disk refuses a write; returns the appends (acknowledged or waiting). */
+  async function fillWithAppends(j: Journal): Promise<{ seq: number; durable: boolean; done: Promise<void> }[]> {
+    const out: { seq: number; durable: boolean; done: Promise<void> }[] = []
+    for (let i = 0; !j.full; i++) {
+      if (i > 10_000) throw new Error('the disk never filled')
+      const entry = { seq: i + 1, durable: false, done: j.append([`m,t=a v="${'x'.repeat(10_000)}" ${i}`]) }
+      entry.done.then(() => (entry.durable = true), () => undefined)
+      out.push(entry)
+      await new Promise((r) => setTimeout(r, 1))
+    }
+    return out
+  }
+
+  it('recovers by itself once what it holds is written: the checkpoint is saved and the only segment emptied, and the waiting appends become durable', async () => {
+    const j = await SegmentJournal.open({ dir: disk.dir, maxBytes: 1 << 30, segmentBytes: 64 << 20, minFreeBytes: 0, log })
+    const appends = await fillWithAppends(j)
+    expect(j.full).toBe(true)
+    expect(j.pressure()).toMatchObject({ writeFailing: true, lowDiskSpace: true })
+    expect(await disk.freeBytes()).toBeLessThan(20_000)
+    const waiting = appends.filter((a) => !a.durable)
+    expect(waiting.length).toBeGreaterThan(0)
+    // The drainer writes everything durable to storage...
+    let written = 0
+    for (const b of await readAll(j)) {
+      written += b.messages
+      j.complete(b)
+    }
+    expect(written).toBe(appends.length - waiting.length)
+    // ...and without anyone's help the journal makes room for what waits.
+    await within(Promise.all(waiting.map((a) => a.done)), 10_000, 'the waiting appends')
+    await eventuallyTrue(() => !j.full, 5000)
+    const rest = await readAll(j)
+    expect(rest.flatMap((b) => b.records.map((r) => r.seq))).toEqual(waiting.map((a) => a.seq))
+    await j.close()
+    const again = await SegmentJournal.open({ dir: disk.dir, maxBytes: 1 << 30, segmentBytes: 64 << 20, minFreeBytes: 0, log })
+    // The checkpoint was saved on the full disk: only the records read after it are replayed.
+    expect(again.stats()).toMatchObject({ checkpointSeq: written, unwrittenRecords: waiting.length })
+    await again.close()
+  }, 30_000)
+
+  it('closes on a full disk: appends the disk still refuses are failed (never acknowledged), not retried forever', async () => {
+    const j = await SegmentJournal.open({ dir: disk.dir, maxBytes: 1 << 30, segmentBytes: 64 << 20, minFreeBytes: 0, log })
+    const appends = await fillWithAppends(j)
+    const waiting = appends.filter((a) => !a.durable)
+    const outcomes = waiting.map((a) => a.done.then(() => 'durable', () => 'failed'))
+    await within(j.close(), 5000, 'close on a full disk')
+    expect(new Set(await Promise.all(outcomes))).toEqual(new Set(['failed']))
+  }, 30_000)
+})
+
+async function eventuallyTrue(cond: () => boolean, ms: number): Promise<void> {
+  for (const deadline = Date.now() + ms; !cond(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() > deadline) throw new Error('condition not met')
+}
