@@ -49,32 +49,22 @@ export function defaultOeeWindow(shifts: readonly Shift[], timeZone: string | un
 }
 
 /**
- * The earliest instant any of the timelines knows a state (the start of its
- * first interval that is not 'unknown'); undefined when none knows one.
+ * Where a machine's part of a default window starts: at its first known state
+ * (the start of its first interval that is not 'unknown') when that comes later
+ * than the window's start. Time before a machine ever reported (a fresh
+ * installation, a gateway commissioned mid-shift, the demo's first minutes)
+ * is not a loss of the shift: the machine was not yet part of it. A machine
+ * that reported before the window keeps its start, and its silent time stays
+ * a loss (offline, or the state last reported); one that never reported keeps
+ * it too, all unknown, so a silent machine is never dropped from a line.
  */
-export function firstKnownMs(timelines: Iterable<readonly StateInterval[]>): number | undefined {
-  let first: number | undefined
-  for (const intervals of timelines) {
-    const known = intervals.find((i) => i.state !== 'unknown')
-    if (known && (first === undefined || known.startMs < first)) first = known.startMs
-  }
-  return first
-}
-
-/**
- * A default window starts at the scope's first known state when that comes
- * later: time before a line ever reported (a fresh installation, the demo's
- * first minutes) is not a loss of the shift, it is a shift the scope was not
- * yet part of. A scope that reported before the window keeps its start, and
- * its silent time stays a loss (offline or the state last reported).
- */
-export function startAtFirstData(window: TimeWindow, firstMs: number | undefined): TimeWindow & { readonly startsAtFirstData: boolean } {
-  if (firstMs === undefined || firstMs <= window.startMs || firstMs >= window.endMs) return { startMs: window.startMs, endMs: window.endMs, startsAtFirstData: false }
-  return { startMs: firstMs, endMs: window.endMs, startsAtFirstData: true }
+export function machineStartMs(window: TimeWindow, intervals: readonly StateInterval[]): number {
+  const known = intervals.find((i) => i.state !== 'unknown')
+  return known && known.startMs > window.startMs && known.startMs < window.endMs ? known.startMs : window.startMs
 }
 
 /** The window's basis in plain words, for the answer's `window.description`. */
-export function describeWindow(w: ChosenWindow, shifts: readonly Shift[], timeZone: string, startsAtFirstData: boolean): string {
+export function describeWindow(w: ChosenWindow, shifts: readonly Shift[], timeZone: string, startsAtFirstState: boolean): string {
   let text: string
   if (w.basis === 'requested') text = 'the requested window'
   else if (w.basis === 'last-24h' || !w.shift) text = 'the last 24 hours: the factory has no shift calendar, so it is planned 24/7'
@@ -84,5 +74,5 @@ export function describeWindow(w: ChosenWindow, shifts: readonly Shift[], timeZo
     const which = `"${w.shift.name}" (${times}${timeZone}) of ${w.shift.date}`
     text = w.basis === 'current-shift' ? `the current shift, ${which}, from its start to now` : `the last shift, ${which}, whole: no shift is on now`
   }
-  return startsAtFirstData ? `${text}; starts at the first state reported in the scope, as none is known before` : text
+  return startsAtFirstState ? `${text}; machines that had reported no state before it are measured from their first state report` : text
 }

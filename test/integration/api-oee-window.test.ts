@@ -32,7 +32,7 @@ beforeAll(async () => {
     ],
     lines: [
       { id: 'l1', machines: [{ id: 'm1', idealCycleTimeS: 10 }, { id: 'm2', idealCycleTimeS: 20 }] },
-      { id: 'l2', machines: [{ id: 'm3', idealCycleTimeS: 30 }] },
+      { id: 'l2', machines: [{ id: 'm3', idealCycleTimeS: 30 }, { id: 'm4', idealCycleTimeS: 15 }] },
     ],
   })
   registry.zones[0].factories.push({ id: 'f247', lines: [{ id: 'l1', machines: [{ id: 'm1', idealCycleTimeS: 10 }] }] })
@@ -52,9 +52,11 @@ beforeAll(async () => {
     { mode: 1, good: 200, reject: 0, tsMs: S + 90 * M },
   ])
   await prod('l1/m2', [{ mode: 1, good: 100, reject: 0, tsMs: S + 60 * M }])
-  // l2/m3: never heard of before S+60 min (a line commissioned during the shift).
+  // l2/m3: never heard of before S+60 min (a machine commissioned during the shift); l2/m4 running since before.
   await state('l2/m3', [{ state: 1, tsMs: S + 60 * M }])
   await prod('l2/m3', [{ mode: 1, good: 50, reject: 0, tsMs: S + 70 * M }])
+  await state('l2/m4', [{ state: 1, tsMs: S - 30 * M }])
+  await prod('l2/m4', [{ mode: 1, good: 40, reject: 0, tsMs: S + 10 * M }])
   await eventually(() => svc.journal.stats().unwrittenRecords === 0)
 })
 
@@ -77,12 +79,12 @@ describe('OEE without start or end', () => {
       basis: 'current-shift',
       description: `the current shift, "day" (${localHhMm(S)}-${localHhMm(S + 4 * H)} Asia/Ho_Chi_Minh) of ${iso(S + TZ_OFFSET).slice(0, 10)}, from its start to now`,
       shift: { name: 'day', date: iso(S + TZ_OFFSET).slice(0, 10), start: iso(S), end: iso(S + 4 * H) },
-      startsAtFirstData: false,
+      machinesFromFirstState: 0,
     })
     const planned = E - S
     const m1 = body.oee.machines.find((m: any) => m.machine === 'm1')
     // m1: run = planned - 20 min of fault; 500 good + 10 reject in the shift; ideal output 10 s x 510.
-    expect(m1).toMatchObject({ plannedTimeMs: planned, runTimeMs: planned - 20 * M, unplannedDowntimeMs: 20 * M, unknownMs: 0, goodCount: 500, rejectCount: 10, idealOutputTimeMs: 5_100_000 })
+    expect(m1).toMatchObject({ start: iso(S), plannedTimeMs: planned, runTimeMs: planned - 20 * M, unplannedDowntimeMs: 20 * M, unknownMs: 0, goodCount: 500, rejectCount: 10, idealOutputTimeMs: 5_100_000 })
     const m2 = body.oee.machines.find((m: any) => m.machine === 'm2')
     // m2: idle for the first 20 min; 100 good; ideal output 20 s x 100.
     expect(m2).toMatchObject({ plannedTimeMs: planned, runTimeMs: planned - 20 * M, idleMs: 20 * M, unknownMs: 0, goodCount: 100, idealOutputTimeMs: 2_000_000 })
@@ -92,16 +94,28 @@ describe('OEE without start or end', () => {
     expect(body.oee.oee).toBeCloseTo((7_100_000 / (2 * planned)) * (600 / 610), 12)
   })
 
-  it('starts at the first state of a scope never heard of before the shift, and says so', async () => {
-    const { body } = await get('/api/v1/production/oee?factory=fd&line=l2&machine=m3')
-    const E = Date.parse(body.end)
-    expect(body.start).toBe(iso(S + 60 * M))
-    expect(body.window.basis).toBe('current-shift')
-    expect(body.window.startsAtFirstData).toBe(true)
-    expect(body.window.description).toMatch(/; starts at the first state reported in the scope, as none is known before$/)
+  it('measures a machine never heard of before the shift from its first state, and says so', async () => {
+    const one = (await get('/api/v1/production/oee?factory=fd&line=l2&machine=m3')).body
+    const E = Date.parse(one.end)
+    expect(one.start).toBe(iso(S + 60 * M))
+    expect(one.window.basis).toBe('current-shift')
+    expect(one.window.machinesFromFirstState).toBe(1)
+    expect(one.window.description).toMatch(/; machines that had reported no state before it are measured from their first state report$/)
     // m3 ran all the time it was known: A = 1, no unknown time; P = 30 s x 50 / run time.
-    expect(body.oee).toMatchObject({ plannedTimeMs: E - (S + 60 * M), runTimeMs: E - (S + 60 * M), unknownMs: 0, availability: 1, goodCount: 50 })
-    expect(body.oee.performance).toBeCloseTo(1_500_000 / (E - (S + 60 * M)), 12)
+    expect(one.oee).toMatchObject({ start: iso(S + 60 * M), plannedTimeMs: E - (S + 60 * M), runTimeMs: E - (S + 60 * M), unknownMs: 0, availability: 1, goodCount: 50 })
+    expect(one.oee.performance).toBeCloseTo(1_500_000 / (E - (S + 60 * M)), 12)
+
+    // The line: m4 (known since before the shift) from the shift's start, m3 from its first state.
+    const line = (await get('/api/v1/production/oee?factory=fd&line=l2')).body
+    const EL = Date.parse(line.end)
+    expect(line.start).toBe(iso(S))
+    expect(line.window.machinesFromFirstState).toBe(1)
+    const m3 = line.oee.machines.find((m: any) => m.machine === 'm3')
+    const m4 = line.oee.machines.find((m: any) => m.machine === 'm4')
+    expect(m3).toMatchObject({ start: iso(S + 60 * M), plannedTimeMs: EL - (S + 60 * M), unknownMs: 0, goodCount: 50 })
+    expect(m4).toMatchObject({ start: iso(S), plannedTimeMs: EL - S, unknownMs: 0, goodCount: 40 })
+    // Summed inputs: planned 2 x E - 2 S - 60 min, all of it run; ideal output 30 s x 50 + 15 s x 40 = 2100 s.
+    expect(line.oee).toMatchObject({ plannedTimeMs: 2 * EL - 2 * S - 60 * M, runTimeMs: 2 * EL - 2 * S - 60 * M, unknownMs: 0, availability: 1, idealOutputTimeMs: 2_100_000, goodCount: 90 })
   })
 
   it('per shift: the current shift occurrence, clipped to now', async () => {
@@ -113,12 +127,12 @@ describe('OEE without start or end', () => {
   it('with no shift calendar covers the last 24 hours', async () => {
     const { body } = await get('/api/v1/production/oee?factory=f247&line=l1')
     expect(Date.parse(body.end) - Date.parse(body.start)).toBe(24 * H)
-    expect(body.window).toEqual({ basis: 'last-24h', description: 'the last 24 hours: the factory has no shift calendar, so it is planned 24/7', shift: null, startsAtFirstData: false })
+    expect(body.window).toEqual({ basis: 'last-24h', description: 'the last 24 hours: the factory has no shift calendar, so it is planned 24/7', shift: null, machinesFromFirstState: 0 })
   })
 
   it('a requested window is used as given and called so', async () => {
     const { body } = await get(`/api/v1/production/oee?factory=fd&line=l1&start=${iso(S - 2 * H)}&end=${iso(S)}`)
     expect([body.start, body.end]).toEqual([iso(S - 2 * H), iso(S)])
-    expect(body.window).toEqual({ basis: 'requested', description: 'the requested window', shift: null, startsAtFirstData: false })
+    expect(body.window).toEqual({ basis: 'requested', description: 'the requested window', shift: null, machinesFromFirstState: 0 })
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { defaultOeeWindow, describeWindow, firstKnownMs, startAtFirstData } from '../../src/domain/oee-window.js'
+import { defaultOeeWindow, describeWindow, machineStartMs } from '../../src/domain/oee-window.js'
 import type { StateInterval } from '../../src/domain/state-timeline.js'
 
 const H = 3_600_000
@@ -66,27 +66,22 @@ describe('defaultOeeWindow: the window an OEE request without start or end cover
   })
 })
 
-describe('startAtFirstData and firstKnownMs', () => {
+describe('machineStartMs: where a machine\'s part of a default window starts', () => {
   const iv = (state: StateInterval['state'], startMs: number, endMs: number): StateInterval => ({ state, reason: '', alarms: [], startMs, endMs, durationMs: endMs - startMs })
   const T = Date.UTC(2026, 10, 25, 0)
+  const window = { startMs: T, endMs: T + 4 * H }
 
-  it('takes the earliest known state over all machines; a machine never heard of does not count', () => {
-    const timelines = [
-      [iv('unknown', T, T + 90 * M), iv('running', T + 90 * M, T + 4 * H)],
-      [iv('unknown', T, T + 30 * M), iv('idle', T + 30 * M, T + 2 * H), iv('running', T + 2 * H, T + 4 * H)],
-      [iv('unknown', T, T + 4 * H)],
-    ]
-    expect(firstKnownMs(timelines)).toBe(T + 30 * M)
-    expect(firstKnownMs([[iv('unknown', T, T + H)], []])).toBeUndefined()
+  it('is the machine\'s first known state when it never reported before the window', () => {
+    expect(machineStartMs(window, [iv('unknown', T, T + 90 * M), iv('idle', T + 90 * M, T + 2 * H), iv('running', T + 2 * H, T + 4 * H)])).toBe(T + 90 * M)
   })
 
-  it('moves the start to the first data when that comes later, and says so', () => {
-    expect(startAtFirstData({ startMs: T, endMs: T + 4 * H }, T + 30 * M)).toEqual({ startMs: T + 30 * M, endMs: T + 4 * H, startsAtFirstData: true })
+  it('is the window\'s start for a machine known from the start: its silent time stays a loss', () => {
+    expect(machineStartMs(window, [iv('offline', T, T + 3 * H), iv('running', T + 3 * H, T + 4 * H)])).toBe(T)
   })
 
-  it('keeps the window when data goes back to its start, or when there is none at all', () => {
-    expect(startAtFirstData({ startMs: T, endMs: T + 4 * H }, T)).toEqual({ startMs: T, endMs: T + 4 * H, startsAtFirstData: false })
-    expect(startAtFirstData({ startMs: T, endMs: T + 4 * H }, undefined)).toEqual({ startMs: T, endMs: T + 4 * H, startsAtFirstData: false })
+  it('is the window\'s start for a machine that never reported: all unknown, never dropped', () => {
+    expect(machineStartMs(window, [iv('unknown', T, T + 4 * H)])).toBe(T)
+    expect(machineStartMs(window, [])).toBe(T)
   })
 })
 
@@ -96,7 +91,7 @@ describe('describeWindow: the window in plain words', () => {
   it('names the shift, its local times and the zone', () => {
     const w = defaultOeeWindow(DEMO, HCM, now)
     expect(describeWindow(w, DEMO, HCM, false)).toBe('the current shift, "morning" (06:00-14:00 Asia/Ho_Chi_Minh) of 2026-11-25, from its start to now')
-    expect(describeWindow(w, DEMO, HCM, true)).toBe('the current shift, "morning" (06:00-14:00 Asia/Ho_Chi_Minh) of 2026-11-25, from its start to now; starts at the first state reported in the scope, as none is known before')
+    expect(describeWindow(w, DEMO, HCM, true)).toBe('the current shift, "morning" (06:00-14:00 Asia/Ho_Chi_Minh) of 2026-11-25, from its start to now; machines that had reported no state before it are measured from their first state report')
   })
 
   it('says when a window is the last shift, the last 24 hours, or the requested one', () => {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { machineKey } from '../../domain/live-state.js'
 import { lineOee, machineOee, type OeeResult } from '../../domain/oee.js'
-import { defaultOeeWindow, describeWindow, firstKnownMs, startAtFirstData, type ChosenWindow } from '../../domain/oee-window.js'
+import { defaultOeeWindow, describeWindow, machineStartMs, type ChosenWindow } from '../../domain/oee-window.js'
 import { plannedWindows, shiftsInWindow } from '../../domain/shifts.js'
 import type { StateInterval } from '../../domain/state-timeline.js'
 import { clipWindow, type TimeWindow } from '../../domain/time-window.js'
@@ -13,24 +13,35 @@ import { isoOf, timelines } from '../history.js'
 import { resolveWindow, scopeQuery, slugParam, timeParam } from '../params.js'
 import { machinesInScope, resolveScope, type MachineInScope } from '../scope.js'
 
+/** The part of the window one machine is measured over, as indexes into the request's count windows. */
+interface MachineWindows {
+  readonly startMs: number
+  /** The planned windows (shifts united, clipped to the machine's part). */
+  readonly planned: readonly number[]
+  /** Per shift occurrence of the answer (`by=shift`): its window clipped to the machine's part, if they meet. */
+  readonly occurrences: readonly (number | undefined)[]
+}
+
 interface MachineData {
   readonly m: MachineInScope
   readonly intervals: readonly StateInterval[]
-  /** Counts per window of `windows`, same order. */
+  readonly win: MachineWindows
+  /** Counts per count window, same order. */
   readonly counts: readonly { good: number; reject: number }[]
 }
 
-/** OEE over the windows at these indexes: per machine, and rolled up when there are several. */
-function oeeOver(data: readonly MachineData[], windows: readonly TimeWindow[], indexes: readonly number[]) {
-  const ws = indexes.map((i) => windows[i]!)
+/** OEE over the windows each machine picks: per machine, and rolled up when there are several. */
+function oeeOver(data: readonly MachineData[], windows: readonly TimeWindow[], pick: (w: MachineWindows) => readonly (number | undefined)[]) {
   const machines = data.map((d) => {
+    const indexes = pick(d.win).filter((i): i is number => i !== undefined)
     let good = 0
     let reject = 0
     for (const i of indexes) {
       good += d.counts[i]?.good ?? 0
       reject += d.counts[i]?.reject ?? 0
     }
-    return { machine: d.m.machine, line: d.m.line, ...machineOee({ intervals: d.intervals, windows: ws, idealCycleTimeS: d.m.idealCycleTimeS, goodCount: good, rejectCount: reject }) }
+    const ws = indexes.map((i) => windows[i]!)
+    return { machine: d.m.machine, line: d.m.line, start: isoOf(d.win.startMs), ...machineOee({ intervals: d.intervals, windows: ws, idealCycleTimeS: d.m.idealCycleTimeS, goodCount: good, rejectCount: reject }) }
   })
   return machines.length === 1 ? { ...machines[0]!, machines: undefined } : lineOee(machines)
 }
@@ -75,37 +86,48 @@ export const oeeRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
       }
       if (chosen.endMs <= chosen.startMs) throw new AppError('IIOT_ERR_API_BAD_REQUEST', 'start: the window lies in the future', { details: ['start: the window lies in the future'] })
       const tl = await timelines(deps, scope, machines, chosen.startMs, chosen.endMs)
-      // A default window does not charge the scope for time before it ever reported (docs/api.md, "OEE").
-      const window = chosen.basis === 'requested' ? { ...chosen, startsAtFirstData: false } : startAtFirstData(chosen, firstKnownMs(tl.values()))
-      // The planned windows (shifts united, clipped), then each shift occurrence clipped: counts are
+      const keys = machines.map((m) => machineKey(m.zone, m.factory, m.line, m.machine))
+      // A default window does not charge a machine for time before it ever reported (docs/api.md, "OEE window").
+      const starts = keys.map((k) => (chosen.basis === 'requested' ? chosen.startMs : machineStartMs(chosen, tl.get(k) ?? [])))
+      const startMs = Math.min(...starts, chosen.endMs)
+      const occurrences = q.by === 'shift' ? shiftsInWindow(factory.shifts, factory.timezone, startMs, chosen.endMs) : []
+      // Per distinct machine start: the planned windows, then each shift occurrence, clipped. Counts are
       // summed by InfluxDB per window, so the answer is a handful of rows whatever the window's length.
-      const planned = plannedWindows(factory.shifts, factory.timezone, window.startMs, window.endMs)
-      const occurrences = q.by === 'shift' ? shiftsInWindow(factory.shifts, factory.timezone, window.startMs, window.endMs) : []
-      const windows = [...planned, ...occurrences.map((o) => clipWindow(o, window)!)]
+      const windows: TimeWindow[] = []
+      const push = (w: TimeWindow) => windows.push(w) - 1
+      const sets = new Map<number, MachineWindows>()
+      const windowsFrom = (from: number): MachineWindows => {
+        let set = sets.get(from)
+        if (!set) {
+          const part = { startMs: from, endMs: chosen.endMs }
+          const planned = plannedWindows(factory.shifts, factory.timezone, from, chosen.endMs).map(push)
+          set = { startMs: from, planned, occurrences: occurrences.map((o) => { const c = clipWindow(o, part); return c && push(c) }) }
+          sets.set(from, set)
+        }
+        return set
+      }
+      const wins = starts.map(windowsFrom)
       const counts = await deps.manufacturing.countsInWindows(scope, windows)
-      const data: MachineData[] = machines.map((m) => {
-        const key = machineKey(m.zone, m.factory, m.line, m.machine)
-        return { m, intervals: tl.get(key) ?? [], counts: counts.get(key) ?? [] }
-      })
+      const data: MachineData[] = machines.map((m, i) => ({ m, intervals: tl.get(keys[i]!) ?? [], win: wins[i]!, counts: counts.get(keys[i]!) ?? [] }))
+      const fromFirstState = starts.filter((s) => s > chosen.startMs).length
       const body = {
         scope: { zone: scope.zone, factory: scope.factory, line: scope.line, machine: scope.machine ?? null },
-        start: isoOf(window.startMs),
-        end: isoOf(window.endMs),
+        start: isoOf(startMs),
+        end: isoOf(chosen.endMs),
         window: {
           basis: chosen.basis,
-          description: describeWindow(chosen, factory.shifts, factory.timezone, window.startsAtFirstData),
+          description: describeWindow(chosen, factory.shifts, factory.timezone, fromFirstState > 0),
           shift: chosen.shift && { name: chosen.shift.name, date: chosen.shift.date, start: isoOf(chosen.shift.startMs), end: isoOf(chosen.shift.endMs) },
-          startsAtFirstData: window.startsAtFirstData,
+          machinesFromFirstState: fromFirstState,
         },
         timezone: factory.timezone,
         shiftCalendar: factory.shifts,
-        oee: oeeOver(data, windows, planned.map((_, i) => i)) as OeeResult,
+        oee: oeeOver(data, windows, (w) => w.planned) as OeeResult,
       }
       if (q.by === 'window') return body
       const shifts = occurrences.map((occ, j) => {
-        const i = planned.length + j
-        const clipped = windows[i]!
-        return { name: occ.name, date: occ.date, start: isoOf(occ.startMs), end: isoOf(occ.endMs), clippedToWindow: clipped.startMs !== occ.startMs || clipped.endMs !== occ.endMs, oee: oeeOver(data, windows, [i]) }
+        const clippedToWindow = occ.startMs < startMs || occ.endMs > chosen.endMs
+        return { name: occ.name, date: occ.date, start: isoOf(occ.startMs), end: isoOf(occ.endMs), clippedToWindow, oee: oeeOver(data, windows, (w) => [w.occurrences[j]]) }
       })
       return { ...body, shifts }
     },
