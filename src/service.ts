@@ -12,6 +12,7 @@ import { createMetrics, registerJournalGauges, type Metrics } from './metrics/me
 import { createIngestor, type Ingestor } from './pipeline/ingestor.js'
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js'
 import { messageTypes } from './pipeline/proto-schema.js'
+import { createReadiness } from './readiness.js'
 import { RejectionStore } from './pipeline/rejection-store.js'
 import { StorageRejections } from './pipeline/storage-rejection.js'
 import { createValidator } from './pipeline/validate.js'
@@ -62,10 +63,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const storageRejections = new StorageRejections(rejections, { metrics, log: log.child({ component: 'rejections' }) })
 
   const journal: Journal = config.journal.enabled
-    ? await SegmentJournal.open({ dir: join(config.dataDir, 'journal'), maxBytes: config.journal.maxBytes, segmentBytes: config.journal.segmentBytes, log: log.child({ component: 'journal' }) })
+    ? await SegmentJournal.open({ dir: join(config.dataDir, 'journal'), maxBytes: config.journal.maxBytes, segmentBytes: config.journal.segmentBytes, minFreeBytes: config.journal.minFreeBytes, log: log.child({ component: 'journal' }) })
     : new MemoryJournal(config.journal.maxBytes)
   if (!config.journal.enabled) log.warn('JOURNAL_ENABLED=false: acknowledged messages live only in memory until written; a crash loses them')
-  registerJournalGauges(metrics, () => ({ ...journal.stats(), full: journal.full }))
+  registerJournalGauges(metrics, () => ({ ...journal.stats(), full: journal.full, diskFreeBytes: journal.pressure().diskFreeBytes }))
 
   const drainer = new Drainer(journal, lineWriter, { batchSize: config.write.batchSize, lingerMs: config.write.lingerMs, maxInFlight: config.write.maxInFlight, retryBaseMs: 250, retryMaxMs: config.write.retryMaxMs }, {
     metrics,
@@ -97,13 +98,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   })
   const ingestor = createIngestor({ pipeline, sink: journal, rejections, metrics, log: log.child({ component: 'ingest' }) })
 
-  const readiness = async () => {
-    const stats = journal.stats()
-    const now = Date.now()
-    const stalled = stats.oldestUnwrittenMs !== undefined && now - stats.oldestUnwrittenMs > config.readyWriteStallMs && now - drainer.lastWriteAt > config.readyWriteStallMs
-    const checks = { influxdb: await influxql.ping(), journal: !journal.full, writing: !stalled }
-    return { ready: checks.influxdb && checks.journal && checks.writing, checks }
-  }
+  const readiness = createReadiness({ journal, lastWriteAt: () => drainer.lastWriteAt, pingStorage: () => influxql.ping(), writeStallMs: config.readyWriteStallMs })
 
   let broker: BrokerHandle | undefined
   let api: FastifyInstance | undefined

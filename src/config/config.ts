@@ -62,6 +62,7 @@ export const envSchema = z.object({
   JOURNAL_ENABLED: bool.default(true),
   JOURNAL_MAX_BYTES: int(1024 * 1024, 2 ** 50).default(1024 * 1024 * 1024),
   JOURNAL_SEGMENT_BYTES: int(64 * 1024, 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  JOURNAL_MIN_FREE_BYTES: int(0, 2 ** 50).default(64 * 1024 * 1024),
 
   WRITE_BATCH_SIZE: int(1, 100_000).default(5000),
   WRITE_MAX_IN_FLIGHT: int(1, 16).default(4),
@@ -180,6 +181,8 @@ export interface JournalConfig {
   readonly enabled: boolean
   readonly maxBytes: number
   readonly segmentBytes: number
+  /** Free bytes on the journal's disk below which it counts as full (0: only a refused write counts). */
+  readonly minFreeBytes: number
 }
 
 export interface WriteConfig {
@@ -305,7 +308,7 @@ function toConfig(e: Env): Config {
       timeoutMs: e.INFLUX_TIMEOUT_MS,
       gzip: e.INFLUX_GZIP === 'auto' ? !isLoopback(e.INFLUX_URL) : e.INFLUX_GZIP === 'true',
     },
-    journal: { enabled: e.JOURNAL_ENABLED, maxBytes: e.JOURNAL_MAX_BYTES, segmentBytes: e.JOURNAL_SEGMENT_BYTES },
+    journal: { enabled: e.JOURNAL_ENABLED, maxBytes: e.JOURNAL_MAX_BYTES, segmentBytes: e.JOURNAL_SEGMENT_BYTES, minFreeBytes: e.JOURNAL_MIN_FREE_BYTES },
     write: { batchSize: e.WRITE_BATCH_SIZE, lingerMs: e.WRITE_LINGER_MS, maxInFlight: e.WRITE_MAX_IN_FLIGHT, retryMaxMs: e.WRITE_RETRY_MAX_MS },
     shutdownDrainTimeoutMs: e.SHUTDOWN_DRAIN_TIMEOUT_MS,
     readyWriteStallMs: e.READY_WRITE_STALL_MS,

@@ -80,7 +80,7 @@ export async function total(metric: Counter<string>): Promise<number> {
 }
 
 /** Gauges read at scrape time from the journal and the drainer. */
-export function registerJournalGauges(metrics: Metrics, read: () => { unwrittenBytes: number; unwrittenRecords: number; oldestUnwrittenMs: number | undefined; appendedRecords: number; full: boolean }): void {
+export function registerJournalGauges(metrics: Metrics, read: () => { unwrittenBytes: number; unwrittenRecords: number; oldestUnwrittenMs: number | undefined; appendedRecords: number; full: boolean; diskFreeBytes?: number | undefined }): void {
   // Read from the journal at scrape time rather than counted per message on the hot path.
   let counted = 0
   new Counter({
@@ -108,5 +108,7 @@ export function registerJournalGauges(metrics: Metrics, read: () => { unwrittenB
     const oldest = read().oldestUnwrittenMs
     return oldest === undefined ? 0 : (Date.now() - oldest) / 1000
   })
-  gauge('iiot_journal_full', '1 while the journal is above its limit (acknowledgements held, QoS 0 dropped)', () => (read().full ? 1 : 0))
+  gauge('iiot_journal_full', '1 while the journal is full: above its limit, short of disk space or failing writes (acknowledgements held, QoS 0 dropped)', () => (read().full ? 1 : 0))
+  // Only a journal on disk knows its disk.
+  if (read().diskFreeBytes !== undefined) gauge('iiot_journal_disk_free_bytes', "free bytes on the journal's disk (compare with JOURNAL_MIN_FREE_BYTES)", () => read().diskFreeBytes ?? 0)
 }

@@ -127,7 +127,7 @@ describe('ops endpoints', () => {
     try {
       const down = await call('/readyz', null)
       expect(down.status).toBe(503)
-      expect(down.body).toEqual({ status: 'not_ready', checks: { influxdb: false, journal: true, writing: true } })
+      expect(down.body).toEqual({ status: 'not_ready', checks: { influxdb: false, journal: true, journalDiskSpace: true, journalWrites: true, writing: true } })
       const q = await call('/api/v1/telemetry/latest')
       expect(q.status).toBe(503)
       expect(q.body.detail).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/)

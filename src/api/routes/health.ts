@@ -13,7 +13,7 @@ export const healthRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
       schema: {
         tags: ['ops'],
         summary: 'Ready to take traffic',
-        description: 'influxdb: InfluxDB answers; journal: below its size limit; writing: InfluxDB has accepted writes within READY_WRITE_STALL_MS while data waits.',
+        description: 'influxdb: InfluxDB answers; journal: below its size limit; journalDiskSpace: the journal disk has JOURNAL_MIN_FREE_BYTES free; journalWrites: journal writes succeed; writing: InfluxDB has accepted writes within READY_WRITE_STALL_MS while data waits.',
         response: { 200: z.object({ status: z.literal('ready'), checks }), 503: z.object({ status: z.literal('not_ready'), checks }) },
       },
     },
