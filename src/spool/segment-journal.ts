@@ -95,14 +95,21 @@ export class SegmentJournal implements Journal {
   static async open(opts: SegmentJournalOptions): Promise<SegmentJournal> {
     await mkdir(opts.dir, { recursive: true })
     const checkpoint = await CheckpointFile.open(opts.dir, opts.log)
-    const recovered = await recover(opts, checkpoint.seq)
-    const journal = new SegmentJournal(opts, checkpoint, recovered.nextSeq)
-    journal.segments.push(...recovered.segments)
-    journal.unwrittenBytes = recovered.unwrittenBytes
-    journal.unwrittenRecords = recovered.unwrittenRecords
-    journal.unreadOldestMs = recovered.oldestMs
-    journal.reader.cursor = recovered.cursor ?? { firstSeq: recovered.nextSeq, offset: 0 }
-    await journal.startSegment()
+    let recovered: Recovered
+    let journal: SegmentJournal
+    try {
+      recovered = await recover(opts, checkpoint.seq)
+      journal = new SegmentJournal(opts, checkpoint, recovered.nextSeq)
+      journal.segments.push(...recovered.segments)
+      journal.unwrittenBytes = recovered.unwrittenBytes
+      journal.unwrittenRecords = recovered.unwrittenRecords
+      journal.unreadOldestMs = recovered.oldestMs
+      journal.reader.cursor = recovered.cursor ?? { firstSeq: recovered.nextSeq, offset: 0 }
+      await journal.startSegment()
+    } catch (err) {
+      await checkpoint.close()
+      throw err
+    }
     await journal.space.start()
     if (recovered.unwrittenRecords > 0) {
       opts.log.info({ records: recovered.unwrittenRecords, bytes: recovered.unwrittenBytes }, 'journal: replaying records not yet written to storage')
