@@ -5,7 +5,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
-import { AppError } from '../errors.js'
+import { AppError, fromFrameworkError } from '../errors.js'
 import type { ApiDeps } from './api-deps.js'
 import { requireApiKey } from './auth.js'
 import { errorHandler, sendProblem } from './problem.js'
@@ -31,11 +31,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // request.ip, which the key-failure throttle and the rate limit key on, is the client behind these proxies (docs/security.md).
     trustProxy: typeof deps.config.trustProxy === 'object' ? [...deps.config.trustProxy] : deps.config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Errors Fastify meets before routing (a URL it cannot decode, a parameter over maxParamLength) skip the error handler.
+    frameworkErrors: (error, request, reply) => void sendProblem(reply, request, fromFrameworkError(error)),
   }).withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   app.setErrorHandler(errorHandler)
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, request, 404, 'IIOT_ERR_API_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see /docs`))
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, request, new AppError('IIOT_ERR_API_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see /docs`)))
 
   // Security headers on every answer; the docs UI gets its own static CSP below.
   await app.register(helmet, { global: true })

@@ -3,7 +3,12 @@
  * Points travel as InfluxDB line protocol with millisecond timestamps.
  */
 
-/** Error from a storage adapter; `retriable` says whether sending again may succeed. */
+/**
+ * Error of a LineWriter, for the drainer alone: `retriable` says whether
+ * sending the batch again may succeed, else the batch is split to isolate
+ * the points InfluxDB refuses. It never reaches an HTTP answer; reads fail
+ * with AppErrors of the catalogue instead (docs/errors.md).
+ */
 export class StorageError extends Error {
   constructor(
     message: string,

@@ -25,7 +25,16 @@ const emptyManufacturing: ManufacturingReader = {
  * over the test registry and in-memory readers: the tier under the real one
  * (no influxd, no broker). Close it with `app.close()`.
  */
-export async function buildTestApi(opts: { env?: Record<string, string>; telemetry?: Partial<TelemetryReader>; records?: Partial<RecordsReader>; manufacturing?: Partial<ManufacturingReader> } = {}): Promise<FastifyInstance> {
+export async function buildTestApi(
+  opts: {
+    env?: Record<string, string>
+    telemetry?: Partial<TelemetryReader>
+    records?: Partial<RecordsReader>
+    manufacturing?: Partial<ManufacturingReader>
+    /** Extra routes on the root instance (its error handler applies), added before `ready()`. */
+    routes?: (app: FastifyInstance) => void
+  } = {},
+): Promise<FastifyInstance> {
   const registry = Registry.fromJson(await testRegistry())
   const deps: ApiDeps = {
     config: loadConfig(opts.env ?? {}).api,
@@ -43,6 +52,7 @@ export async function buildTestApi(opts: { env?: Record<string, string>; telemet
     log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   }
   const app = await buildApi(deps)
+  opts.routes?.(app)
   await app.ready()
   return app
 }

@@ -1,5 +1,5 @@
 import type { InfluxConfig } from '../../config/config.js'
-import { StorageError } from '../ports.js'
+import { AppError } from '../../errors.js'
 import { authHeaders } from './influx-auth.js'
 
 export interface InfluxSeries {
@@ -16,6 +16,9 @@ export type BindParams = Record<string, string | number | boolean>
  * virtual one since 2.4) and 3.x all serve. Values travel only as bind
  * parameters (`$name` in the text, `params=` beside it); identifiers and
  * durations are whitelisted by the callers.
+ * Failures are AppErrors (docs/errors.md), with what went wrong as their cause:
+ * IIOT_ERR_STORAGE_UNAVAILABLE when InfluxDB cannot answer now (network,
+ * timeout, 429, 5xx), IIOT_ERR_STORAGE_QUERY when it refuses the query.
  */
 export class InfluxQLClient {
   private readonly headers: Record<string, string>
@@ -45,7 +48,7 @@ export class InfluxQLClient {
     const body = await this.request(url, { method: 'GET' })
     return queries.map((_, i) => {
       const result = body.results?.find((r) => (r as { statement_id?: number }).statement_id === i) ?? body.results?.[i]
-      if (result?.error) throw new StorageError(`InfluxDB query failed: ${result.error}`, false, 200)
+      if (result?.error) throw new AppError('IIOT_ERR_STORAGE_QUERY', `InfluxDB query failed: ${result.error}`)
       return result?.series ?? []
     })
   }
@@ -57,7 +60,7 @@ export class InfluxQLClient {
     const body = new URLSearchParams({ q: `CREATE DATABASE "${this.config.database}"` })
     const res = await this.request(url, { method: 'POST', body })
     const error = res.results?.[0]?.error
-    if (error) throw new StorageError(`cannot create database ${this.config.database}: ${error}`, false, 200)
+    if (error) throw new AppError('IIOT_ERR_STORAGE_QUERY', `cannot create database ${this.config.database}: ${error}`)
   }
 
   async ping(timeoutMs = 2000): Promise<boolean> {
@@ -75,16 +78,21 @@ export class InfluxQLClient {
     try {
       res = await fetch(url, { ...init, headers: this.headers, signal: AbortSignal.timeout(this.config.timeoutMs) })
     } catch (cause) {
-      throw new StorageError(`InfluxDB unreachable at ${this.config.url}: ${(cause as Error).message}`, true, undefined, { cause })
+      throw new AppError('IIOT_ERR_STORAGE_UNAVAILABLE', `InfluxDB unreachable at ${this.config.url}: ${(cause as Error).message}`, { cause })
     }
     const text = await res.text()
     let json: { results?: { error?: string; series?: InfluxSeries[] }[]; error?: string }
     try {
       json = JSON.parse(text)
-    } catch {
-      throw new StorageError(`InfluxDB answered ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`, res.status >= 500, res.status)
+    } catch (cause) {
+      throw new AppError(failureCode(res.status), `InfluxDB answered ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`, { cause })
     }
-    if (!res.ok) throw new StorageError(`InfluxDB answered ${res.status}: ${json.error ?? text.slice(0, 200)}`, res.status >= 429, res.status)
+    if (!res.ok) throw new AppError(failureCode(res.status), `InfluxDB answered ${res.status}: ${json.error ?? text.slice(0, 200)}`)
     return json
   }
+}
+
+/** 429 and 5xx: InfluxDB cannot answer now; any other status: it refused the query (bad query, credentials, database). */
+function failureCode(status: number): 'IIOT_ERR_STORAGE_UNAVAILABLE' | 'IIOT_ERR_STORAGE_QUERY' {
+  return status === 429 || status >= 500 ? 'IIOT_ERR_STORAGE_UNAVAILABLE' : 'IIOT_ERR_STORAGE_QUERY'
 }
