@@ -6,7 +6,7 @@ import { deferred, type Deferred } from './deferred.js'
 import { FreeSpaceMonitor, type StatFs } from './free-space.js'
 import { CheckpointTracker, type Journal, type JournalPressure, type JournalStats, type RecordBatch } from './journal.js'
 import { encodeRecord } from './record-codec.js'
-import { recover, segmentPath, syncDir, type Segment } from './segment-files.js'
+import { recover, segmentPath, syncDir, type Recovered, type Segment } from './segment-files.js'
 import { SegmentReader } from './segment-reader.js'
 
 export interface SegmentJournalOptions {
