@@ -13,25 +13,35 @@ declare module 'fastify' {
 const FAILURE_WINDOW_MS = 60_000
 const MAX_TRACKED_ADDRESSES = 10_000
 
+/** How many times the per-key limit an address may fail in a minute, over all the key ids it presents. */
+const ADDRESS_FAILURE_FACTOR = 4
+
 /**
  * Requires `Authorization: Bearer <key id>.<secret>` on every route of the
  * instance it is registered in (docs/security.md):
  * - no key (or nothing shaped like one): 401, no scrypt, not counted;
  * - a key that fails its check: 401, counted against the client address
- *   (`request.ip`, which follows API_TRUST_PROXY);
- * - an address with `failuresPerMin` failures in its minute: 429 with
- *   Retry-After and no check, except for a key that already passed a full
- *   check (the registry remembers those), so guessing stays throttled while
- *   known clients behind the same address keep working.
+ *   (`request.ip`, which follows API_TRUST_PROXY) together with the key id
+ *   presented, known or not, and against the address alone;
+ * - 429 with Retry-After and no check once an address has failed
+ *   `failuresPerMin` times with one key id, or `ADDRESS_FAILURE_FACTOR` times
+ *   that over all ids, within a minute. Guessing one key's secret is held to
+ *   the limit while another client's correct key from the same address
+ *   (behind a proxy) is still checked and let in; spraying ids is held by the
+ *   address limit. Either way, a key that already passed a full check (the
+ *   registry remembers those) still gets in, with no check.
  */
 export function requireApiKey(app: FastifyInstance, registry: RegistrySource, failuresPerMin: number): void {
-  const throttle = createFailureThrottle({ limit: failuresPerMin, windowMs: FAILURE_WINDOW_MS, maxTracked: MAX_TRACKED_ADDRESSES })
+  const perKey = createFailureThrottle({ limit: failuresPerMin, windowMs: FAILURE_WINDOW_MS, maxTracked: MAX_TRACKED_ADDRESSES })
+  const perAddress = createFailureThrottle({ limit: failuresPerMin * ADDRESS_FAILURE_FACTOR, windowMs: FAILURE_WINDOW_MS, maxTracked: MAX_TRACKED_ADDRESSES })
   app.decorateRequest('apiKey', undefined)
   app.addHook('onRequest', async (request) => {
     const presented = bearerKey(request.headers.authorization)
     if (presented === undefined) throw new AppError('IIOT_ERR_API_UNAUTHENTICATED', 'send an API key as "Authorization: Bearer <key id>.<secret>"')
     const current = registry.current()
-    const retryAfterS = throttle.retryAfterS(request.ip)
+    // The id as presented, whether or not it exists: the throttle must not tell known ids from unknown ones.
+    const pair = `${request.ip} ${presented.slice(0, presented.indexOf('.'))}`
+    const retryAfterS = Math.max(perKey.retryAfterS(pair), perAddress.retryAfterS(request.ip))
     if (retryAfterS > 0) {
       const proven = current.provenApiKey(presented)
       if (!proven) throw new AppError('IIOT_ERR_API_RATE_LIMITED', `too many failed API key checks from this address; retry in ${retryAfterS} s`, { retryAfterS })
@@ -40,7 +50,8 @@ export function requireApiKey(app: FastifyInstance, registry: RegistrySource, fa
     }
     const key = await current.authenticateApiKey(presented)
     if (!key) {
-      throttle.fail(request.ip)
+      perKey.fail(pair)
+      perAddress.fail(request.ip)
       throw new AppError('IIOT_ERR_API_UNAUTHENTICATED', 'API key not recognised')
     }
     request.apiKey = key
