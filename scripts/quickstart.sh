@@ -51,12 +51,12 @@ ready || { log "the service did not become ready"; exit 1; }
 
 key=$(cat "$(dirname "$REGISTRY_FILE")/demo-api-key" 2>/dev/null || echo '<your API key>')
 case "$MQTT_HOST $HTTP_HOST" in
-  "127.0.0.1 127.0.0.1") reach="this machine only (DEMO_BIND=0.0.0.0 exposes it)" ;;
-  *) reach="MQTT on $MQTT_HOST, the API on $HTTP_HOST: anyone who can reach them and has the key below reads everything" ;;
+  "127.0.0.1 127.0.0.1") reach="reachable from this machine only (DEMO_BIND=0.0.0.0 exposes it)" ;;
+  *) reach="MQTT listens on $MQTT_HOST and the API on $HTTP_HOST: anyone who reaches them with the key below reads everything" ;;
 esac
 cat >&2 <<MSG
 
-  iiot-ingest is running, reachable from $reach.
+  iiot-ingest is running: $reach.
     API        $api/api/v1   (OpenAPI: $api/docs)
     MQTT       $mqtt_url  ws://$(local_addr "$MQTT_HOST"):${MQTT_WS_PORT:-8083}
     InfluxDB   $INFLUX_URL
