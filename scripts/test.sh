@@ -21,7 +21,7 @@ mark="bench-$$-$RANDOM$RANDOM"
 log "bench smoke: ingest, 20 s (asserts zero loss, not speed)" && IIOT_TEST_RUN_MARK="$mark" node dist/bench/run.js ingest --duration 20 --quick --json --assert-zero-loss || { [ "$status" -ne 0 ] || status=1; }
 sleep 1
 for f in /proc/[0-9]*/environ; do
-  if tr '\0' '\n' < "$f" 2>/dev/null | grep -qx "IIOT_TEST_RUN_MARK=$mark"; then
+  if tr '\0' '\n' 2>/dev/null < "$f" | grep -qx "IIOT_TEST_RUN_MARK=$mark"; then
     pid=${f#/proc/}; pid=${pid%/environ}
     grep -q ') Z ' "/proc/$pid/stat" 2>/dev/null && continue
     log "the bench left process $pid running: $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null); killing it"
