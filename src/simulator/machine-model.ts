@@ -75,7 +75,10 @@ export function createMachineModel(spec: MachineSpec, seed: number, startMs: num
   let entry: StateEntry = first
   let enteredAt = startMs - Math.round(prng.range(0, first.durationMs / 2)) // already in this state for a while
   let endsAt = enteredAt + first.durationMs
-  let lastMs = startMs
+  // Parts are made from the moment the current state began, not from the simulator's start: the first
+  // state report says the machine has run since `enteredAt`, so its first production report covers that
+  // span too, and a fresh demo's performance (parts per run time) is not understated.
+  let lastMs = enteredAt
   let lastStateSentMs = Number.NEGATIVE_INFINITY
   let nextProductionAt = startMs + prng.int(0, PRODUCTION_INTERVAL_MS)
   let cycleMs = drawCycleMs()
