@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics/metrics.js'
+import { createLogSampler } from '../pipeline/log-sampler.js'
 
 /** Every protection of the broker that can fire, as counted in `iiot_mqtt_limit_total{limit}`. */
 export type LimitName =
@@ -34,16 +35,10 @@ export function createLimitReporter(metrics: Metrics, log: Logger): LimitReporte
 
 /** A warn logger that writes one line per key per interval and counts the rest. */
 export function createThrottledWarn(log: Logger, intervalMs = 1000): (key: string, obj: Record<string, unknown>, msg: string) => void {
-  const last = new Map<string, { at: number; suppressed: number }>()
+  const sample = createLogSampler(intervalMs)
   return (key, obj, msg) => {
-    const now = Date.now()
-    const entry = last.get(key)
-    if (entry && now - entry.at < intervalMs) {
-      entry.suppressed++
-      return
-    }
-    log.warn(entry?.suppressed ? { ...obj, suppressed: entry.suppressed } : obj, msg)
-    last.set(key, { at: now, suppressed: 0 })
+    const suppressed = sample(key)
+    if (suppressed !== undefined) log.warn(suppressed > 0 ? { ...obj, suppressed } : obj, msg)
   }
 }
 
