@@ -3,6 +3,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import { deferred, type Deferred } from '../spool/deferred.js'
+import { syncDir } from '../spool/segment-files.js'
 
 export interface Rejection {
   readonly id: number
@@ -69,14 +70,7 @@ export const defaultRejectionFiles: RejectionFiles = {
     }
   },
   rename,
-  async syncDir(dir) {
-    const fh = await open(dir, 'r')
-    try {
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-  },
+  syncDir,
 }
 
 /**
@@ -197,23 +191,23 @@ export class RejectionStore {
   }
 
   private async write(records: readonly Rejection[]): Promise<void> {
-    if (!this.rewrite && this.linesInFile + records.length <= 2 * this.max) {
-      this.handle ??= await this.reopen()
-      if (!this.rewrite) {
-        const bytes = serialize(records)
-        try {
-          await this.handle.write(bytes)
-        } catch (err) {
-          // Whatever part reached the file is cut off when it is reopened, at the next add.
-          await this.discardHandle()
-          throw err
-        }
-        this.durableSize += bytes.length
-        this.linesInFile += records.length
-        return
-      }
+    if (this.rewrite || this.linesInFile + records.length > 2 * this.max) return this.compact(records)
+    const handle = (this.handle ??= await this.reopen())
+    // reopen() may find the file shorter than written (changed under us): then it is written whole.
+    return this.rewrite ? this.compact(records) : this.append(handle, records)
+  }
+
+  private async append(handle: AppendHandle, records: readonly Rejection[]): Promise<void> {
+    const bytes = serialize(records)
+    try {
+      await handle.write(bytes)
+    } catch (err) {
+      // Whatever part reached the file is cut off when it is reopened, at the next add.
+      await this.discardHandle()
+      throw err
     }
-    await this.compact(records)
+    this.durableSize += bytes.length
+    this.linesInFile += records.length
   }
 
   /** Rewrites the file as the last N records, these included. */
