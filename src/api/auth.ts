@@ -36,11 +36,12 @@ export function requireApiKey(app: FastifyInstance, registry: RegistrySource, fa
   const perAddress = createFailureThrottle({ limit: failuresPerMin * ADDRESS_FAILURE_FACTOR, windowMs: FAILURE_WINDOW_MS, maxTracked: MAX_TRACKED_ADDRESSES })
   app.decorateRequest('apiKey', undefined)
   app.addHook('onRequest', async (request) => {
-    const presented = bearerKey(request.headers.authorization)
-    if (presented === undefined) throw new AppError('IIOT_ERR_API_UNAUTHENTICATED', 'send an API key as "Authorization: Bearer <key id>.<secret>"')
+    const bearer = bearerKey(request.headers.authorization)
+    if (bearer === undefined) throw new AppError('IIOT_ERR_API_UNAUTHENTICATED', 'send an API key as "Authorization: Bearer <key id>.<secret>"')
+    const { presented, id } = bearer
     const current = registry.current()
     // The id as presented, whether or not it exists: the throttle must not tell known ids from unknown ones.
-    const pair = `${request.ip} ${presented.slice(0, presented.indexOf('.'))}`
+    const pair = `${request.ip} ${id}`
     const retryAfterS = Math.max(perKey.retryAfterS(pair), perAddress.retryAfterS(request.ip))
     if (retryAfterS > 0) {
       const proven = current.provenApiKey(presented)
@@ -58,10 +59,12 @@ export function requireApiKey(app: FastifyInstance, registry: RegistrySource, fa
   })
 }
 
-/** The `<key id>.<secret>` of a Bearer header; undefined when there is none. */
-function bearerKey(header: string | undefined): string | undefined {
-  const token = header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined
-  return token !== undefined && parseApiKey(token) ? token : undefined
+/** The `<key id>.<secret>` of a Bearer header, and its id; undefined when there is none. */
+function bearerKey(header: string | undefined): { presented: string; id: string } | undefined {
+  const presented = header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined
+  if (presented === undefined) return undefined
+  const key = parseApiKey(presented)
+  return key && { presented, id: key.id }
 }
 
 export function apiKeyOf(request: FastifyRequest): ApiKeyEntry {
