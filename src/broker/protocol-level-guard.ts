@@ -62,23 +62,25 @@ function levelOf(b: Buffer): LevelVerdict {
 /**
  * Answers a CONNECT of a protocol level the MQTT parser does not know with
  * CONNACK 1 and closes the stream [MQTT-3.1.2-2], as Aedes itself does for
- * level 5. Like the packet size guard, it sees every chunk Aedes reads; a
- * CONNECT cannot be complete before its level byte has arrived, so the parser
- * never gets the whole refused packet.
+ * level 5. Like the packet size guard, it sees the chunks Aedes reads, but
+ * only until the first packet's level is known; a CONNECT cannot be complete
+ * before its level byte has arrived, so the parser never gets the whole
+ * refused packet.
  */
 export function guardProtocolLevel(stream: Duplex, onRefused: (level: number) => void): void {
   const check = new ProtocolLevelCheck()
   const read = stream.read.bind(stream)
-  let refused = false
-  let decided = false
   stream.read = (size?: number) => {
     const chunk: unknown = read(size)
-    if (decided || !Buffer.isBuffer(chunk)) return refused ? null : chunk
+    if (!Buffer.isBuffer(chunk)) return chunk
     const verdict = check.feed(chunk)
     if (verdict === 'wait') return chunk
-    decided = true
-    if (verdict === 'pass') return chunk
-    refused = true
+    if (verdict === 'pass') {
+      // Decided once per connection: from here on the reader reads past this guard.
+      stream.read = read
+      return chunk
+    }
+    stream.read = () => null
     onRefused(verdict.unacceptableLevel)
     stream.once('finish', () => stream.destroy())
     stream.end(CONNACK_UNACCEPTABLE_PROTOCOL)
