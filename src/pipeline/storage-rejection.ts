@@ -8,9 +8,9 @@ const REASON = 'refused_by_storage'
 /** A point InfluxDB refused as bad data, as a rejection: its measurement stands for the topic, the line for the payload. */
 export function storageRejection(line: string, message: string): RejectionInput {
   // Our measurements have no escapes: the first comma (tags) or space (fields) ends it.
-  const end = [line.indexOf(','), line.indexOf(' ')].filter((i) => i >= 0).reduce((a, b) => Math.min(a, b), line.length)
+  const measurement = /^[^, ]*/.exec(line)![0]
   return {
-    topic: `(storage) ${line.slice(0, end)}`,
+    topic: `(storage) ${measurement}`,
     gateway: undefined,
     zone: tagValue(line, 'zone'),
     factory: tagValue(line, 'factory'),
