@@ -4,6 +4,7 @@ import { KEYS, SECRETS } from '../helpers/fixtures.js'
 import { connectGateway, encode, publish } from '../helpers/gateway.js'
 import { startTestInfluxd } from '../helpers/influxd.js'
 import { eventually, startTestService, type TestService, apiGet } from '../helpers/service.js'
+import { openSseStream } from '../helpers/sse.js'
 
 let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
 let svc: TestService
@@ -117,32 +118,7 @@ describe('production counts and inspections', () => {
 })
 
 describe('live stream', () => {
-  async function openStream(path: string, key: string, headers: Record<string, string> = {}) {
-    const controller = new AbortController()
-    const res = await fetch(svc.httpUrl + path, { headers: { authorization: `Bearer ${key}`, ...headers }, signal: controller.signal })
-    const reader = res.body!.getReader()
-    const events: { id: number; event: string; data: any }[] = []
-    let text = ''
-    const pump = (async () => {
-      try {
-        for (;;) {
-          const { value, done } = await reader.read()
-          if (done) return
-          text += Buffer.from(value).toString()
-          let i
-          while ((i = text.indexOf('\n\n')) >= 0) {
-            const block = text.slice(0, i)
-            text = text.slice(i + 2)
-            const f = Object.fromEntries(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]))
-            if (f.data) events.push({ id: Number(f.id), event: f.event!, data: JSON.parse(f.data) })
-          }
-        }
-      } catch {
-        // aborted
-      }
-    })()
-    return { res, events, close: async () => { controller.abort(); await pump } }
-  }
+  const openStream = (path: string, key: string, headers?: Record<string, string>) => openSseStream(svc.httpUrl, path, key, headers)
 
   it('streams decoded messages in the key\'s scope only, filtered by kind, and resumes with Last-Event-ID', async () => {
     const a = await openStream('/api/v1/stream?kinds=telemetry', KEYS.factoryA)

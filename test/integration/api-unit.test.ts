@@ -4,6 +4,7 @@ import { KEYS, SECRETS, testRegistry } from '../helpers/fixtures.js'
 import { connectGateway, encode, publish } from '../helpers/gateway.js'
 import { startTestInfluxd } from '../helpers/influxd.js'
 import { apiGet, eventually, startTestService, type TestService } from '../helpers/service.js'
+import { openSseStream } from '../helpers/sse.js'
 
 // Regression: a sample without a unit had `unit: null` in REST answers and `unit: ""` in the live
 // stream. "No unit" is null in both (docs/api.md, "Live stream").
@@ -25,31 +26,13 @@ afterAll(async () => {
 
 /** The data of the first `count` events of an SSE stream. */
 async function streamEvents(path: string, count: number, trigger: () => Promise<void>): Promise<any[]> {
-  const controller = new AbortController()
-  const res = await fetch(svc.httpUrl + path, { headers: { authorization: `Bearer ${KEYS.all}` }, signal: controller.signal })
-  const reader = res.body!.getReader()
-  const events: any[] = []
-  let text = ''
-  const pump = (async () => {
-    try {
-      while (events.length < count) {
-        const { value, done } = await reader.read()
-        if (done) return
-        text += Buffer.from(value).toString()
-        for (const m of text.matchAll(/^data: (.*)$/gm)) if (events.length < count) events.push(JSON.parse(m[1]!))
-        text = text.slice(text.lastIndexOf('\n') + 1)
-      }
-    } catch {
-      // aborted
-    }
-  })()
+  const stream = await openSseStream(svc.httpUrl, path, KEYS.all)
   try {
     await trigger()
-    await eventually(() => events.length >= count)
-    return events
+    await eventually(() => stream.events.length >= count)
+    return stream.events.slice(0, count).map((e) => e.data)
   } finally {
-    controller.abort()
-    await pump
+    await stream.close()
   }
 }
 

@@ -5,6 +5,7 @@ import { KEYS, SECRETS } from '../helpers/fixtures.js'
 import { connectGateway, encode } from '../helpers/gateway.js'
 import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
 import { eventually, startTestService, type TestService } from '../helpers/service.js'
+import { openSseStream, type SseStream } from '../helpers/sse.js'
 
 // Regression: a listener of accepted messages (the live hub feeding the SSE stream) that threw
 // closed the publishing gateway's connection before its message was journaled, so the gateway
@@ -12,7 +13,7 @@ import { eventually, startTestService, type TestService } from '../helpers/servi
 let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
 let svc: TestService
 let gw: MqttClient
-let stream: { events: { id: number; event: string; data: any }[]; close(): Promise<void> } | undefined
+let stream: SseStream | undefined
 
 beforeAll(async () => {
   influxd = await startTestInfluxd()
@@ -28,32 +29,7 @@ afterAll(async () => {
   await influxd?.dispose()
 })
 
-async function openStream(path: string, key: string) {
-  const controller = new AbortController()
-  const res = await fetch(svc.httpUrl + path, { headers: { authorization: `Bearer ${key}` }, signal: controller.signal })
-  const reader = res.body!.getReader()
-  const events: { id: number; event: string; data: any }[] = []
-  let text = ''
-  const pump = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read()
-        if (done) return
-        text += Buffer.from(value).toString()
-        let i
-        while ((i = text.indexOf('\n\n')) >= 0) {
-          const block = text.slice(0, i)
-          text = text.slice(i + 2)
-          const f = Object.fromEntries(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]))
-          if (f.data) events.push({ id: Number(f.id), event: f.event!, data: JSON.parse(f.data) })
-        }
-      }
-    } catch {
-      // aborted
-    }
-  })()
-  return { events, close: async () => { controller.abort(); await pump } }
-}
+const openStream = (path: string, key: string) => openSseStream(svc.httpUrl, path, key)
 
 describe('accepted-message listeners', () => {
   it('a listener that throws does not close the gateway\'s connection; the message is stored exactly once and the error counted', async () => {
