@@ -1,8 +1,6 @@
-import { EventEmitter } from 'node:events'
-import type { ServerResponse } from 'node:http'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
-import { LiveHub, type LiveClient } from '../../src/api/live-hub.js'
+import { LiveHub } from '../../src/api/live-hub.js'
 import { LiveStateTable } from '../../src/domain/live-state.js'
 import { createMetrics, total, byLabel, type Metrics } from '../../src/metrics/metrics.js'
 import { createIngestor, type Ingestor } from '../../src/pipeline/ingestor.js'
@@ -13,6 +11,7 @@ import { Registry } from '../../src/registry/registry.js'
 import type { PointSink } from '../../src/storage/ports.js'
 import { testRegistry } from '../helpers/fixtures.js'
 import { encode, types } from '../helpers/gateway.js'
+import { fakeLiveClient } from '../helpers/live-client.js'
 
 const log = pino({ level: 'silent' })
 const T = 'iiot/v1/za/fa/l1/m1/telemetry'
@@ -149,28 +148,12 @@ describe('ingestor: accepted-message listeners', () => {
   })
 })
 
-class FakeResponse extends EventEmitter {
-  readonly chunks: string[] = []
-  writableNeedDrain = false
-  write(chunk: string): boolean {
-    this.chunks.push(chunk)
-    return true
-  }
-  end(): void {
-    this.emit('close')
-  }
-  destroy(): void {
-    this.emit('close')
-  }
-}
-
 describe('fast-path divergence', () => {
   it('a message the fast path accepts and the reference path rejects is journaled; its live event carries the lines; the divergence is counted', async () => {
     const sink = new ImmediateSink()
     const { ingestor, metrics } = await setup(sink, { referenceRejectsTelemetry: true })
     const hub = new LiveHub({ bufferEvents: 10, clientQueueEvents: 10 })
-    const res = new FakeResponse()
-    const client: LiveClient = { res: res as FakeResponse & ServerResponse, accepts: () => true, queued: 0 }
+    const client = fakeLiveClient()
     hub.add(client, undefined)
     ingestor.onAccepted((a) => hub.publish(a), 'live-hub')
 
@@ -178,7 +161,7 @@ describe('fast-path divergence', () => {
     expect(sink.appended).toHaveLength(1)
     expect(await total(metrics.fastPathDivergences)).toBe(1)
     expect(await total(metrics.listenerErrors)).toBe(0)
-    const data = JSON.parse(res.chunks.at(-1)!.split('data: ')[1]!)
+    const data = JSON.parse(client.res.chunks.at(-1)!.split('data: ')[1]!)
     expect(data).toMatchObject({ zone: 'za', machine: 'm1', kind: 'telemetry', gateway: 'gw-a', lines: sink.appended[0] })
     expect(data.message).toBeUndefined()
   })

@@ -1,8 +1,7 @@
-import { EventEmitter } from 'node:events'
-import type { ServerResponse } from 'node:http'
 import { describe, expect, it } from 'vitest'
-import { LiveHub, RESUME_WINDOW_MS, type LiveClient } from '../../src/api/live-hub.js'
+import { LiveHub, RESUME_WINDOW_MS } from '../../src/api/live-hub.js'
 import type { AcceptedMessage } from '../../src/pipeline/pipeline.js'
+import { fakeLiveClient } from '../helpers/live-client.js'
 
 function accepted(seq: number): AcceptedMessage {
   return {
@@ -13,36 +12,12 @@ function accepted(seq: number): AcceptedMessage {
   }
 }
 
-class FakeResponse extends EventEmitter {
-  readonly chunks: string[] = []
-  writableNeedDrain = false
-  write(chunk: string): boolean {
-    this.chunks.push(chunk)
-    return true
-  }
-  end(): void {
-    this.emit('close')
-  }
-  destroy(): void {
-    this.emit('close')
-  }
-  /** The ids of the events written, in order. */
-  ids(): number[] {
-    return this.chunks.flatMap((c) => /^id: (\d+)/.exec(c)?.[1] ?? []).map(Number)
-  }
-}
-
-function client(): LiveClient & { res: FakeResponse } {
-  const res = new FakeResponse()
-  return { res: res as FakeResponse & ServerResponse, accepts: () => true, queued: 0 }
-}
-
 describe('LiveHub', () => {
   it('buffers nothing while no stream client is or recently was connected', () => {
     const hub = new LiveHub({ bufferEvents: 10, clientQueueEvents: 10 })
     for (let i = 1; i <= 5; i++) hub.publish(accepted(i))
     expect(hub.buffered).toBe(0)
-    const c = client()
+    const c = fakeLiveClient()
     hub.add(c, 0)
     // Ids 1-5 went by with nobody listening: the client is told they are not buffered.
     expect(c.res.chunks).toEqual([': events 1-5 are no longer buffered\n\n'])
@@ -50,15 +25,15 @@ describe('LiveHub', () => {
 
   it('keeps the last bufferEvents events while a client is connected and resumes after Last-Event-ID, in order', () => {
     const hub = new LiveHub({ bufferEvents: 3, clientQueueEvents: 10 })
-    const a = client()
+    const a = fakeLiveClient()
     hub.add(a, undefined)
     for (let i = 1; i <= 5; i++) hub.publish(accepted(i))
     expect(a.res.ids()).toEqual([1, 2, 3, 4, 5])
     expect(hub.buffered).toBe(3)
-    const b = client()
+    const b = fakeLiveClient()
     hub.add(b, 3)
     expect(b.res.ids()).toEqual([4, 5])
-    const late = client()
+    const late = fakeLiveClient()
     hub.add(late, 1)
     expect(late.res.chunks[0]).toBe(': events 2-2 are no longer buffered\n\n')
     expect(late.res.ids()).toEqual([3, 4, 5])
@@ -68,14 +43,14 @@ describe('LiveHub', () => {
   it('goes on buffering for the resume window after the last client leaves, then lets go', () => {
     let now = 1_000_000
     const hub = new LiveHub({ bufferEvents: 100, clientQueueEvents: 10 }, () => now)
-    const a = client()
+    const a = fakeLiveClient()
     hub.add(a, undefined)
     hub.publish(accepted(1))
     a.res.end()
     now += RESUME_WINDOW_MS - 1
     hub.publish(accepted(2))
     expect(hub.buffered).toBe(2)
-    const back = client()
+    const back = fakeLiveClient()
     hub.add(back, 1)
     expect(back.res.ids()).toEqual([2])
     back.res.end()
@@ -86,7 +61,7 @@ describe('LiveHub', () => {
 
   it('disconnects a client whose socket stops draining once its queue is full', () => {
     const hub = new LiveHub({ bufferEvents: 0, clientQueueEvents: 2 })
-    const slow = client()
+    const slow = fakeLiveClient()
     hub.add(slow, undefined)
     slow.res.writableNeedDrain = true
     for (let i = 1; i <= 4; i++) hub.publish(accepted(i))
@@ -97,7 +72,7 @@ describe('LiveHub', () => {
 
   it('an event without a decoded message (a fast-path divergence) carries the journaled lines', () => {
     const hub = new LiveHub({ bufferEvents: 10, clientQueueEvents: 10 })
-    const c = client()
+    const c = fakeLiveClient()
     hub.add(c, undefined)
     hub.publish({ ...accepted(1), message: undefined, lines: ['telemetry,machine=m1 value=1 1'] })
     const data = JSON.parse(c.res.chunks.at(-1)!.split('data: ')[1]!)
