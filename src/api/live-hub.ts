@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { AcceptedMessage } from '../pipeline/pipeline.js'
-import { streamJson } from './stream-json.js'
+import { streamEventJson } from './stream-json.js'
 
 /** One event of the live stream: a decoded message as accepted by the pipeline, once journaled. */
 export interface LiveEvent {
@@ -76,11 +76,8 @@ export class LiveHub {
       return
     }
     const t = accepted.topic
-    const identity = t.scope === 'machine' ? { zone: t.zone, factory: t.factory, line: t.line, machine: t.machine } : { zone: t.zone, factory: t.factory, gateway: t.gateway }
-    // Built on first send; once built, the decoded message is let go (a buffered event holds only its JSON).
-    // Without a decoded message (a fast-path divergence, pipeline.ts) the event carries what was journaled: the lines.
-    const message = accepted.message
-    let body: object | undefined = { ...identity, kind: t.kind, gateway: accepted.gatewayId, ...(message === undefined ? { lines: accepted.lines } : { message }) }
+    // Built on first send; once built, the message is let go (a buffered event holds only its JSON).
+    let source: AcceptedMessage | undefined = accepted
     let json: string | undefined
     const event: LiveEvent = {
       id,
@@ -91,8 +88,8 @@ export class LiveHub {
       machine: t.scope === 'machine' ? t.machine : undefined,
       data: () => {
         if (json === undefined) {
-          json = streamJson(body!)
-          body = undefined
+          json = streamEventJson(source!)
+          source = undefined
         }
         return json
       },

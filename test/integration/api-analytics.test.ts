@@ -77,9 +77,9 @@ describe('state timeline and downtime', () => {
     expect(status).toBe(200)
     expect(body.intervals.map((i: any) => [i.state, i.reason, i.start, i.durationS])).toEqual([
       ['planned_stop', 'break', iso(D + 18 * H + 600 * S), 1200],
-      ['running', '', iso(D + 18 * H + 1800 * S), 5400],
+      ['running', null, iso(D + 18 * H + 1800 * S), 5400],
       ['fault', 'jam', iso(D + 20 * H), 1200],
-      ['running', '', iso(D + 20 * H + 1200 * S), 600],
+      ['running', null, iso(D + 20 * H + 1200 * S), 600],
     ])
     expect(body.timeInStateS).toMatchObject({ running: 6000, planned_stop: 1200, fault: 1200 })
   })

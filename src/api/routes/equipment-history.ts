@@ -25,7 +25,7 @@ export const equipmentHistoryRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app
         tags: ['equipment'],
         summary: 'One machine\'s state timeline over a window',
         description:
-          'Contiguous intervals (state, reason, alarms, start, end, duration), including the state already in force when the window starts (found up to API_STATE_LOOKBACK_DAYS back); consecutive reports of the same state and reason merge; time before the first known state is "unknown". Plus seconds in each state.',
+          'Contiguous intervals (state, reason (null when none was given), alarms, start, end, duration), including the state already in force when the window starts (found up to API_STATE_LOOKBACK_DAYS back); consecutive reports of the same state and reason merge; time before the first known state is "unknown". Plus seconds in each state.',
         security: [{ bearerAuth: [] }],
         querystring: z.object({ zone: scopeQuery.zone, factory: slugParam, line: slugParam, machine: slugParam, ...windowQuery }),
       },
@@ -41,7 +41,7 @@ export const equipmentHistoryRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app
         machine: { zone: machine!.zone, factory: machine!.factory, line: machine!.line, machine: machine!.machine },
         start: isoOf(w.startMs),
         end: isoOf(Math.min(w.endMs, Date.now())),
-        intervals: intervals.map((i) => ({ state: i.state, reason: i.reason, alarms: i.alarms, start: isoOf(i.startMs), end: isoOf(i.endMs), durationS: seconds(i.durationMs) })),
+        intervals: intervals.map((i) => ({ state: i.state, reason: i.reason || null, alarms: i.alarms, start: isoOf(i.startMs), end: isoOf(i.endMs), durationS: seconds(i.durationMs) })),
         timeInStateS: durationsS(intervals),
       }
     },

@@ -15,7 +15,7 @@ const machineState = z.object({
   machine: z.string(),
   state: z.string().describe('the reported state, or "offline" when nothing arrived for MACHINE_OFFLINE_AFTER_S, or "unknown"'),
   reportedState: z.string().nullable(),
-  reason: z.string(),
+  reason: z.string().nullable().describe('the reason code of the reported state; null when none was given'),
   alarms: z.array(z.string()),
   since: z.string().nullable().describe('when the machine entered its reported state'),
   lastSeen: z.string().nullable(),
@@ -34,7 +34,8 @@ export function currentStates(deps: ApiDeps, machines: readonly MachineInScope[]
       machine: m.machine,
       state: !online ? 'offline' : (e?.state ?? 'unknown'),
       reportedState: e?.state ?? null,
-      reason: e?.reason ?? '',
+      // The live table keeps '' for no reason code, as decoded; the API says absent with null (docs/api.md).
+      reason: e?.reason || null,
       alarms: [...(e?.alarms ?? [])],
       since: iso(e?.sinceMs),
       lastSeen: iso(e?.lastSeenMs),
