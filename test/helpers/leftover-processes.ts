@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs'
+import { processExists } from '../../bench/lib/service-process.js'
 
 /** The variable that marks every process a test run starts: children inherit their parent's environment. */
 export const RUN_MARK_VARIABLE = 'IIOT_TEST_RUN_MARK'
@@ -28,7 +29,7 @@ export function markedProcesses(mark: string, exclude: ReadonlySet<number> = new
     if (exclude.has(pid)) continue
     try {
       if (!readFileSync(`/proc/${e}/environ`, 'latin1').split('\0').includes(needle)) continue
-      if (/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${e}/stat`, 'utf8'))) continue
+      if (!processExists(pid)) continue
       found.push({ pid, command: readFileSync(`/proc/${e}/cmdline`, 'utf8').replaceAll('\0', ' ').trim() })
     } catch {
       // gone meanwhile, or not ours to read
