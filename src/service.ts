@@ -10,11 +10,12 @@ import { LiveStateTable } from './domain/live-state.js'
 import type { MachineState } from './domain/records.js'
 import { createMetrics, registerJournalGauges, type Metrics } from './metrics/metrics.js'
 import { createIngestor, type Ingestor } from './pipeline/ingestor.js'
+import { createProcessor } from './pipeline/processor.js'
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js'
 import { messageTypes } from './pipeline/proto-schema.js'
 import { createReadiness } from './readiness.js'
 import { RejectionStore } from './pipeline/rejection-store.js'
-import { StorageRejections } from './pipeline/storage-rejection.js'
+import { RejectionKeeper } from './pipeline/rejection-keeper.js'
 import { createValidator } from './pipeline/validate.js'
 import { RegistryStore } from './registry/registry-store.js'
 import { Drainer } from './spool/drainer.js'
@@ -60,7 +61,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   await influxql.ensureDatabase()
   const lineWriter = createInfluxLineWriter(config.influx, config.write.batchSize)
   const rejections = await RejectionStore.open(join(config.dataDir, 'rejections.jsonl'), config.rejections, log.child({ component: 'rejections' }))
-  const storageRejections = new StorageRejections(rejections, { metrics, log: log.child({ component: 'rejections' }) })
+  const rejectionKeeper = new RejectionKeeper(rejections, { metrics, log: log.child({ component: 'rejections' }) })
 
   const journal: Journal = config.journal.enabled
     ? await SegmentJournal.open({ dir: join(config.dataDir, 'journal'), maxBytes: config.journal.maxBytes, segmentBytes: config.journal.segmentBytes, minFreeBytes: config.journal.minFreeBytes, log: log.child({ component: 'journal' }) })
@@ -68,12 +69,6 @@ export async function startService(config: Config, log: Logger): Promise<Service
   if (!config.journal.enabled) log.warn('JOURNAL_ENABLED=false: acknowledged messages live only in memory until written; a crash loses them')
   registerJournalGauges(metrics, () => ({ ...journal.stats(), full: journal.full, diskFreeBytes: journal.pressure().diskFreeBytes }))
 
-  const drainer = new Drainer(journal, lineWriter, { batchSize: config.write.batchSize, lingerMs: config.write.lingerMs, maxInFlight: config.write.maxInFlight, retryBaseMs: 250, retryMaxMs: config.write.retryMaxMs }, {
-    metrics,
-    log: log.child({ component: 'drainer' }),
-    onRefusedLine: (line, message) => storageRejections.keep(line, message),
-  })
-  drainer.start()
 
   // The live machine table: seeded from what InfluxDB knows, then kept by the pipeline.
   const live = new LiveStateTable()
@@ -96,7 +91,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
     limits: { ...config.ingest, maxPayloadBytes: config.mqtt.maxPayloadBytes },
     log: log.child({ component: 'pipeline' }),
   })
-  const ingestor = createIngestor({ pipeline, sink: journal, rejections, metrics, log: log.child({ component: 'ingest' }) })
+  // Log first: the acknowledgement waits only for the journal; decoding runs on the journal's read side.
+  const processor = createProcessor({ pipeline, rejections, keeper: rejectionKeeper, metrics, log: log.child({ component: 'ingest' }) })
+  const ingestor = createIngestor({ journal, processor, metrics, log: log.child({ component: 'ingest' }) })
+  const drainer = new Drainer(journal, lineWriter, { batchSize: config.write.batchSize, lingerMs: config.write.lingerMs, maxInFlight: config.write.maxInFlight, retryBaseMs: 250, retryMaxMs: config.write.retryMaxMs }, {
+    metrics,
+    log: log.child({ component: 'drainer' }),
+    onRefusedLine: (line, message) => rejectionKeeper.keepRefused(line, message),
+    process: (batch) => processor.process(batch),
+  })
+  drainer.start()
 
   const readiness = createReadiness({ journal, lastWriteAt: () => drainer.lastWriteAt, pingStorage: () => influxql.ping(), writeStallMs: config.readyWriteStallMs })
 
@@ -123,7 +127,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     await broker?.close()
     await drainer.stop(0)
     await journal.close()
-    await storageRejections.close()
+    await rejectionKeeper.close()
     await rejections.close()
     throw err
   }
@@ -155,7 +159,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         if (left > 0) log.warn({ records: left }, 'shutdown: journal not fully drained; the rest is replayed on the next start')
         await journal.close()
         await lineWriter.close()
-        await storageRejections.close()
+        await rejectionKeeper.close()
         await rejections.close()
         await a.close()
       })()

@@ -17,6 +17,8 @@ export interface InboundMessage {
   readonly payload: Buffer
   /** The authenticated gateway id (the MQTT username). */
   readonly gatewayId: string
+  /** When the broker received it: the clock its time checks use (default: now). */
+  readonly receivedMs?: number
 }
 
 export interface AcceptedMessage {
@@ -201,7 +203,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   return {
     steps: steps.map((s) => s.name),
     ingest(inbound) {
-      const ctx: Context = { inbound, nowMs: now() }
+      const ctx: Context = { inbound, nowMs: inbound.receivedMs ?? now() }
       for (const step of steps) {
         let failure: StepResult
         try {

@@ -17,6 +17,19 @@ export interface Rejection {
   readonly payloadBytes: number
   /** The first `REJECTIONS_PAYLOAD_BYTES` bytes of the payload, base64. */
   readonly payloadBase64: string
+  /** Where the rejected message stands in the journal, when it was decoded from there. */
+  readonly source?: JournalPosition | undefined
+}
+
+/** A message's place in the journal: its record's sequence number and its index among the record's frames. */
+export interface JournalPosition {
+  readonly seq: number
+  readonly index: number
+}
+
+/** Whether `a` comes after `b` in the journal. */
+function after(a: JournalPosition, b: JournalPosition | undefined): boolean {
+  return b === undefined || a.seq > b.seq || (a.seq === b.seq && a.index > b.index)
 }
 
 export type RejectionInput = Omit<Rejection, 'id' | 'time' | 'payloadBytes' | 'payloadBase64'> & { payload: Buffer }
@@ -98,6 +111,8 @@ export class RejectionStore {
   private rewrite = false
   /** Undefined after a failure: reopened at the next add. */
   private handle: AppendHandle | undefined
+  /** The latest journal position among the rejections recorded. */
+  private lastSource: JournalPosition | undefined
   private queue: { readonly rejection: Rejection; readonly done: Deferred }[] = []
   private writing: Promise<void> | undefined
   private closed = false
@@ -134,15 +149,25 @@ export class RejectionStore {
         // Not a record: skip it.
       }
     }
+    for (const r of store.ring) if (r.source && after(r.source, store.lastSource)) store.lastSource = r.source
     store.ring.splice(0, Math.max(0, store.ring.length - opts.max))
     store.nextId = (store.ring.at(-1)?.id ?? 0) + 1
     store.handle = await store.reopen()
     return store
   }
 
+  /**
+   * Whether the rejection of the message at `position` was already recorded: the journal is
+   * decoded again after a crash from its checkpoint, and a rejection must be kept once.
+   */
+  holds(position: JournalPosition): boolean {
+    return !after(position, this.lastSource)
+  }
+
   /** Records a rejection; resolves once it is durable, rejects when it cannot be made so. */
   add(input: RejectionInput): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`${this.path} is closed`))
+    if (input.source && after(input.source, this.lastSource)) this.lastSource = input.source
     const { payload, ...rest } = input
     const rejection: Rejection = {
       id: this.nextId++,

@@ -12,11 +12,37 @@ export interface DrainerOptions {
   readonly retryMaxMs: number
 }
 
+/** What a batch of records is sent as. */
+export interface BatchContent {
+  /** Line protocol, lines joined by "\n" (empty when none). */
+  readonly text: string
+  readonly lineCount: number
+  /** Resolves once whatever else the batch became (rejections) is durable: the checkpoint waits for it. */
+  readonly kept: Promise<void>
+}
+
 export interface DrainerDeps {
   readonly metrics: Metrics
   readonly log: Logger
   /** A point storage refused as bad data, isolated by splitting its batch. */
   readonly onRefusedLine: (line: string, message: string) => void
+  /**
+   * Turns records into line protocol as soon as they are read (message frames are decoded here, on
+   * the journal's read side). Default: records of line protocol, sent as they are.
+   */
+  readonly process?: (batch: RecordBatch) => BatchContent
+}
+
+/** A batch read from the journal, with what it became. */
+interface Read {
+  readonly batch: RecordBatch
+  readonly content: BatchContent
+}
+
+/** The default `process`: records that already hold line protocol. */
+export function linesOf(batch: RecordBatch): BatchContent {
+  if (batch.records.some((r) => r.format !== 'lines')) throw new Error('journal records of message frames need a processor')
+  return { text: joinPayloads([batch]).toString('utf8'), lineCount: batch.lineCount, kept: Promise.resolve() }
 }
 
 type Outcome = 'done' | 'stopped'
@@ -70,9 +96,9 @@ export class Drainer {
         await Promise.race([this.journal.waitForData(500), this.stopSignal])
         continue
       }
-      const batches = await this.linger(batch)
+      const reads = await this.linger(this.read(batch))
       this.inFlight++
-      void this.send(batches).finally(() => {
+      void this.send(reads).finally(() => {
         this.inFlight--
         const waiters = this.slotWaiters
         this.slotWaiters = []
@@ -86,30 +112,39 @@ export class Drainer {
    * large batches far more cheaply than many small ones, and the wait is bounded and small beside
    * the publish-to-queryable target.
    */
-  private async linger(first: RecordBatch): Promise<RecordBatch[]> {
-    const batches = [first]
-    let lines = first.lineCount
-    const oldest = first.records[0]!.appendMs
+  /** Processes a batch the moment it is read: accepted messages reach their listeners without waiting for storage. */
+  private read(batch: RecordBatch): Read {
+    return { batch, content: (this.deps.process ?? linesOf)(batch) }
+  }
+
+  private async linger(first: Read): Promise<Read[]> {
+    const reads = [first]
+    let lines = first.content.lineCount
+    const oldest = first.batch.records[0]!.appendMs
     while (lines < this.opts.batchSize && this.running) {
       const left = this.opts.lingerMs - (Date.now() - oldest)
       if (left <= 0) break
       await Promise.race([this.journal.waitForData(left), this.stopSignal])
-      const more = await this.journal.read(this.opts.batchSize - lines)
+      const more = await this.journal.read(Math.max(1, this.opts.batchSize - lines))
       if (more) {
-        batches.push(more)
-        lines += more.lineCount
+        const r = this.read(more)
+        reads.push(r)
+        lines += r.content.lineCount
       }
     }
-    return batches
+    return reads
   }
 
-  private async send(batches: readonly RecordBatch[]): Promise<void> {
-    // One string for the whole request, decoded once from the journal's bytes: no per-record strings
-    // lingering in the young generation (the garbage collector promoted them all), no second join.
-    const body = joinPayloads(batches).toString('utf8')
-    const outcome = await this.write([body], batches.reduce((n, b) => n + b.lineCount, 0))
+  private async send(reads: readonly Read[]): Promise<void> {
+    const texts = reads.map((r) => r.content.text).filter((t) => t.length > 0)
+    const lineCount = reads.reduce((n, r) => n + r.content.lineCount, 0)
+    // Nothing to write (every message rejected): the batches are done once their rejections are kept.
+    const outcome = lineCount > 0 ? await this.write([texts.join('\n')], lineCount) : 'done'
     // Stopped mid-retry: the batches stay in the journal and are replayed on the next start.
-    if (outcome === 'done') for (const b of batches) this.journal.complete(b)
+    if (outcome !== 'done') return
+    // Shutting down while a rejection cannot be kept: leave the batches to the replay (kept once, by position).
+    const kept = await Promise.race([Promise.all(reads.map((r) => r.content.kept)).then(() => true), this.stopSignal.then(() => false)])
+    if (kept) for (const r of reads) this.journal.complete(r.batch)
   }
 
   private async write(texts: readonly string[], lineCount: number): Promise<Outcome> {

@@ -38,8 +38,13 @@ export interface JournalPressure {
  * accepted; the checkpoint advances only over contiguous completions.
  */
 export interface Journal {
-  /** Appends one message's points; resolves once they are durable. */
+  /** Appends one message's points as line protocol; resolves once they are durable. */
   append(lines: readonly string[]): Promise<void>
+  /**
+   * Appends one message as received (message-frame.ts), expected to carry about `estimatedLines`
+   * points; resolves once it is durable. Its decoding comes later, from the journal.
+   */
+  appendFrame(frame: Buffer, estimatedLines: number): Promise<void>
   /** True above the size limit, below the free-space threshold, or while the disk refuses writes. */
   readonly full: boolean
   /** Which of those holds. */

@@ -43,7 +43,14 @@ export class MemoryJournal implements Journal {
 
   append(lines: readonly string[]): Promise<void> {
     const payload = Buffer.from(lines.join('\n'))
-    const record: JournalRecord = { seq: this.nextSeq++, appendMs: Date.now(), lineCount: lines.length, messages: 1, payload, bytes: HEADER_BYTES + payload.length }
+    return this.push({ format: 'lines', seq: this.nextSeq++, appendMs: Date.now(), lineCount: lines.length, messages: 1, payload, bytes: HEADER_BYTES + payload.length })
+  }
+
+  appendFrame(frame: Buffer, estimatedLines: number): Promise<void> {
+    return this.push({ format: 'frames', seq: this.nextSeq++, appendMs: Date.now(), lineCount: estimatedLines, messages: 1, payload: frame, bytes: HEADER_BYTES + frame.length })
+  }
+
+  private push(record: JournalRecord): Promise<void> {
     this.queue.push(record)
     this.unwrittenBytes += record.bytes
     this.appendedRecords++

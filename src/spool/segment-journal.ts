@@ -5,7 +5,7 @@ import { CheckpointFile } from './checkpoint-file.js'
 import { deferred, type Deferred } from './deferred.js'
 import { FreeSpaceMonitor, type StatFs } from './free-space.js'
 import { CheckpointTracker, type Journal, type JournalPressure, type JournalStats, type RecordBatch } from './journal.js'
-import { encodeRecord } from './record-codec.js'
+import { encodeFrameRecord, encodeRecord } from './record-codec.js'
 import { recover, segmentPath, syncDir, type Recovered, type Segment } from './segment-files.js'
 import { SegmentReader } from './segment-reader.js'
 
@@ -68,8 +68,8 @@ export class SegmentJournal implements Journal {
   private reclaiming = false
   private closing = false
   private readonly space: FreeSpaceMonitor
-  /** The record the messages of this tick are gathered into. */
-  private tick: { lines: string[]; messages: number; chars: number; done: Deferred } | undefined
+  /** The record the messages of this tick are gathered into: lines, or frames (never both in one record). */
+  private tick: { lines: string[]; frames: Buffer[]; estimatedLines: number; messages: number; chars: number; done: Deferred } | undefined
 
   private constructor(
     private readonly opts: SegmentJournalOptions,
@@ -138,11 +138,7 @@ export class SegmentJournal implements Journal {
    * They are acknowledged together, by the record's group commit.
    */
   append(lines: readonly string[]): Promise<void> {
-    let tick = this.tick
-    if (!tick) {
-      tick = this.tick = { lines: [], messages: 0, chars: 0, done: deferred() }
-      process.nextTick(() => this.flushTick())
-    }
+    const tick = this.tickFor('lines')
     for (const l of lines) {
       tick.lines.push(l)
       tick.chars += l.length
@@ -155,13 +151,37 @@ export class SegmentJournal implements Journal {
     return done
   }
 
+  /** One received message, as a frame (message-frame.ts); gathered into the tick's record like `append`. */
+  appendFrame(frame: Buffer, estimatedLines: number): Promise<void> {
+    const tick = this.tickFor('frames')
+    tick.frames.push(frame)
+    tick.estimatedLines += estimatedLines
+    tick.chars += frame.length
+    tick.messages++
+    this.appendedRecords++
+    const done = tick.done.promise
+    if (tick.chars > MAX_TICK_CHARS) this.flushTick()
+    return done
+  }
+
+  private tickFor(format: 'lines' | 'frames'): NonNullable<SegmentJournal['tick']> {
+    // A record holds one format: a message of the other one closes the tick's record first.
+    if (this.tick && (format === 'lines' ? this.tick.frames.length > 0 : this.tick.lines.length > 0)) this.flushTick()
+    let tick = this.tick
+    if (!tick) {
+      tick = this.tick = { lines: [], frames: [], estimatedLines: 0, messages: 0, chars: 0, done: deferred() }
+      process.nextTick(() => this.flushTick())
+    }
+    return tick
+  }
+
   private flushTick(): void {
     const tick = this.tick
     if (!tick) return
     this.tick = undefined
     const seq = this.nextSeq++
     const now = Date.now()
-    const buf = encodeRecord(seq, now, tick.lines, tick.messages)
+    const buf = tick.frames.length > 0 ? encodeFrameRecord(seq, now, tick.frames, tick.estimatedLines) : encodeRecord(seq, now, tick.lines, tick.messages)
     this.unwrittenBytes += buf.length
     this.space.note(buf.length)
     this.unwrittenRecords += tick.messages

@@ -27,13 +27,16 @@ export interface LineWriter {
   write(lines: readonly string[]): Promise<void>
 }
 
-/** Where accepted points go before storage: the journal. */
-export interface PointSink {
-  /** Takes one message's points; resolves once they are durable (or, without a journal, queued). */
-  append(lines: readonly string[]): Promise<void>
-  /** True when the sink is at its limit: QoS 1 waits, QoS 0 is dropped. */
+/** Where received messages go before anything else: the journal. */
+export interface MessageLog {
+  /**
+   * Takes one message as received (a frame, see src/spool/message-frame.ts), expected to carry about
+   * `estimatedPoints` points; resolves once it is durable (or, without a journal, queued).
+   */
+  appendFrame(frame: Buffer, estimatedPoints: number): Promise<void>
+  /** True when the log is at its limit: QoS 1 waits, QoS 0 is dropped. */
   readonly full: boolean
-  /** Resolves when the sink has room again. */
+  /** Resolves when the log has room again. */
   waitForRoom(): Promise<void>
 }
 

@@ -145,7 +145,8 @@ describe('per-gateway limits', () => {
     const ok = await connectGateway(svc.mqttUrl, 'gw-a4', EXTRA_SECRET)
     await ok.publishAsync('iiot/v1/za/fa/l1/m1/telemetry', Buffer.alloc(6000, 1), { qos: 1 })
     await ok.endAsync()
-    const rejected = (await svc.metrics.rejected.get()).values.find((v) => v.labels.reason === 'payload_too_large')?.value
+    // Acknowledged once journaled; rejected when decoded from the journal, just after.
+    const rejected = await eventually(async () => (await svc.metrics.rejected.get()).values.find((v) => v.labels.reason === 'payload_too_large')?.value)
     expect(rejected).toBe(1)
   })
 

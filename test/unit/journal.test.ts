@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { decodeRecord, encodeRecord } from '../../src/spool/record-codec.js'
+import { decodeRecord, encodeFrameRecord, encodeRecord } from '../../src/spool/record-codec.js'
+import { decodeFrames, encodeFrame } from '../../src/spool/message-frame.js'
 import type { Journal, RecordBatch } from '../../src/spool/journal.js'
 import { MemoryJournal } from '../../src/spool/memory-journal.js'
 import { SegmentJournal, type SegmentJournalOptions } from '../../src/spool/segment-journal.js'
@@ -32,15 +33,44 @@ describe('record codec', () => {
   it('round-trips and detects damage', () => {
     const buf = encodeRecord(7, 1234, ['a b=1 1', 'c d="x" 2'])
     const r = decodeRecord(buf, 0)
-    expect(r).toEqual({ kind: 'record', record: { seq: 7, appendMs: 1234, lineCount: 2, messages: 1, payload: Buffer.from('a b=1 1\nc d="x" 2'), bytes: buf.length } })
+    expect(r).toEqual({ kind: 'record', record: { format: 'lines', seq: 7, appendMs: 1234, lineCount: 2, messages: 1, payload: Buffer.from('a b=1 1\nc d="x" 2'), bytes: buf.length } })
     expect(decodeRecord(buf.subarray(0, buf.length - 1), 0).kind).toBe('incomplete')
     const flipped = Buffer.from(buf)
     flipped.writeUInt8(flipped.readUInt8(buf.length - 2) ^ 0x01, buf.length - 2)
     expect(decodeRecord(flipped, 0)).toMatchObject({ kind: 'corrupt', why: 'checksum mismatch' })
   })
+
+  it('round-trips a record of message frames, flagged as such', () => {
+    const frames = [encodeFrame('iiot/v1/z/f/l/m/telemetry', 'gw-1', 1, 1_700_000_000_000.5, Buffer.from([1, 2, 3])), encodeFrame('iiot/v1/z/f/_gateway/gw-1/connectivity', 'gw-1', 0, 5, Buffer.alloc(0))]
+    const buf = encodeFrameRecord(9, 99, frames, 4)
+    const r = decodeRecord(buf, 0)
+    expect(r).toMatchObject({ kind: 'record', record: { format: 'frames', seq: 9, appendMs: 99, lineCount: 4, messages: 2, bytes: buf.length } })
+    if (r.kind !== 'record') return
+    expect(decodeFrames(r.record.payload).map((f) => [f.topic, f.gatewayId, f.qos, f.receivedMs, [...f.payload]])).toEqual([
+      ['iiot/v1/z/f/l/m/telemetry', 'gw-1', 1, 1_700_000_000_000.5, [1, 2, 3]],
+      ['iiot/v1/z/f/_gateway/gw-1/connectivity', 'gw-1', 0, 5, []],
+    ])
+    expect(() => decodeFrames(r.record.payload.subarray(0, r.record.payload.length - 1))).toThrow(/truncated/)
+  })
 })
 
 describe('segment journal', () => {
+  it('gathers the frames of one tick into one record, apart from lines, and reads them back after a reopen', async () => {
+    const j = await open()
+    const f = (i: number) => encodeFrame(`iiot/v1/z/f/l/m${i}/telemetry`, 'gw-1', 1, 1000 + i, Buffer.from([i]))
+    await Promise.all([j.appendFrame(f(1), 2), j.appendFrame(f(2), 3), j.append(['a b=1 1']), j.appendFrame(f(3), 1)])
+    await j.close()
+    const k = await open()
+    const batch = (await k.read(100))!
+    expect(batch.records.map((r) => [r.format, r.messages, r.lineCount])).toEqual([
+      ['frames', 2, 5],
+      ['lines', 1, 1],
+      ['frames', 1, 1],
+    ])
+    expect(decodeFrames(batch.records[0]!.payload).map((x) => x.topic)).toEqual(['iiot/v1/z/f/l/m1/telemetry', 'iiot/v1/z/f/l/m2/telemetry'])
+    await k.close()
+  })
+
   it('reads back in order what was appended, in batches bounded by lines', async () => {
     const j = await open()
     for (let i = 0; i < 10; i++) await j.append(lines(i))

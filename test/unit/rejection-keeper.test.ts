@@ -2,7 +2,7 @@ import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { byLabel, createMetrics } from '../../src/metrics/metrics.js'
 import type { RejectionInput } from '../../src/pipeline/rejection-store.js'
-import { storageRejection, StorageRejections } from '../../src/pipeline/storage-rejection.js'
+import { storageRejection, RejectionKeeper } from '../../src/pipeline/rejection-keeper.js'
 import { eventually } from '../helpers/service.js'
 
 const log = pino({ level: 'silent' })
@@ -42,8 +42,8 @@ describe('storage rejections', () => {
   it('keeps a refused line even when the store fails at first, and counts it once, when kept', async () => {
     const metrics = createMetrics()
     const store = flakyStore(2)
-    const keeper = new StorageRejections(store, { metrics, log, retryMs: 5 })
-    keeper.keep(LINE, 'field type conflict')
+    const keeper = new RejectionKeeper(store, { metrics, log, retryMs: 5 })
+    keeper.keepRefused(LINE, 'field type conflict')
     expect(await byLabel(metrics.rejected, 'reason')).toEqual({})
     await eventually(() => store.kept.length === 1)
     expect(store.calls).toBe(3)
@@ -55,8 +55,8 @@ describe('storage rejections', () => {
   it('close() tries once more, then stops retrying', async () => {
     const metrics = createMetrics()
     const store = flakyStore(Infinity)
-    const keeper = new StorageRejections(store, { metrics, log, retryMs: 60_000 })
-    keeper.keep(LINE, 'field type conflict')
+    const keeper = new RejectionKeeper(store, { metrics, log, retryMs: 60_000 })
+    keeper.keepRefused(LINE, 'field type conflict')
     await eventually(() => store.calls === 1)
     await keeper.close()
     expect(store.calls).toBe(2)

@@ -24,12 +24,14 @@ export function storageRejection(line: string, message: string): RejectionInput 
 const MAX_PENDING = 10_000
 
 /**
- * Keeps the points storage refused (docs/delivery.md). The drainer has moved
- * its checkpoint past them, so the rejection is their only trace: one that
- * cannot be made durable yet is retried every `retryMs` until it is, and
- * counted in `iiot_messages_rejected_total{reason="refused_by_storage"}` once kept.
+ * Keeps rejections that have no publisher waiting for them (docs/delivery.md):
+ * messages rejected when decoded from the journal, and points storage
+ * refused. The journal's checkpoint moves past them only once they are kept,
+ * so the rejection is their only trace: one that cannot be made durable yet
+ * is retried every `retryMs` until it is, and counted in
+ * `iiot_messages_rejected_total{reason}` once kept.
  */
-export class StorageRejections {
+export class RejectionKeeper {
   private readonly pending = new Set<Promise<void>>()
   private readonly sleepers = new Set<() => void>()
   private closed = false
@@ -40,13 +42,19 @@ export class StorageRejections {
   ) {}
 
   /** For the drainer's `onRefusedLine`: returns at once, the record is kept in the background. */
-  keep(line: string, message: string): void {
+  keepRefused(line: string, message: string): void {
     if (this.pending.size >= MAX_PENDING) {
       this.deps.log.error({ pending: this.pending.size }, 'too many refused points wait for the rejection store; this one is not kept')
       return
     }
-    const done: Promise<void> = this.attempt(storageRejection(line, message)).finally(() => this.pending.delete(done))
+    void this.keep(storageRejection(line, message))
+  }
+
+  /** Keeps `input`, retrying until it is durable (or the keeper closes); resolves then. */
+  keep(input: RejectionInput): Promise<void> {
+    const done: Promise<void> = this.attempt(input).finally(() => this.pending.delete(done))
     this.pending.add(done)
+    return done
   }
 
   /** Rejections not yet kept. */
@@ -58,14 +66,14 @@ export class StorageRejections {
     for (let tries = 1; ; tries++) {
       try {
         await this.store.add(input)
-        this.deps.metrics.rejected.inc({ reason: REASON })
+        this.deps.metrics.rejected.inc({ reason: input.reason })
         return
       } catch (err) {
         if (this.closed) {
-          this.deps.log.error({ err, topic: input.topic }, 'shutdown: the rejection of a point storage refused could not be kept')
+          this.deps.log.error({ err, topic: input.topic }, 'shutdown: a rejection could not be kept')
           return
         }
-        if (tries === 1) this.deps.log.error({ err, topic: input.topic }, 'cannot keep the rejection of a point storage refused yet; retrying')
+        if (tries === 1) this.deps.log.error({ err, topic: input.topic }, 'cannot keep a rejection yet; retrying')
         await this.sleep(this.deps.retryMs ?? 1000)
       }
     }

@@ -1,0 +1,78 @@
+/**
+ * One message as the broker received it, the unit of the log-first journal
+ * (docs/delivery.md): what the acknowledgement waits for is these bytes on
+ * disk, not their decoding.
+ *
+ *   offset  size  field
+ *   0       4     payload length (u32 LE)
+ *   4       8     receive time, Unix ms (f64 LE)
+ *   12      2     topic length in bytes (u16 LE)
+ *   14      1     gateway id length in bytes (u8)
+ *   15      1     QoS (u8)
+ *   16      t     topic, UTF-8
+ *   16+t    g     gateway id, UTF-8
+ *   16+t+g  n     payload
+ */
+export const FRAME_HEADER_BYTES = 16
+
+export interface MessageFrame {
+  readonly topic: string
+  readonly gatewayId: string
+  readonly qos: number
+  readonly receivedMs: number
+  /** A view into the bytes the frame was read from. */
+  readonly payload: Buffer
+}
+
+/** About this many payload bytes make one point, for sizing reads before anything is decoded. */
+const PAYLOAD_BYTES_PER_POINT_ESTIMATE = 40
+
+/** Encodes one frame into one buffer (a single allocation). */
+export function encodeFrame(topic: string, gatewayId: string, qos: number, receivedMs: number, payload: Buffer): Buffer {
+  const topicBytes = Buffer.byteLength(topic)
+  const gatewayBytes = Buffer.byteLength(gatewayId)
+  // MQTT topics are at most 65,535 bytes [MQTT-1.5.3]; gateway ids are slugs of at most 63 characters.
+  if (topicBytes > 0xffff || gatewayBytes > 0xff) throw new RangeError('topic or gateway id too long for a journal frame')
+  const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + topicBytes + gatewayBytes + payload.length)
+  buf.writeUInt32LE(payload.length, 0)
+  buf.writeDoubleLE(receivedMs, 4)
+  buf.writeUInt16LE(topicBytes, 12)
+  buf[14] = gatewayBytes
+  buf[15] = qos
+  buf.write(topic, FRAME_HEADER_BYTES, 'utf8')
+  buf.write(gatewayId, FRAME_HEADER_BYTES + topicBytes, 'utf8')
+  payload.copy(buf, FRAME_HEADER_BYTES + topicBytes + gatewayBytes)
+  return buf
+}
+
+/** The frames packed end to end in `buf`; throws on a truncated frame (the record's checksum makes that a bug). */
+export function decodeFrames(buf: Buffer): MessageFrame[] {
+  const frames: MessageFrame[] = []
+  let pos = 0
+  while (pos < buf.length) {
+    if (buf.length - pos < FRAME_HEADER_BYTES) throw new RangeError(`truncated frame header at ${pos}`)
+    const payloadBytes = buf.readUInt32LE(pos)
+    const receivedMs = buf.readDoubleLE(pos + 4)
+    const topicBytes = buf.readUInt16LE(pos + 12)
+    const gatewayBytes = buf[pos + 14]!
+    const qos = buf[pos + 15]!
+    const topicAt = pos + FRAME_HEADER_BYTES
+    const payloadAt = topicAt + topicBytes + gatewayBytes
+    const end = payloadAt + payloadBytes
+    if (end > buf.length) throw new RangeError(`truncated frame at ${pos}`)
+    frames.push({
+      topic: buf.toString('utf8', topicAt, topicAt + topicBytes),
+      gatewayId: buf.toString('utf8', topicAt + topicBytes, payloadAt),
+      qos,
+      receivedMs,
+      payload: buf.subarray(payloadAt, end),
+    })
+    pos = end
+  }
+  return frames
+}
+
+/** The points a frame is expected to carry, from its payload size alone (at least one). */
+export function estimatedPoints(payloadBytes: number): number {
+  return Math.max(1, Math.floor(payloadBytes / PAYLOAD_BYTES_PER_POINT_ESTIMATE))
+}
