@@ -6,7 +6,8 @@ import { LoadGenerator } from '../../bench/lib/load-generator.js'
 import { verifyStored } from '../../bench/lib/verify-stored.js'
 import { processExists, ServiceProcess } from '../../bench/lib/service-process.js'
 import { freePort } from '../../src/devtools/local-influxd.js'
-import { KEYS, LOAD_GATEWAYS, testRegistry } from '../helpers/fixtures.js'
+import { KEYS, LOAD_GATEWAYS, SECRETS, testRegistry } from '../helpers/fixtures.js'
+import { connectGateway, publish } from '../helpers/gateway.js'
 import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
 import { portIsFree } from '../helpers/ports.js'
 import { eventually } from '../helpers/service.js'
@@ -66,6 +67,11 @@ describe('crash', () => {
     await new Promise((r) => setTimeout(r, 2000))
     const heldInJournal = await unwritten()
     expect(heldInJournal).toBeGreaterThan(300)
+    // Bad messages too, acknowledged while nothing can be written: with the drainer's requests all
+    // retrying, what is journaled after them is acknowledged but not yet decoded when the process dies.
+    const bad = await connectGateway(`mqtt://127.0.0.1:${env.MQTT_PORT}`, 'gw-a', SECRETS.gwA)
+    for (let n = 0; n < 30; n++) await publish(bad, 'iiot/v1/za/fa/l1/m1/telemetry', Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f, n]))
+    bad.end(true)
     // ...then the process dies without any shutdown code running: the process that owns the
     // journal and the ports, not a wrapper around it.
     const killedPid = service.pid!
@@ -89,5 +95,13 @@ describe('crash', () => {
     expect(result.lost).toBe(0)
     expect(result.duplicates).toBe(0)
     expect(result.pointsStored).toBe(result.stored * 4)
+    // Every bad message ends as exactly one rejection, whether it was decoded before the crash or after.
+    const res = await fetch(`${httpUrl}/api/v1/ingest/rejections?limit=500`, { headers: { authorization: `Bearer ${KEYS.all}` } })
+    const { rejections } = (await res.json()) as { rejections: { reason: string; payloadBase64: string }[] }
+    const lastBytes = rejections.filter((r) => r.reason === 'decode_error').map((r) => Buffer.from(r.payloadBase64, 'base64').at(-1)!)
+    expect(lastBytes.sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, n) => n))
+    // ...and the restarted process decoded some of them from the journal: acknowledged before the crash, decoded after it.
+    const stats = (await (await fetch(`${httpUrl}/api/v1/ingest/stats`, { headers: { authorization: `Bearer ${KEYS.all}` } })).json()) as { rejected: Record<string, number> }
+    expect(stats.rejected.decode_error ?? 0).toBeGreaterThan(0)
   }, 90_000)
 })
