@@ -48,6 +48,14 @@ export function linesOf(batch: RecordBatch): BatchContent {
 type Outcome = 'done' | 'stopped'
 
 /**
+ * Records are read (and so decoded, on this thread) about this many points at a time: each
+ * slice's processing is one synchronous stretch of the event loop, which acknowledgements
+ * wait behind, so it is kept to a millisecond or two; a request still carries up to
+ * `batchSize` points, gathered from several slices.
+ */
+const READ_SLICE_LINES = 500
+
+/**
  * Moves the journal into storage: reads records in order, sends up to
  * `maxInFlight` batches at once, retries transient failures with capped
  * exponential backoff for as long as it takes, and reports each batch done
@@ -91,7 +99,7 @@ export class Drainer {
         await new Promise<void>((resolve) => this.slotWaiters.push(resolve))
         continue
       }
-      const batch = await this.journal.read(this.opts.batchSize)
+      const batch = await this.journal.read(Math.min(this.opts.batchSize, READ_SLICE_LINES))
       if (!batch) {
         await Promise.race([this.journal.waitForData(500), this.stopSignal])
         continue
@@ -107,30 +115,32 @@ export class Drainer {
     }
   }
 
-  /**
-   * Fills a partial batch for up to `lingerMs` (counted from its oldest record): InfluxDB ingests
-   * large batches far more cheaply than many small ones, and the wait is bounded and small beside
-   * the publish-to-queryable target.
-   */
   /** Processes a batch the moment it is read: accepted messages reach their listeners without waiting for storage. */
   private read(batch: RecordBatch): Read {
     return { batch, content: (this.deps.process ?? linesOf)(batch) }
   }
 
+  /**
+   * Fills a partial batch for up to `lingerMs` (counted from its oldest record): InfluxDB ingests
+   * large batches far more cheaply than many small ones, and the wait is bounded and small beside
+   * the publish-to-queryable target.
+   */
   private async linger(first: Read): Promise<Read[]> {
     const reads = [first]
     let lines = first.content.lineCount
     const oldest = first.batch.records[0]!.appendMs
     while (lines < this.opts.batchSize && this.running) {
-      const left = this.opts.lingerMs - (Date.now() - oldest)
-      if (left <= 0) break
-      await Promise.race([this.journal.waitForData(left), this.stopSignal])
-      const more = await this.journal.read(Math.max(1, this.opts.batchSize - lines))
+      // What is already durable is taken at once, a slice at a time; only then is it worth waiting.
+      const more = await this.journal.read(Math.max(1, Math.min(this.opts.batchSize - lines, READ_SLICE_LINES)))
       if (more) {
         const r = this.read(more)
         reads.push(r)
         lines += r.content.lineCount
+        continue
       }
+      const left = this.opts.lingerMs - (Date.now() - oldest)
+      if (left <= 0) break
+      await Promise.race([this.journal.waitForData(left), this.stopSignal])
     }
     return reads
   }
