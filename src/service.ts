@@ -92,7 +92,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     log: log.child({ component: 'pipeline' }),
   })
   // Log first: the acknowledgement waits only for the journal; decoding runs on the journal's read side.
-  const processor = createProcessor({ pipeline, rejections, keeper: rejectionKeeper, metrics, log: log.child({ component: 'ingest' }) })
+  const processor = createProcessor({ pipeline, rejections, replayBelowSeq: journal.replayBelowSeq, keeper: rejectionKeeper, metrics, log: log.child({ component: 'ingest' }) })
   const ingestor = createIngestor({ journal, processor, metrics, log: log.child({ component: 'ingest' }) })
   const drainer = new Drainer(journal, lineWriter, { batchSize: config.write.batchSize, lingerMs: config.write.lingerMs, maxInFlight: config.write.maxInFlight, retryBaseMs: 250, retryMaxMs: config.write.retryMaxMs }, {
     metrics,

@@ -36,8 +36,8 @@ export function createAuthorizeHooks(deps: AuthorizeDeps): Pick<AedesOptions, 'a
     try {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
       metrics.mqttIn.add()
-      // A bad payload is accepted (acked) and kept as a rejection, never refused (docs/delivery.md).
-      // QoS 1: the PUBACK waits until the outcome is durable; meanwhile Aedes reads no more from this socket.
+      // A bad payload is accepted (acked) and kept as a rejection later, never refused (docs/delivery.md).
+      // QoS 1: the PUBACK waits until the message is in the journal; meanwhile Aedes reads no more from this socket.
       // QoS 0 waits too (nothing is acknowledged): that paces a flood by the journal instead of by memory.
       durable = ingestor.handle({ topic: packet.topic, payload, gatewayId: gw.id }, packet.qos)
     } catch (err) {

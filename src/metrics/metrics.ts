@@ -8,10 +8,10 @@ export function createMetrics() {
   return {
     registry,
     received: hotCounter(registry, 'iiot_messages_received_total', 'MQTT messages received under iiot/v1, by kind', 'kind'),
-    accepted: hotCounter(registry, 'iiot_messages_accepted_total', 'messages decoded, validated and journaled (counted once durable), by kind', 'kind'),
+    accepted: hotCounter(registry, 'iiot_messages_accepted_total', 'messages decoded from the journal, validated and mapped to points, by kind', 'kind'),
     rejected: counter('iiot_messages_rejected_total', 'messages rejected, by reason', ['reason']),
     refused: counter('iiot_mqtt_refused_total', 'MQTT operations refused: connect (bad credentials), publish or subscribe (ACL)', ['operation', 'reason']),
-    pointsQueued: hotCounter(registry, 'iiot_points_queued_total', 'points appended to the journal'),
+    pointsQueued: hotCounter(registry, 'iiot_points_queued_total', 'points of accepted messages, handed to the writer'),
     qos0Dropped: counter('iiot_qos0_dropped_total', 'QoS 0 messages dropped because the journal was full'),
     listenerErrors: counter('iiot_listener_errors_total', 'accepted-message listeners (live stream) that threw, by listener; the publisher is not affected', ['listener']),
     fastPathDivergences: counter('iiot_fast_path_divergences_total', 'telemetry the fast path accepted and the reference path rejects (journaled as the fast path wrote it; its live event carries the lines)'),
@@ -25,7 +25,7 @@ export function createMetrics() {
     pointsDropped: counter('iiot_points_dropped_total', 'points given up on, by reason', ['reason']),
     writeErrors: counter('iiot_write_errors_total', 'failed write requests to InfluxDB, by whether they are retried', ['retriable']),
     clients: new Gauge({ name: 'iiot_mqtt_clients_connected', help: 'connected MQTT clients', registers: [registry] }),
-    mqttIn: hotCounter(registry, 'iiot_mqtt_messages_in_total', 'PUBLISH packets under iiot/v1 handed to the pipeline (= accepted + rejected + QoS 0 dropped)'),
+    mqttIn: hotCounter(registry, 'iiot_mqtt_messages_in_total', 'PUBLISH packets under iiot/v1 handed to the journal (= accepted + rejected + QoS 0 dropped, once decoding has caught up)'),
     limits: counter('iiot_mqtt_limit_total', 'MQTT limits that fired, by limit (connections refused or closed, publishes delayed)', ['limit']),
     tlsReloads: counter('iiot_mqtt_tls_reloads_total', 'TLS certificate reloads, by outcome', ['outcome']),
   }

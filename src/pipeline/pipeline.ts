@@ -82,7 +82,8 @@ export interface Pipeline {
 /**
  * The ingest path as an ordered list of named steps (docs/architecture.md).
  * Each step either passes or rejects with a reason. Synchronous and free of
- * I/O: the ingestor journals the result and records rejections.
+ * I/O: it runs on the journal's read side (processor.ts), which hands the lines
+ * to the writer and keeps the rejections.
  */
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { registry, types, validate, metrics, limits, log } = deps

@@ -37,6 +37,8 @@ export interface Processor {
 export interface ProcessorDeps {
   readonly pipeline: Pipeline
   readonly rejections: Pick<RejectionStore, 'holds'>
+  /** Records below this sequence number are replayed from before this process started (Journal.replayBelowSeq). */
+  readonly replayBelowSeq: number
   readonly keeper: Pick<RejectionKeeper, 'keep'>
   readonly metrics: Metrics
   readonly log: Logger
@@ -94,8 +96,8 @@ export function createProcessor(deps: ProcessorDeps): Processor {
             continue
           }
           const source: JournalPosition = { seq: record.seq, index }
-          // Decoded again after a crash: its rejection was kept the first time.
-          if (rejections.holds(source)) continue
+          // Decoded again after a crash: its rejection may have been kept the first time.
+          if (record.seq < deps.replayBelowSeq && rejections.holds(source)) continue
           const { reason } = outcome
           const suppressedSinceLast = sampleRejected(`${f.gatewayId}\0${reason}`)
           if (suppressedSinceLast !== undefined) log.warn({ gateway: f.gatewayId, topic: f.topic, reason, suppressedSinceLast }, 'message rejected')

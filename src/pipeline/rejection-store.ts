@@ -27,10 +27,7 @@ export interface JournalPosition {
   readonly index: number
 }
 
-/** Whether `a` comes after `b` in the journal. */
-function after(a: JournalPosition, b: JournalPosition | undefined): boolean {
-  return b === undefined || a.seq > b.seq || (a.seq === b.seq && a.index > b.index)
-}
+const positionKey = (p: JournalPosition) => `${p.seq}:${p.index}`
 
 export type RejectionInput = Omit<Rejection, 'id' | 'time' | 'payloadBytes' | 'payloadBase64'> & { payload: Buffer }
 
@@ -91,9 +88,10 @@ export const defaultRejectionFiles: RejectionFiles = {
  * in memory and in a JSON-lines file that survives restarts, as durable as
  * the journal (docs/delivery.md): `add()` resolves once the record is on disk
  * (the adds of one tick share a write, opened with O_DSYNC) and rejects when it
- * cannot be made so, so that a QoS 1 PUBACK for a bad message means its
- * rejection is kept; a rejected add holds the PUBACK and closes the connection,
- * and the gateway resends. Only durable records are listed.
+ * cannot be made so; the rejection keeper retries it, and the journal's
+ * checkpoint does not pass the message until it is kept, so an acknowledged
+ * bad message always ends as a kept rejection (docs/delivery.md). Only durable
+ * records are listed.
  *
  * Once the file holds 2N lines it is compacted to the last N: written to a
  * temporary file, fsynced, renamed over the old one (atomic), and the
@@ -111,8 +109,8 @@ export class RejectionStore {
   private rewrite = false
   /** Undefined after a failure: reopened at the next add. */
   private handle: AppendHandle | undefined
-  /** The latest journal position among the rejections recorded. */
-  private lastSource: JournalPosition | undefined
+  /** Journal positions of the rejections the file holds (durable): a replay keeps none of them again. */
+  private keptPositions = new Set<string>()
   private queue: { readonly rejection: Rejection; readonly done: Deferred }[] = []
   private writing: Promise<void> | undefined
   private closed = false
@@ -149,7 +147,11 @@ export class RejectionStore {
         // Not a record: skip it.
       }
     }
-    for (const r of store.ring) if (r.source && after(r.source, store.lastSource)) store.lastSource = r.source
+    for (const l of lines) {
+      // Every line the file holds, not only the ring's: a replay after a crash must find each.
+      const source = /"source":\{"seq":(\d+),"index":(\d+)\}/.exec(l)
+      if (source) store.keptPositions.add(`${source[1]}:${source[2]}`)
+    }
     store.ring.splice(0, Math.max(0, store.ring.length - opts.max))
     store.nextId = (store.ring.at(-1)?.id ?? 0) + 1
     store.handle = await store.reopen()
@@ -161,13 +163,12 @@ export class RejectionStore {
    * decoded again after a crash from its checkpoint, and a rejection must be kept once.
    */
   holds(position: JournalPosition): boolean {
-    return !after(position, this.lastSource)
+    return this.keptPositions.has(positionKey(position))
   }
 
   /** Records a rejection; resolves once it is durable, rejects when it cannot be made so. */
   add(input: RejectionInput): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`${this.path} is closed`))
-    if (input.source && after(input.source, this.lastSource)) this.lastSource = input.source
     const { payload, ...rest } = input
     const rejection: Rejection = {
       id: this.nextId++,
@@ -204,12 +205,13 @@ export class RejectionStore {
       try {
         await this.write(records)
       } catch (err) {
-        this.log.error({ err, records: records.length }, 'cannot make rejections durable; their publishes are not acknowledged')
+        this.log.error({ err, records: records.length }, 'cannot make rejections durable yet; they stay in the journal and are retried')
         for (const g of group) g.done.reject(err)
         continue
       }
       this.ring.push(...records)
       this.ring.splice(0, Math.max(0, this.ring.length - this.max))
+      for (const r of records) if (r.source) this.keptPositions.add(positionKey(r.source))
       for (const g of group) g.done.resolve()
     }
     this.writing = undefined
@@ -253,6 +255,8 @@ export class RejectionStore {
     // old one (whole too), so these records are acknowledged only after it.
     this.durableSize = bytes.length
     this.linesInFile = kept.length
+    // Bounded with the file: positions compacted away are forgotten (a replay that reaches that far back keeps a duplicate, never loses one).
+    this.keptPositions = new Set(kept.flatMap((r) => (r.source ? [positionKey(r.source)] : [])))
     this.rewrite = false
     await this.files.syncDir(dirname(this.path))
   }

@@ -45,6 +45,11 @@ export interface Journal {
    * points; resolves once it is durable. Its decoding comes later, from the journal.
    */
   appendFrame(frame: Buffer, estimatedLines: number): Promise<void>
+  /**
+   * Records with a lower sequence number were appended before this process started: they are
+   * being replayed, and may have been decoded (and their rejections kept) before a crash.
+   */
+  readonly replayBelowSeq: number
   /** True above the size limit, below the free-space threshold, or while the disk refuses writes. */
   readonly full: boolean
   /** Which of those holds. */

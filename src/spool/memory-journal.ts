@@ -33,6 +33,9 @@ export class MemoryJournal implements Journal {
     })
   }
 
+  /** Nothing survives a restart in memory: nothing is replayed. */
+  readonly replayBelowSeq = 1
+
   get full(): boolean {
     return this.unwrittenBytes >= this.maxBytes
   }

@@ -57,6 +57,7 @@ export class SegmentJournal implements Journal {
   private nextSeq: number
   private readonly reader: SegmentReader
   private unwrittenBytes = 0
+  readonly replayBelowSeq: number
   private unwrittenRecords = 0
   private appendedRecords = 0
   private unreadOldestMs: number | undefined
@@ -77,6 +78,7 @@ export class SegmentJournal implements Journal {
     nextSeq: number,
   ) {
     this.nextSeq = nextSeq
+    this.replayBelowSeq = nextSeq
     this.reader = new SegmentReader({ firstSeq: nextSeq, offset: 0 }, opts.log)
     this.tracker = new CheckpointTracker(checkpoint.seq, (seq, bytes, records) => this.onAdvance(seq, bytes, records))
     this.space = new FreeSpaceMonitor({

@@ -52,10 +52,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-async function setup(opts: { referenceRejectsTelemetry?: boolean } = {}): Promise<{ processor: Processor; metrics: Metrics }> {
+async function setup(opts: { referenceRejectsTelemetry?: boolean; replayBelowSeq?: number } = {}): Promise<{ processor: Processor; metrics: Metrics }> {
   const metrics = createMetrics()
   const keeper = new RejectionKeeper(store, { metrics, log })
-  return { processor: createProcessor({ pipeline: await realPipeline(metrics, opts), rejections: store, keeper, metrics, log }), metrics }
+  return { processor: createProcessor({ pipeline: await realPipeline(metrics, opts), rejections: store, replayBelowSeq: opts.replayBelowSeq ?? 1, keeper, metrics, log }), metrics }
 }
 
 /** The messages journaled as the acknowledgement path does, read back as the drainer does. */
@@ -93,7 +93,8 @@ describe('processor: the processing path, from the journal', () => {
   })
 
   it('keeps a rejection with its reason and journal position, once: decoding the same batch again (after a crash) keeps nothing new', async () => {
-    const { processor, metrics } = await setup()
+    // As after a restart: every record of the batch was appended before this process started.
+    const { processor, metrics } = await setup({ replayBelowSeq: Number.MAX_SAFE_INTEGER })
     let calls = 0
     processor.onAccepted(() => void calls++, 'counting')
     const batch = await journaled([telemetry(1), GARBAGE])
@@ -106,6 +107,15 @@ describe('processor: the processing path, from the journal', () => {
     await processor.process(batch).kept
     expect(store.list({ limit: 10 })).toHaveLength(1)
     expect(calls).toBe(2)
+  })
+
+  it('records appended in this run are never taken for replays (an in-memory journal numbers from 1 again after a restart)', async () => {
+    const { processor } = await setup({ replayBelowSeq: 1 })
+    const batch = await journaled([GARBAGE])
+    await processor.process(batch).kept
+    await processor.process(await journaled([GARBAGE])).kept
+    expect(batch.records[0]!.seq).toBe(1)
+    expect(store.list({ limit: 10 })).toHaveLength(2)
   })
 
   it('a message the fast path accepts and the reference path rejects is stored; its live event carries the lines; the divergence is counted', async () => {

@@ -166,3 +166,22 @@ describe('RejectionStore', () => {
     expect(await readdir(dir)).toEqual(['rejections.jsonl'])
   })
 })
+
+describe('RejectionStore: journal positions', () => {
+  it('holds a position only once its rejection is durable, and finds every position of the file after a reopen', async () => {
+    const store = await open(2)
+    const adding = store.add({ ...input(1), source: { seq: 7, index: 0 } })
+    // Not yet on disk: a crash now must not make a replay skip it.
+    expect(store.holds({ seq: 7, index: 0 })).toBe(false)
+    await adding
+    expect(store.holds({ seq: 7, index: 0 })).toBe(true)
+    // A later position kept first (an earlier one still retrying) says nothing about the earlier one.
+    await store.add({ ...input(2), source: { seq: 9, index: 3 } })
+    expect(store.holds({ seq: 8, index: 0 })).toBe(false)
+    await store.add({ ...input(3), source: { seq: 10, index: 0 } })
+    await store.close()
+    const again = await open(2)
+    // Three lines in the file, two in the ring: all three positions are found.
+    expect([[7, 0], [9, 3], [10, 0], [9, 2]].map(([seq, index]) => again.holds({ seq: seq!, index: index! }))).toEqual([true, true, true, false])
+  })
+})
