@@ -61,6 +61,8 @@ describe('rejections', () => {
       const s = await influxQuery(influxd.url, svc.database, `SELECT count("value") FROM telemetry WHERE machine = 'm1'`)
       return s[0]?.values[0]?.[1] === 2 * cases.length
     })
+    // The journal is through only once every batch's rejections are kept too.
+    await eventually(() => svc.journal.stats().unwrittenRecords === 0)
 
     const { rejections } = await get('/api/v1/ingest/rejections?limit=100')
     expect(rejections).toHaveLength(cases.length)
