@@ -33,6 +33,8 @@ describe('current state, hierarchy and alarms', () => {
     await publish(gwA, 'iiot/v1/za/fa/l1/m1/state', encode('state', { seq: 1, changes: [{ state: 1, tsMs: t0 }] }))
     await publish(gwA, 'iiot/v1/za/fa/l1/m1/state', encode('state', { seq: 2, changes: [{ state: 1, tsMs: t0 + 30_000 }] }))
     await publish(gwA, 'iiot/v1/za/fa/l1/m2/state', encode('state', { seq: 1, changes: [{ state: 6, reasonCode: 'spindle-overheat', alarmCodes: ['A100'], tsMs: t0 + 10_000 }] }))
+    // The live table learns a message when it is decoded from the journal, just after its acknowledgement.
+    await eventually(() => svc.journal.stats().unwrittenRecords === 0)
     const { status, body } = await get('/api/v1/equipment/state?factory=fa')
     expect(status).toBe(200)
     const m1 = body.machines.find((m: any) => m.machine === 'm1')
