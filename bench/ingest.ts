@@ -50,6 +50,10 @@ export async function runIngest(argv: readonly string[]): Promise<BenchResult> {
           steps: search.steps.map(stepSummary),
           queryableProbes: q.probes,
           queryableTimeouts: q.probeTimeouts,
+          // From a probe's acknowledgement to its event on the live stream (live table and stream updated).
+          liveP50Ms: q.liveP50Ms,
+          liveP99Ms: q.liveP99Ms,
+          liveMissing: q.liveMissing,
           ...deliveryFields(end),
         },
       }
@@ -104,6 +108,10 @@ export async function runLatency(argv: readonly string[]): Promise<BenchResult> 
           influxWrites: f.influxWrites,
           queryableProbes: q.probes,
           queryableTimeouts: q.probeTimeouts,
+          // From a probe's acknowledgement to its event on the live stream (live table and stream updated).
+          liveP50Ms: q.liveP50Ms,
+          liveP99Ms: q.liveP99Ms,
+          liveMissing: q.liveMissing,
           ...deliveryFields(end),
         },
       }

@@ -7,6 +7,10 @@ interface Probe {
   readonly publishedAt: number
   latencyMs?: number
   timedOut?: boolean
+  /** When the gateway had its acknowledgement (QoS 1; for QoS 0, when it was written). */
+  ackedAt?: number
+  /** When it arrived on the API's live stream. */
+  liveAt?: number
 }
 
 /**
@@ -16,6 +20,11 @@ interface Probe {
  * connection; one poller asks InfluxDB every `pollMs` for the outstanding
  * probes in one query. A probe not seen within `timeoutMs` counts as a
  * timeout and enters the percentiles as `timeoutMs`.
+ *
+ * Acknowledgement-to-live latency: the same probes are watched for on the
+ * API's live stream (one SSE connection, filtered to the probe's machine):
+ * the time from a probe's acknowledgement at the gateway to its event, which
+ * is when the live machine table and every stream client know it.
  */
 export class QueryableProbe {
   private readonly probes = new Map<number, Probe>()
@@ -25,6 +34,8 @@ export class QueryableProbe {
   private poller: Promise<void> | undefined
   private running = false
   private where = ''
+  private stream: AbortController | undefined
+  private streamDone: Promise<void> | undefined
   errors = 0
 
   constructor(
@@ -46,6 +57,8 @@ export class QueryableProbe {
     this.running = false
     clearInterval(this.publisher)
     await this.poller
+    this.stream?.abort()
+    await this.streamDone
   }
 
   private publish(): void {
@@ -57,12 +70,48 @@ export class QueryableProbe {
         this.errors++
         this.outstanding.delete(ts)
         this.probes.delete(ts)
-      }
+      } else probe.ackedAt = performance.now()
     })
     if (!tags) return
+    if (!this.stream) this.watchStream(tags)
     this.where = `"signal" = 'probe' AND "zone" = '${tags.zone}' AND "factory" = '${tags.factory}' AND "line" = '${tags.line}' AND "machine" = '${tags.machine}'`
     this.probes.set(ts, probe)
     this.outstanding.add(ts)
+  }
+
+  /** Follows the live stream of the probe's machine, noting when each probe's event arrives. */
+  private watchStream(tags: { factory: string; line: string; machine: string }): void {
+    const controller = (this.stream = new AbortController())
+    const url = `${this.target.httpUrl}/api/v1/stream?kinds=telemetry&factory=${tags.factory}&line=${tags.line}&machine=${tags.machine}`
+    this.streamDone = (async () => {
+      try {
+        const res = await fetch(url, { headers: { authorization: `Bearer ${this.target.apiKey}` }, signal: controller.signal })
+        const reader = res.body!.getReader()
+        const decoder = new TextDecoder()
+        let text = ''
+        for (;;) {
+          const { value, done } = await reader.read()
+          if (done) return
+          const at = performance.now()
+          text += decoder.decode(value, { stream: true })
+          let end
+          while ((end = text.indexOf('\n\n')) >= 0) {
+            const block = text.slice(0, end)
+            text = text.slice(end + 2)
+            // The load's own events far outnumber the probes: parse only those that name the probe signal.
+            if (!block.includes('"probe"')) continue
+            const data = block.slice(block.indexOf('data: ') + 6)
+            const message = (JSON.parse(data) as { message?: { samples?: { signal: string; tsMs: number }[] } }).message
+            for (const sample of message?.samples ?? []) {
+              const p = sample.signal === 'probe' ? this.probes.get(sample.tsMs) : undefined
+              if (p && p.liveAt === undefined) p.liveAt = at
+            }
+          }
+        }
+      } catch {
+        // Aborted at stop(), or the service went away: probes not seen count as missing.
+      }
+    })()
   }
 
   /** Ends at most `timeoutMs` after stop(): every probe is found or times out by then. */
@@ -101,11 +150,16 @@ export class QueryableProbe {
   }
 
   /** p50 / p99 (ms) of probes published between t0 and t1 (performance.now()), and how many timed out. */
-  figures(t0 = 0, t1 = Infinity): { queryableP50Ms: number | null; queryableP99Ms: number | null; probes: number; probeTimeouts: number } {
+  figures(t0 = 0, t1 = Infinity): { queryableP50Ms: number | null; queryableP99Ms: number | null; probes: number; probeTimeouts: number; liveP50Ms: number | null; liveP99Ms: number | null; liveMissing: number } {
     const lat: number[] = []
+    const live: number[] = []
+    let liveMissing = 0
     let timeouts = 0
     for (const p of this.probes.values()) {
       if (p.publishedAt < t0 || p.publishedAt > t1) continue
+      // The stream and the acknowledgement travel on two sockets: an event may land first (0 then).
+      if (p.ackedAt !== undefined && p.liveAt !== undefined) live.push(Math.max(0, p.liveAt - p.ackedAt))
+      else if (p.ackedAt !== undefined) liveMissing++
       if (p.latencyMs !== undefined) lat.push(p.latencyMs)
       else if (p.timedOut) {
         timeouts++
@@ -113,6 +167,7 @@ export class QueryableProbe {
       }
     }
     lat.sort((a, b) => a - b)
-    return { queryableP50Ms: pct(lat, 0.5), queryableP99Ms: pct(lat, 0.99), probes: lat.length, probeTimeouts: timeouts }
+    live.sort((a, b) => a - b)
+    return { queryableP50Ms: pct(lat, 0.5), queryableP99Ms: pct(lat, 0.99), probes: lat.length, probeTimeouts: timeouts, liveP50Ms: pct(live, 0.5), liveP99Ms: pct(live, 0.99), liveMissing }
   }
 }
