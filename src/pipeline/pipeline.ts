@@ -42,8 +42,6 @@ interface Context {
   readonly inbound: InboundMessage
   /** The clock every time check of this message uses. */
   readonly nowMs: number
-  /** Set when the telemetry fast path produced the lines: the decoded message is then built only if asked for. */
-  fast?: boolean
   /** `machineKey` of a machine topic. */
   machineKey?: string
   topic?: ParsedTopic
@@ -74,14 +72,21 @@ export interface PipelineDeps {
 }
 
 export interface Pipeline {
-  readonly steps: readonly string[]
+  /**
+   * The steps by name: every message passes `admission`; then telemetry of a machine is offered
+   * to the fast path, which accepts it or declines, and what it declines (and every other kind)
+   * goes through `reference`, which accepts or rejects with the reason.
+   */
+  readonly steps: { readonly admission: readonly string[]; readonly fast: string; readonly reference: readonly string[] }
   /** Runs the steps; pure apart from the `received` counter. */
   ingest(inbound: InboundMessage): IngestOutcome
 }
 
 /**
- * The ingest path as an ordered list of named steps (docs/architecture.md).
- * Each step either passes or rejects with a reason. Synchronous and free of
+ * The ingest path as ordered lists of named steps (docs/architecture.md), as
+ * Aedes lists its publish actions: admission, then the fast path or the
+ * reference path. Each step either passes or rejects with a reason; no step
+ * asks what an earlier one decided. Synchronous and free of
  * I/O: it runs on the journal's read side (processor.ts), which hands the lines
  * to the writer and keeps the rejections.
  */
@@ -95,7 +100,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   // Topics repeat (one per machine and kind): each is parsed once. Bounded; only valid topics are kept.
   const topics = new Map<string, { readonly topic: ParsedTopic; readonly machineKey: string | undefined }>()
 
-  const steps: Step[] = [
+  const admission: Step[] = [
     {
       name: 'parse-topic',
       run(ctx) {
@@ -136,22 +141,12 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         if (n > limits.maxPayloadBytes) return { reason: 'payload_too_large', message: `payload of ${n} bytes exceeds ${limits.maxPayloadBytes}` }
       },
     },
-    {
-      name: 'fast-path',
-      run(ctx) {
-        const t = ctx.topic!
-        if (!fastTelemetry || t.kind !== 'telemetry' || t.scope !== 'machine') return
-        const lines = fastTelemetry(t, ctx.inbound.topic, ctx.inbound.payload, ctx.nowMs)
-        if (!lines) return
-        ctx.lines = lines
-        ctx.fast = true
-        trackers.live.seen(ctx.machineKey!, ctx.nowMs)
-      },
-    },
+  ]
+
+  const reference: Step[] = [
     {
       name: 'decode',
       run(ctx) {
-        if (ctx.fast) return
         try {
           ctx.decoded = types[ctx.topic!.kind].decode(ctx.inbound.payload)
         } catch (err) {
@@ -162,7 +157,6 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     {
       name: 'validate',
       run(ctx) {
-        if (ctx.fast) return
         const result = validate(ctx.topic!.kind, ctx.decoded, ctx.nowMs)
         if (!result.ok) return result.failure
         ctx.message = result.message
@@ -171,7 +165,6 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     {
       name: 'map-to-points',
       run(ctx) {
-        if (ctx.fast) return
         const t = ctx.topic!
         ctx.lines = toLines(t, ctx.message!, trackers)
         if (ctx.machineKey !== undefined) trackers.live.seen(ctx.machineKey, ctx.nowMs)
@@ -179,6 +172,31 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     },
   ]
 
+  const FAST_PATH = 'fast-path'
+  /** The telemetry fast path: the lines of a message it fully understands, or undefined (declined: the reference path decides). */
+  function fastPath(ctx: Context): string[] | undefined {
+    const t = ctx.topic!
+    if (!fastTelemetry || t.kind !== 'telemetry' || t.scope !== 'machine') return undefined
+    const lines = fastTelemetry(t, ctx.inbound.topic, ctx.inbound.payload, ctx.nowMs)
+    if (lines) trackers.live.seen(ctx.machineKey!, ctx.nowMs)
+    return lines
+  }
+
+  /** Runs `steps` in order; the first failure, or undefined when all passed. A step that throws rejects the message (internal_error). */
+  function run(steps: readonly Step[], ctx: Context): StepResult {
+    for (const step of steps) {
+      let failure: StepResult
+      try {
+        failure = step.run(ctx)
+      } catch (err) {
+        // A bug in a step must not stop the stream: reject the message and say where.
+        log.error({ err, step: step.name }, 'pipeline step failed')
+        failure = { reason: 'internal_error', message: `step ${step.name} failed` }
+      }
+      if (failure) return failure
+    }
+    return undefined
+  }
 
   const sampleDivergence = createLogSampler()
   /**
@@ -202,21 +220,22 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   }
 
   return {
-    steps: steps.map((s) => s.name),
+    steps: { admission: admission.map((s) => s.name), fast: FAST_PATH, reference: reference.map((s) => s.name) },
     ingest(inbound) {
       const ctx: Context = { inbound, nowMs: inbound.receivedMs ?? now() }
-      for (const step of steps) {
-        let failure: StepResult
-        try {
-          failure = step.run(ctx)
-        } catch (err) {
-          // A bug in a step must not take the broker down: reject the message and say where.
-          log.error({ err, step: step.name }, 'pipeline step failed')
-          failure = { reason: 'internal_error', message: `step ${step.name} failed` }
-        }
-        if (failure) return { ok: false, reason: failure.reason, message: failure.message, topic: ctx.topic }
+      const refused = run(admission, ctx)
+      if (refused) return { ok: false, reason: refused.reason, message: refused.message, topic: ctx.topic }
+      let fastLines: string[] | undefined
+      try {
+        fastLines = fastPath(ctx)
+      } catch (err) {
+        log.error({ err, step: FAST_PATH }, 'pipeline step failed; the reference path decides')
       }
-      if (!ctx.fast) return { ok: true, accepted: { topic: ctx.topic!, gatewayId: inbound.gatewayId, message: ctx.message!, lines: ctx.lines! } }
+      if (!fastLines) {
+        const failure = run(reference, ctx)
+        if (failure) return { ok: false, reason: failure.reason, message: failure.message, topic: ctx.topic }
+        return { ok: true, accepted: { topic: ctx.topic!, gatewayId: inbound.gatewayId, message: ctx.message!, lines: ctx.lines! } }
+      }
       // Fast path: the decoded message (for live streams) is built by the reference path, with the same clock, only when read.
       const topic = ctx.topic!
       let message: DecodedMessage | undefined
@@ -224,7 +243,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const accepted: AcceptedMessage = {
         topic,
         gatewayId: inbound.gatewayId,
-        lines: ctx.lines!,
+        lines: fastLines,
         get message() {
           if (!read) {
             read = true

@@ -133,6 +133,13 @@ describe('processor: the processing path, from the journal', () => {
     expect(data.message).toBeUndefined()
   })
 
+  it('the pipeline is two ordered lists of named steps around the fast path', async () => {
+    const pipeline = await realPipeline(createMetrics())
+    expect(pipeline.steps).toEqual({ admission: ['parse-topic', 'resolve-identity', 'check-size'], fast: 'fast-path', reference: ['decode', 'validate', 'map-to-points'] })
+    // Declined by the fast path (a quality message is not telemetry), decided by the reference path.
+    expect(pipeline.ingest({ topic: 'iiot/v1/za/fa/l1/m1/quality', payload: GARBAGE, gatewayId: 'gw-a' })).toMatchObject({ ok: false, reason: 'decode_error' })
+  })
+
   it('reading the decoded message of a diverging fast-path message never throws', async () => {
     const metrics = createMetrics()
     const pipeline = await realPipeline(metrics, { referenceRejectsTelemetry: true })
