@@ -1,6 +1,6 @@
 import { buildTimeline, type StateInterval } from '../domain/state-timeline.js'
 import type { MachineState } from '../domain/records.js'
-import { machineKey } from '../domain/live-state.js'
+import { machineKey } from '../domain/machine-key.js'
 import type { Scope } from '../storage/ports.js'
 import type { ApiDeps } from './api-deps.js'
 import type { MachineInScope } from './scope.js'

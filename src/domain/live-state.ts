@@ -70,7 +70,3 @@ export class LiveStateTable {
     return this.machines.get(key)
   }
 }
-
-export function machineKey(zone: string, factory: string, line: string, machine: string): string {
-  return `${zone}/${factory}/${line}/${machine}`
-}

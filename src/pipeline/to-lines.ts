@@ -2,7 +2,8 @@ import { MEASUREMENTS } from '../domain/measurements.js'
 import { boolField, escapeTag, floatField, intField, line, stringField } from '../domain/line-protocol.js'
 import type { DecodedMessage, Sample } from '../domain/records.js'
 import type { GatewayTopic, MachineTopic } from '../domain/topic.js'
-import { machineKey, type LiveStateTable } from '../domain/live-state.js'
+import type { LiveStateTable } from '../domain/live-state.js'
+import { machineKey } from '../domain/machine-key.js'
 import type { CounterTracker } from './counter-tracker.js'
 
 /** Per-machine memory the mapping needs: counters for deltas, the live table for "since". */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { machineKey } from '../domain/machine-key.js'
 import { AppError } from '../errors.js'
 import {
   registryFileSchema,
@@ -196,6 +197,3 @@ function mostCommonCost(hashes: readonly string[]): string | undefined {
   return [...byCost.values()].sort((a, b) => b.count - a.count)[0]?.hash
 }
 
-function machineKey(zone: string, factory: string, line: string, machine: string): string {
-  return `${zone}/${factory}/${line}/${machine}`
-}

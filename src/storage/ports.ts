@@ -2,6 +2,7 @@
  * Storage ports. The pipeline and the API depend on these, never on InfluxDB.
  * Points travel as InfluxDB line protocol with millisecond timestamps.
  */
+import type { MachineKey } from '../domain/machine-key.js'
 
 /**
  * Error of a LineWriter, for the drainer alone: `retriable` says whether
@@ -104,9 +105,6 @@ export interface StorageHealth {
   /** Resolves true when the database answers. */
   ping(): Promise<boolean>
 }
-
-/** `zone/factory/line/machine`, as in domain/live-state.ts. */
-export type MachineKey = string
 
 export interface StatePoint {
   readonly tsMs: number

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { machineKey } from '../../domain/live-state.js'
+import { machineKey } from '../../domain/machine-key.js'
 import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
 import { scopeQuery } from '../params.js'

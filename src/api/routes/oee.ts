@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { machineKey } from '../../domain/live-state.js'
+import { machineKey } from '../../domain/machine-key.js'
 import { lineOee, machineOee, type OeeResult } from '../../domain/oee.js'
 import { defaultOeeWindow, describeWindow, machineStartMs, type ChosenWindow } from '../../domain/oee-window.js'
 import { plannedWindows, shiftsInWindow } from '../../domain/shifts.js'

@@ -1,5 +1,6 @@
 import { MEASUREMENTS } from '../../domain/measurements.js'
-import type { CountBucket, InspectionRow, LinkSummary, ManufacturingReader, MachineKey, StateHistory, StatePoint } from '../ports.js'
+import { machineKey, type MachineKey } from '../../domain/machine-key.js'
+import type { CountBucket, InspectionRow, LinkSummary, ManufacturingReader, StateHistory, StatePoint } from '../ports.js'
 import type { BindParams, InfluxQLClient, InfluxSeries } from './influxql-client.js'
 import { scopeConditions } from './scope-conditions.js'
 
@@ -8,7 +9,7 @@ const LINK_METRICS = ['rsrp_dbm', 'rsrq_db', 'sinr_db', 'rtt_ms', 'uplink_mbps',
 const MAX_ROWS = 200_000
 const WINDOWS_PER_REQUEST = 40
 
-const keyOf = (tags: Record<string, string> | undefined): MachineKey => `${tags?.zone}/${tags?.factory}/${tags?.line}/${tags?.machine}`
+const keyOf = (tags: Record<string, string> | undefined): MachineKey => machineKey(tags?.zone ?? '', tags?.factory ?? '', tags?.line ?? '', tags?.machine ?? '')
 const iso = (ms: number) => new Date(ms).toISOString()
 
 /** Column accessor for one series. */
