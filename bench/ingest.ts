@@ -20,10 +20,10 @@ const CAPACITY_ENV = { MQTT_PUBLISH_RATE_PER_GATEWAY: '0' }
  * `--rate` starts the search there instead of probing.
  */
 export async function runIngest(argv: readonly string[]): Promise<BenchResult> {
-  const o = parseBenchOptions(argv, { durationS: 60, samples: 10, qos: 1 })
+  const o = parseBenchOptions(argv, { durationS: 60, samples: 10, qos: 1 }, { 'live-probe': { type: 'boolean' } })
   return runSession('ingest', o, async (ctx) => {
     const gen = loadGenerator(ctx)
-    const probe = new QueryableProbe(ctx.target, gen)
+    const probe = new QueryableProbe(ctx.target, gen, { ...PROBE, live: o.extra['live-probe'] === true })
     try {
       const conn = await gen.connect()
       progress(`${conn.connected} gateways connected in ${conn.seconds.toFixed(1)} s`)
@@ -63,18 +63,21 @@ export async function runIngest(argv: readonly string[]): Promise<BenchResult> {
   }, CAPACITY_ENV)
 }
 
+/** The probes' defaults (queryable.ts); `--live-probe` adds the acknowledgement-to-live figures. */
+const PROBE = { intervalMs: 200, pollMs: 20, timeoutMs: 10_000 }
+
 /**
  * `latency`: a fixed rate at half the maximum (`--rate`, or a short ingest
  * search of `--search` seconds first), held for `--duration` seconds;
  * acknowledgement and publish-to-queryable latency over that window.
  */
 export async function runLatency(argv: readonly string[]): Promise<BenchResult> {
-  const o = parseBenchOptions(argv, { durationS: 30, samples: 10, qos: 1 }, { search: { type: 'string' }, fraction: { type: 'string' } })
+  const o = parseBenchOptions(argv, { durationS: 30, samples: 10, qos: 1 }, { search: { type: 'string' }, fraction: { type: 'string' }, 'live-probe': { type: 'boolean' } })
   const searchS = extraNum(o, 'search', 30, 10, 600)
   const fraction = extraNum(o, 'fraction', 0.5, 0.05, 1)
   return runSession('latency', o, async (ctx) => {
     const gen = loadGenerator(ctx)
-    const probe = new QueryableProbe(ctx.target, gen)
+    const probe = new QueryableProbe(ctx.target, gen, { ...PROBE, live: o.extra['live-probe'] === true })
     try {
       await gen.connect()
       ctx.monitor.start(gen)

@@ -21,10 +21,12 @@ interface Probe {
  * probes in one query. A probe not seen within `timeoutMs` counts as a
  * timeout and enters the percentiles as `timeoutMs`.
  *
- * Acknowledgement-to-live latency: the same probes are watched for on the
- * API's live stream (one SSE connection, filtered to the probe's machine):
+ * Acknowledgement-to-live latency (`live`): the same probes are watched for on
+ * the API's live stream (one SSE connection, filtered to the probe's machine):
  * the time from a probe's acknowledgement at the gateway to its event, which
- * is when the live machine table and every stream client know it.
+ * is when the live machine table and every stream client know it. Off by
+ * default: a connected stream client makes the service serialize every
+ * accepted message for resumption, a cost the other figures should not carry.
  */
 export class QueryableProbe {
   private readonly probes = new Map<number, Probe>()
@@ -41,7 +43,7 @@ export class QueryableProbe {
   constructor(
     private readonly target: BenchTarget,
     private readonly gen: LoadGenerator,
-    private readonly opts: { intervalMs: number; pollMs: number; timeoutMs: number } = { intervalMs: 200, pollMs: 20, timeoutMs: 10_000 },
+    private readonly opts: { intervalMs: number; pollMs: number; timeoutMs: number; live?: boolean } = { intervalMs: 200, pollMs: 20, timeoutMs: 10_000 },
   ) {
     this.nextTs = gen.base - 3_600_000
   }
@@ -73,7 +75,7 @@ export class QueryableProbe {
       } else probe.ackedAt = performance.now()
     })
     if (!tags) return
-    if (!this.stream) this.watchStream(tags)
+    if (this.opts.live && !this.stream) this.watchStream(tags)
     this.where = `"signal" = 'probe' AND "zone" = '${tags.zone}' AND "factory" = '${tags.factory}' AND "line" = '${tags.line}' AND "machine" = '${tags.machine}'`
     this.probes.set(ts, probe)
     this.outstanding.add(ts)
