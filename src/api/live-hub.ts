@@ -23,17 +23,21 @@ export interface LiveClient {
 
 /** How long after the last client leaves events are still buffered for a resuming client. */
 export const RESUME_WINDOW_MS = 60_000
+/** Clients that left remembered for resumption at most (the newest). */
+const MAX_DEPARTED = 100
 
 /**
  * Fans accepted messages out to Server-Sent-Event clients. Writes never
  * wait: a client whose socket is not draining accumulates a queue, and past
  * `clientQueueEvents` it is disconnected, so a slow client cannot hold back
  * the pipeline or grow memory. The last `bufferEvents` events are kept so a
- * client can resume with `Last-Event-ID`, but only while a client is
- * connected or left less than `RESUME_WINDOW_MS` ago: nobody else can
- * resume, and holding every message of a busy plant for nobody kept
- * megabytes per second alive long enough to make the garbage collector the
- * ingest path's largest cost (bench/README).
+ * client can resume with `Last-Event-ID`, but only the events a connected
+ * client, or one that left less than `RESUME_WINDOW_MS` ago, would have
+ * received: nobody else can resume them. Holding every message of a busy
+ * plant for nobody kept megabytes per second alive long enough to make the
+ * garbage collector the ingest path's largest cost, and serializing every
+ * message while one client watched one machine cost a tenth of the service's
+ * CPU (bench/README).
  */
 export class LiveHub {
   private readonly ring: (LiveEvent | undefined)[]
@@ -42,7 +46,8 @@ export class LiveHub {
   private readonly clients = new Set<LiveClient>()
   private nextId = 1
   private disconnectedSlow = 0
-  private lastClientLeftAt = -Infinity
+  /** What clients that left lately would accept, for their resumption; oldest first, bounded. */
+  private departed: { readonly accepts: LiveClient['accepts']; readonly leftAt: number }[] = []
 
   constructor(
     private readonly opts: { bufferEvents: number; clientQueueEvents: number },
@@ -64,14 +69,22 @@ export class LiveHub {
     return this.ringSize
   }
 
-  private get buffering(): boolean {
-    return this.opts.bufferEvents > 0 && (this.clients.size > 0 || this.now() - this.lastClientLeftAt < RESUME_WINDOW_MS)
+  /** Forgets the clients that left RESUME_WINDOW_MS ago or more. */
+  private forgetDeparted(): void {
+    const oldest = this.now() - RESUME_WINDOW_MS
+    while (this.departed.length > 0 && this.departed[0]!.leftAt <= oldest) this.departed.shift()
+  }
+
+  private left(client: LiveClient): void {
+    if (!this.clients.delete(client)) return
+    this.departed.push({ accepts: client.accepts, leftAt: this.now() })
+    if (this.departed.length > MAX_DEPARTED) this.departed.shift()
   }
 
   publish(accepted: AcceptedMessage): void {
     const id = this.nextId++
-    const buffering = this.buffering
-    if (this.clients.size === 0 && !buffering) {
+    if (this.departed.length > 0) this.forgetDeparted()
+    if (this.clients.size === 0 && this.departed.length === 0) {
       this.clearRing()
       return
     }
@@ -94,8 +107,13 @@ export class LiveHub {
         return json
       },
     }
-    for (const c of this.clients) if (c.accepts(event)) this.write(c, event)
-    if (buffering) {
+    let wanted = false
+    for (const c of this.clients) {
+      if (!c.accepts(event)) continue
+      wanted = true
+      this.write(c, event)
+    }
+    if (this.opts.bufferEvents > 0 && (wanted || this.departed.some((d) => d.accepts(event)))) {
       // Kept serialized: a buffered string is cheaper to hold than the decoded message's objects.
       event.data()
       this.push(event)
@@ -126,9 +144,7 @@ export class LiveHub {
   /** Adds a client; replays buffered events after `lastEventId` when given. */
   add(client: LiveClient, lastEventId: number | undefined): void {
     this.clients.add(client)
-    client.res.on('close', () => {
-      if (this.clients.delete(client) && this.clients.size === 0) this.lastClientLeftAt = this.now()
-    })
+    client.res.on('close', () => this.left(client))
     client.res.on('drain', () => (client.queued = 0))
     if (lastEventId !== undefined) {
       const oldest = this.ringSize > 0 ? this.ring[this.ringStart]!.id : this.nextId
@@ -150,7 +166,7 @@ export class LiveHub {
     if (client.res.writableNeedDrain) {
       if (++client.queued > this.opts.clientQueueEvents) {
         this.disconnectedSlow++
-        if (this.clients.delete(client) && this.clients.size === 0) this.lastClientLeftAt = this.now()
+        this.left(client)
         client.res.destroy()
         return
       }

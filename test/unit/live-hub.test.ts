@@ -80,3 +80,40 @@ describe('LiveHub', () => {
     expect(data).not.toHaveProperty('message')
   })
 })
+
+describe('LiveHub: only what someone would receive', () => {
+  it('neither serializes nor buffers an event that no connected client, nor one that left lately, accepts', () => {
+    let now = 1_000_000
+    const hub = new LiveHub({ bufferEvents: 100, clientQueueEvents: 10 }, () => now)
+    let reads = 0
+    const counted = (seq: number, machine: string): AcceptedMessage => {
+      const a = accepted(seq)
+      return {
+        ...a,
+        topic: { ...a.topic, machine } as AcceptedMessage['topic'],
+        get message() {
+          reads++
+          return a.message
+        },
+      }
+    }
+    const onlyM1 = { ...fakeLiveClient(), accepts: (e: { machine: string | undefined }) => e.machine === 'm1' }
+    hub.add(onlyM1, undefined)
+    for (let i = 1; i <= 10; i++) hub.publish(counted(i, 'm2'))
+    // Nobody watches m2: no JSON built (its decoded message never read), nothing kept.
+    expect(reads).toBe(0)
+    expect(hub.buffered).toBe(0)
+    hub.publish(counted(11, 'm1'))
+    expect(reads).toBe(1)
+    expect(onlyM1.res.ids()).toEqual([11])
+    // Gone, but may come back within the resume window: its events are still kept for it, others not.
+    onlyM1.res.end()
+    now += 1000
+    hub.publish(counted(12, 'm1'))
+    hub.publish(counted(13, 'm2'))
+    expect(hub.buffered).toBe(2)
+    const back = { ...fakeLiveClient(), accepts: (e: { machine: string | undefined }) => e.machine === 'm1' }
+    hub.add(back, 11)
+    expect(back.res.ids()).toEqual([12])
+  })
+})
