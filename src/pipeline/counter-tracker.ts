@@ -3,17 +3,18 @@
  * NON_NEGATIVE_DIFFERENCE undercounts after a reset; a delta written at
  * ingest is exact). A counter lower than the previous value is a reset: the
  * new value is the count since the reset. The first report of a machine after
- * a restart of this service has no previous value and counts as 0 (its raw
- * counters are stored beside the delta), which is why gateways should prefer
- * delta mode.
+ * a restart of this service has no previous value: it gets no delta (its raw
+ * counters are stored, the delta fields left out), which is why gateways should
+ * prefer delta mode.
  */
 export class CounterTracker {
   private readonly last = new Map<string, { good: number; reject: number }>()
 
-  delta(key: string, good: number, reject: number): { good: number; reject: number } {
+  /** The counts since the previous report of `key`; undefined for its first (nothing to subtract). */
+  delta(key: string, good: number, reject: number): { good: number; reject: number } | undefined {
     const prev = this.last.get(key)
     this.last.set(key, { good, reject })
-    if (!prev) return { good: 0, reject: 0 }
+    if (!prev) return undefined
     return { good: good >= prev.good ? good - prev.good : good, reject: reject >= prev.reject ? reject - prev.reject : reject }
   }
 }

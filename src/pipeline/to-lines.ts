@@ -66,12 +66,15 @@ export function toLines(topic: MachineTopic | GatewayTopic, message: DecodedMess
     }
     case 'production':
       for (const r of message.reports) {
-        const { good, reject } = r.mode === 'counter' ? trackers.counters.delta(tags, r.good, r.reject) : r
+        // A counter's first report since this process started has no previous value: its delta fields
+        // are left out rather than written as 0, so a report decoded again from the journal after a
+        // restart never overwrites the delta it was stored with (docs/delivery.md).
+        const counts = r.mode === 'counter' ? trackers.counters.delta(tags, r.good, r.reject) : r
         out.push(
           line(MEASUREMENTS.production, tags, {
-            good: intField(good),
-            reject: intField(reject),
-            total: intField(good + reject),
+            good: counts ? intField(counts.good) : undefined,
+            reject: counts ? intField(counts.reject) : undefined,
+            total: counts ? intField(counts.good + counts.reject) : undefined,
             cycle_time_s: optFloat(r.cycleTimeS),
             counter_good: r.mode === 'counter' ? intField(r.good) : undefined,
             counter_reject: r.mode === 'counter' ? intField(r.reject) : undefined,

@@ -133,6 +133,20 @@ describe('processor: the processing path, from the journal', () => {
     expect(data.message).toBeUndefined()
   })
 
+  it('a counter report decoded again after a restart writes no delta that could overwrite the one it was stored with', async () => {
+    const P = 'iiot/v1/za/fa/l1/m1/production'
+    const report = (good: number, tsMs: number) => encode('production', { seq: 1, reports: [{ mode: 2, good, reject: 0, tsMs }] })
+    const t = Date.now() - 5000
+    const first = await realPipeline(createMetrics())
+    first.ingest({ topic: P, payload: report(100, t), gatewayId: 'gw-a' })
+    const stored = first.ingest({ topic: P, payload: report(130, t + 1000), gatewayId: 'gw-a' })
+    expect(stored.ok && stored.accepted.lines[0]).toMatch(/ good=30i,.*counter_good=130i/)
+    // A new process: no previous value in memory for this counter.
+    const replayed = (await realPipeline(createMetrics())).ingest({ topic: P, payload: report(130, t + 1000), gatewayId: 'gw-a' })
+    expect(replayed.ok && replayed.accepted.lines[0]).toMatch(/counter_good=130i/)
+    expect(replayed.ok && replayed.accepted.lines[0]).not.toMatch(/[ ,]good=/)
+  })
+
   it('the pipeline is two ordered lists of named steps around the fast path', async () => {
     const pipeline = await realPipeline(createMetrics())
     expect(pipeline.steps).toEqual({ admission: ['parse-topic', 'resolve-identity', 'check-size'], fast: 'fast-path', reference: ['decode', 'validate', 'map-to-points'] })
