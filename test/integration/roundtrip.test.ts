@@ -89,7 +89,7 @@ describe('publish -> store -> query, per kind', () => {
     const rows = await records('production', `factory=fa&line=l1&machine=m1&start=${new Date(t0 - 1).toISOString()}`, 4)
     expect(rows.map((r) => [r.fields.good, r.fields.reject, r.fields.total])).toEqual([
       [10, 1, 11],
-      [null, null, null], // first counter seen: no previous value, so no delta is written
+      [undefined, undefined, undefined], // first counter seen: no previous value, so no delta is written
       [30, 1, 31],
       [4, 0, 4], // reset: counting restarts from zero
     ])
