@@ -54,6 +54,8 @@ type Outcome = 'done' | 'stopped'
  * `batchSize` points, gathered from several slices.
  */
 const READ_SLICE_LINES = 500
+/** Journal bytes one request's group of reads may span at most, whatever it becomes. */
+const MAX_GROUP_BYTES = 8 * 1024 * 1024
 
 /**
  * Moves the journal into storage: reads records in order, sends up to
@@ -128,14 +130,17 @@ export class Drainer {
   private async linger(first: Read): Promise<Read[]> {
     const reads = [first]
     let lines = first.content.lineCount
+    let bytes = first.batch.bytes
     const oldest = first.batch.records[0]!.appendMs
-    while (lines < this.opts.batchSize && this.running) {
+    // Bytes bound the group too: messages that all end as rejections add no lines.
+    while (lines < this.opts.batchSize && bytes < MAX_GROUP_BYTES && this.running) {
       // What is already durable is taken at once, a slice at a time; only then is it worth waiting.
       const more = await this.journal.read(Math.max(1, Math.min(this.opts.batchSize - lines, READ_SLICE_LINES)))
       if (more) {
         const r = this.read(more)
         reads.push(r)
         lines += r.content.lineCount
+        bytes += more.bytes
         continue
       }
       const left = this.opts.lingerMs - (Date.now() - oldest)

@@ -103,3 +103,36 @@ describe('drainer batching', () => {
     await drainer.stop(100)
   })
 })
+
+describe('drainer: a flood of rejected messages', () => {
+  it('sends a group once it spans MAX_GROUP_BYTES of journal, even when it holds no line (found in review: it read on while data kept coming)', async () => {
+    const journal = new MemoryJournal(1 << 30)
+    const { writer } = fakeStorage()
+    const big = Buffer.alloc(4 * 1024 * 1024)
+    let processed = 0
+    let processedAtFirstCompletion: number | undefined
+    const drainer = new Drainer(journal, writer, { ...opts, lingerMs: 60_000 }, {
+      metrics: createMetrics(),
+      log,
+      onRefusedLine: () => undefined,
+      process: () => {
+        // Every message is rejected, and another arrives meanwhile: an endless stream of nothing to write.
+        processed++
+        if (processed < 50) void journal.appendFrame(big, 1)
+        return { text: '', lineCount: 0, kept: Promise.resolve() }
+      },
+    })
+    const complete = journal.complete.bind(journal)
+    journal.complete = (batch) => {
+      processedAtFirstCompletion ??= processed
+      complete(batch)
+    }
+    await journal.appendFrame(big, 1)
+    drainer.start()
+    await until(() => processed >= 50 && journal.stats().unwrittenRecords === 0, 10_000)
+    // Two groups may be in flight (maxInFlight), each of two 4 MiB reads: far from the 50 that kept coming.
+    expect(processedAtFirstCompletion).toBeLessThanOrEqual(8)
+    expect(writer.requests).toBe(0)
+    await drainer.stop(100)
+  })
+})
