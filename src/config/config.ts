@@ -38,7 +38,8 @@ export const envSchema = z.object({
   MQTT_CONNECT_RATE_PER_ADDRESS: int(0, 1_000_000).default(50),
   MQTT_MAX_CONNECTIONS_PER_GATEWAY: int(1, 10_000).default(8),
   MQTT_PUBLISH_RATE_PER_GATEWAY: int(0, 10_000_000).default(1000),
-  MQTT_MAX_PACKET_BYTES: int(1024, 256 * 1024 * 1024).default(1024 * 1024),
+  // At most 32 MiB: a message is journaled whole, in a record of at most 64 MiB (src/spool/record-codec.ts).
+  MQTT_MAX_PACKET_BYTES: int(1024, 32 * 1024 * 1024).default(1024 * 1024),
   MQTT_MAX_TOPIC_LENGTH: int(16, 65_535).default(512),
   MQTT_MAX_KEEPALIVE_S: int(1, 65_535).default(1200),
   MQTT_DRAIN_TIMEOUT_MS: int(0, 600_000).default(10_000),

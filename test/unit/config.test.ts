@@ -27,6 +27,11 @@ describe('loadConfig', () => {
     expect(p.find((x) => x.startsWith('MQTT_PORT'))).toContain('"70000"')
   })
 
+  it('refuses a packet size the journal could not hold in one record', () => {
+    expect(problems({ MQTT_MAX_PACKET_BYTES: String(64 * 1024 * 1024) })[0]).toMatch(/^MQTT_MAX_PACKET_BYTES/)
+    expect(problems({ MQTT_MAX_PACKET_BYTES: String(32 * 1024 * 1024) })).toEqual([])
+  })
+
   it('requires org, bucket and token for InfluxDB 2.x', () => {
     expect(problems({ INFLUX_FLAVOR: 'v2', INFLUX_ORG: 'acme' }).map((x) => x.split(':')[0])).toEqual(['INFLUX_BUCKET', 'INFLUX_TOKEN'])
     expect(loadConfig({ INFLUX_FLAVOR: 'v2', INFLUX_ORG: 'o', INFLUX_BUCKET: 'b', INFLUX_TOKEN: 't' }).influx.bucket).toBe('b')
