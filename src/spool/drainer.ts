@@ -209,8 +209,9 @@ export class Drainer {
     this.wakeStop()
     this.giveUpAt = Math.max(Date.now(), deadline)
     for (const w of this.slotWaiters.splice(0)) w()
-    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20))
+    // The loop first: a read it was awaiting may still start one last send (found in review).
     await this.loopDone
+    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20))
   }
 }
 
