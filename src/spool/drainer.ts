@@ -72,8 +72,9 @@ export class Drainer {
   private slotWaiters: (() => void)[] = []
   private giveUpAt = Infinity
   private lastWriteMs = Date.now()
-  private wakeStop: () => void = () => undefined
-  private stopSignal: Promise<void> = Promise.resolve()
+  /** Waits cut short by stop(); each removes itself when its own promise settles first. */
+  private readonly stopWaiters = new Set<() => void>()
+  private stopped = false
 
   constructor(
     private readonly journal: Journal,
@@ -91,7 +92,7 @@ export class Drainer {
     if (this.running) return
     this.running = true
     this.giveUpAt = Infinity
-    this.stopSignal = new Promise((resolve) => (this.wakeStop = resolve))
+    this.stopped = false
     this.loopDone = this.loop()
   }
 
@@ -103,7 +104,7 @@ export class Drainer {
       }
       const batch = await this.journal.read(Math.min(this.opts.batchSize, READ_SLICE_LINES))
       if (!batch) {
-        await Promise.race([this.journal.waitForData(500), this.stopSignal])
+        await this.orStop(this.journal.waitForData(500))
         continue
       }
       const reads = await this.linger(this.read(batch))
@@ -115,6 +116,32 @@ export class Drainer {
         for (const w of waiters) w()
       })
     }
+  }
+
+  /**
+   * `p`'s value, or undefined as soon as stop() is called. Not Promise.race against one
+   * long-lived stop promise: every race would leave a reaction on it for the life of the
+   * process, a few hundred bytes per request and per idle poll.
+   */
+  private orStop<T>(p: Promise<T>): Promise<T | undefined> {
+    if (this.stopped) return Promise.resolve(undefined)
+    return new Promise<T | undefined>((resolve, reject) => {
+      const wake = () => {
+        this.stopWaiters.delete(wake)
+        resolve(undefined)
+      }
+      this.stopWaiters.add(wake)
+      p.then(
+        (v) => {
+          this.stopWaiters.delete(wake)
+          resolve(v)
+        },
+        (err: unknown) => {
+          this.stopWaiters.delete(wake)
+          reject(err)
+        },
+      )
+    })
   }
 
   /** Processes a batch the moment it is read: accepted messages reach their listeners without waiting for storage. */
@@ -145,7 +172,7 @@ export class Drainer {
       }
       const left = this.opts.lingerMs - (Date.now() - oldest)
       if (left <= 0) break
-      await Promise.race([this.journal.waitForData(left), this.stopSignal])
+      await this.orStop(this.journal.waitForData(left))
     }
     return reads
   }
@@ -158,7 +185,7 @@ export class Drainer {
     // Stopped mid-retry: the batches stay in the journal and are replayed on the next start.
     if (outcome !== 'done') return
     // Shutting down while a rejection cannot be kept: leave the batches to the replay (kept once, by position).
-    const kept = await Promise.race([Promise.all(reads.map((r) => r.content.kept)).then(() => true), this.stopSignal.then(() => false)])
+    const kept = await this.orStop(Promise.all(reads.map((r) => r.content.kept)).then(() => true))
     if (kept) for (const r of reads) this.journal.complete(r.batch)
   }
 
@@ -176,7 +203,7 @@ export class Drainer {
         if (Date.now() >= this.giveUpAt) return 'stopped'
         const delay = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(attempt, 20))
         if (attempt === 0 || attempt % 10 === 0) this.deps.log.warn({ attempt: attempt + 1, retryInMs: delay, points: lineCount, status: error.status, err: error.message }, 'write failed; will retry until it succeeds')
-        await Promise.race([new Promise((r) => setTimeout(r, delay).unref()), this.stopSignal])
+        await this.orStop(new Promise<void>((r) => setTimeout(r, delay).unref()))
         if (!this.running && Date.now() >= this.giveUpAt) return 'stopped'
       }
     }
@@ -206,7 +233,8 @@ export class Drainer {
       await new Promise((r) => setTimeout(r, 20))
     }
     this.running = false
-    this.wakeStop()
+    this.stopped = true
+    for (const wake of [...this.stopWaiters]) wake()
     this.giveUpAt = Math.max(Date.now(), deadline)
     for (const w of this.slotWaiters.splice(0)) w()
     // The loop first: a read it was awaiting may still start one last send (found in review).

@@ -136,3 +136,21 @@ describe('drainer: a flood of rejected messages', () => {
     await drainer.stop(100)
   })
 })
+
+describe('drainer: waits that stop() cuts short', () => {
+  it('leaves nothing registered once each wait is over (no reaction per request kept for the life of the process)', async () => {
+    const journal = new MemoryJournal(1 << 20)
+    const { writer, stored } = fakeStorage()
+    const drainer = new Drainer(journal, writer, { ...opts, lingerMs: 1 }, { metrics: createMetrics(), log, onRefusedLine: () => undefined })
+    drainer.start()
+    for (let i = 0; i < 200; i++) {
+      await journal.append([`m v=${i} ${i}`])
+      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 3))
+    }
+    await until(() => stored.size === 200)
+    // Only the loop's own idle wait may be pending now.
+    expect((drainer as unknown as { stopWaiters: Set<unknown> }).stopWaiters.size).toBeLessThanOrEqual(1)
+    await drainer.stop(100)
+    expect((drainer as unknown as { stopWaiters: Set<unknown> }).stopWaiters.size).toBe(0)
+  })
+})
