@@ -20,9 +20,6 @@ export function storageRejection(line: string, message: string): RejectionInput 
   }
 }
 
-/** Rejections waiting for a retry at most; past it a refused point is logged and left out (the drainer counted it dropped). */
-const MAX_PENDING = 10_000
-
 /**
  * Keeps rejections that have no publisher waiting for them (docs/delivery.md):
  * messages rejected when decoded from the journal, and points storage
@@ -41,13 +38,12 @@ export class RejectionKeeper {
     private readonly deps: { readonly metrics: Metrics; readonly log: Logger; readonly retryMs?: number },
   ) {}
 
-  /** For the drainer's `onRefusedLine`: returns at once, the record is kept in the background. */
-  keepRefused(line: string, message: string): void {
-    if (this.pending.size >= MAX_PENDING) {
-      this.deps.log.error({ pending: this.pending.size }, 'too many refused points wait for the rejection store; this one is not kept')
-      return
-    }
-    void this.keep(storageRejection(line, message))
+  /**
+   * For the drainer's `onRefusedLine`: resolves once the refused point's rejection is kept, which
+   * the drainer waits for before its batch counts as done.
+   */
+  keepRefused(line: string, message: string): Promise<void> {
+    return this.keep(storageRejection(line, message))
   }
 
   /** Keeps `input`, retrying until it is durable (or the keeper closes); resolves then. */

@@ -24,8 +24,11 @@ export interface BatchContent {
 export interface DrainerDeps {
   readonly metrics: Metrics
   readonly log: Logger
-  /** A point storage refused as bad data, isolated by splitting its batch. */
-  readonly onRefusedLine: (line: string, message: string) => void
+  /**
+   * A point storage refused as bad data, isolated by splitting its batch. The returned promise
+   * resolves once the refusal is kept: the batch is not complete before (docs/delivery.md).
+   */
+  readonly onRefusedLine: (line: string, message: string) => Promise<void> | void
   /**
    * Turns records into line protocol as soon as they are read (message frames are decoded here, on
    * the journal's read side). Default: records of line protocol, sent as they are.
@@ -181,15 +184,17 @@ export class Drainer {
     const texts = reads.map((r) => r.content.text).filter((t) => t.length > 0)
     const lineCount = reads.reduce((n, r) => n + r.content.lineCount, 0)
     // Nothing to write (every message rejected): the batches are done once their rejections are kept.
-    const outcome = lineCount > 0 ? await this.write([texts.join('\n')], lineCount) : 'done'
+    const refused: Promise<void>[] = []
+    const outcome = lineCount > 0 ? await this.write([texts.join('\n')], lineCount, refused) : 'done'
     // Stopped mid-retry: the batches stay in the journal and are replayed on the next start.
     if (outcome !== 'done') return
     // Shutting down while a rejection cannot be kept: leave the batches to the replay (kept once, by position).
-    const kept = await this.orStop(Promise.all(reads.map((r) => r.content.kept)).then(() => true))
+    const kept = await this.orStop(Promise.all([...reads.map((r) => r.content.kept), ...refused]).then(() => true))
     if (kept) for (const r of reads) this.journal.complete(r.batch)
   }
 
-  private async write(texts: readonly string[], lineCount: number): Promise<Outcome> {
+  /** Writes `texts`, retrying; points refused as bad data are isolated, and their keeping added to `refused`. */
+  private async write(texts: readonly string[], lineCount: number, refused: Promise<void>[]): Promise<Outcome> {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.writer.write(texts)
@@ -199,7 +204,7 @@ export class Drainer {
       } catch (err) {
         const error = err instanceof StorageError ? err : new StorageError(String(err), true, undefined, { cause: err })
         this.deps.metrics.writeErrors.inc({ retriable: String(error.retriable) })
-        if (!error.retriable) return this.isolate(texts.flatMap((t) => t.split('\n')), error)
+        if (!error.retriable) return this.isolate(texts.flatMap((t) => t.split('\n')), error, refused)
         if (Date.now() >= this.giveUpAt) return 'stopped'
         const delay = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(attempt, 20))
         if (attempt === 0 || attempt % 10 === 0) this.deps.log.warn({ attempt: attempt + 1, retryInMs: delay, points: lineCount, status: error.status, err: error.message }, 'write failed; will retry until it succeeds')
@@ -209,15 +214,16 @@ export class Drainer {
     }
   }
 
-  private async isolate(lines: readonly string[], error: StorageError): Promise<Outcome> {
+  private async isolate(lines: readonly string[], error: StorageError, refused: Promise<void>[]): Promise<Outcome> {
     if (lines.length === 1) {
       this.deps.metrics.pointsDropped.inc({ reason: 'refused_by_storage' })
-      this.deps.onRefusedLine(lines[0]!, error.message)
+      const keeping = this.deps.onRefusedLine(lines[0]!, error.message)
+      if (keeping) refused.push(keeping)
       return 'done'
     }
     const mid = lines.length >> 1
     for (const half of [lines.slice(0, mid), lines.slice(mid)]) {
-      if ((await this.write(half, half.length)) === 'stopped') return 'stopped'
+      if ((await this.write(half, half.length, refused)) === 'stopped') return 'stopped'
     }
     return 'done'
   }

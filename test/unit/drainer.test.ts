@@ -62,7 +62,7 @@ describe('drainer', () => {
     const journal = new MemoryJournal(1 << 20)
     const { writer, stored } = fakeStorage()
     const refused: string[] = []
-    const drainer = new Drainer(journal, writer, opts, { metrics: createMetrics(), log, onRefusedLine: (l, m) => refused.push(`${l} | ${m}`) })
+    const drainer = new Drainer(journal, writer, opts, { metrics: createMetrics(), log, onRefusedLine: (l, m) => void refused.push(`${l} | ${m}`) })
     const lines = Array.from({ length: 40 }, (_, i) => (i === 17 ? `m v="BAD" ${i}` : `m v=${i} ${i}`))
     for (let i = 0; i < 40; i += 4) await journal.append(lines.slice(i, i + 4))
     drainer.start()
@@ -84,6 +84,25 @@ describe('drainer', () => {
     await drainer.stop(100)
     expect(Date.now() - t0).toBeLessThan(2000)
     expect(journal.stats()).toMatchObject({ unwrittenRecords: 1, checkpointSeq: 0 })
+  })
+})
+
+describe('drainer: refused points', () => {
+  it('a batch with a refused point is complete only once the refusal is kept', async () => {
+    const journal = new MemoryJournal(1 << 20)
+    const { writer, stored } = fakeStorage()
+    let keep: () => void = () => undefined
+    const kept = new Promise<void>((resolve) => (keep = resolve))
+    const drainer = new Drainer(journal, writer, opts, { metrics: createMetrics(), log, onRefusedLine: () => kept })
+    await journal.append(['m v=1 1', 'm v="BAD" 2', 'm v=3 3'])
+    drainer.start()
+    await until(() => stored.size === 2)
+    await new Promise((r) => setTimeout(r, 50))
+    // Written, but its refusal is not kept yet: the journal still holds the batch.
+    expect(journal.stats().unwrittenRecords).toBe(1)
+    keep()
+    await until(() => journal.stats().unwrittenRecords === 0)
+    await drainer.stop(100)
   })
 })
 
