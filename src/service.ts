@@ -6,10 +6,9 @@ import type { Logger } from 'pino'
 import { buildApi } from './api/app.js'
 import { startBroker, type BrokerHandle } from './broker/broker.js'
 import type { Config } from './config/config.js'
-import { LiveStateTable } from './domain/live-state.js'
-import type { MachineState } from './domain/records.js'
 import { createMetrics, registerJournalGauges, type Metrics } from './metrics/metrics.js'
 import { createIngestor, type Ingestor } from './pipeline/ingestor.js'
+import { seededLiveTable } from './pipeline/live-seed.js'
 import { createProcessor } from './pipeline/processor.js'
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js'
 import { messageTypes } from './pipeline/proto-schema.js'
@@ -71,16 +70,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
 
   // The live machine table: seeded from what InfluxDB knows, then kept by the pipeline.
-  const live = new LiveStateTable()
   const manufacturing = createInfluxManufacturingReader(influxql)
-  try {
-    for (const [key, known] of await manufacturing.latestPerMachine(config.api.liveSeedLookbackMs)) {
-      const st = known.state
-      live.seed(key, { lastSeenMs: known.lastSeenMs, ...(st ? { state: st.state as MachineState, reason: st.reason, alarms: st.alarms, sinceMs: st.sinceMs, stateTsMs: st.tsMs } : {}) })
-    }
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'cannot seed the live machine table from InfluxDB; it fills as messages arrive')
-  }
+  const live = await seededLiveTable(manufacturing, config.api.liveSeedLookbackMs, log)
 
   const pipeline = createPipeline({
     live,
