@@ -68,7 +68,6 @@ export async function startService(config: Config, log: Logger): Promise<Service
   if (!config.journal.enabled) log.warn('JOURNAL_ENABLED=false: acknowledged messages live only in memory until written; a crash loses them')
   registerJournalGauges(metrics, () => ({ ...journal.stats(), full: journal.full, diskFreeBytes: journal.pressure().diskFreeBytes }))
 
-
   // The live machine table: seeded from what InfluxDB knows, then kept by the pipeline.
   const manufacturing = createInfluxManufacturingReader(influxql)
   const live = await seededLiveTable(manufacturing, config.api.liveSeedLookbackMs, log)
