@@ -38,7 +38,9 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
 
   return {
     handle(inbound, qos) {
-      if (qos === 0 && journal.full) {
+      // Read once per message: `full` also consults the disk's free-space estimate.
+      const full = journal.full
+      if (qos === 0 && full) {
         metrics.qos0Dropped.inc()
         return undefined
       }
@@ -46,7 +48,7 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
       const points = estimatedPoints(inbound.payload.length)
       // Above the high-water mark a QoS 1 publish waits: Aedes reads no more from that socket meanwhile.
       // The journal's promise is its group commit's, shared by every message in the group: no per-message chain here.
-      const durable = journal.full ? whenRoom(frame, points) : journal.appendFrame(frame, points)
+      const durable = full ? whenRoom(frame, points) : journal.appendFrame(frame, points)
       if (qos === 0) return durable.catch((err: unknown) => log.error({ err }, 'QoS 0 message could not be journaled; it is lost, as QoS 0 allows'))
       return durable
     },

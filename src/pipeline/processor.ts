@@ -89,9 +89,9 @@ export function createProcessor(deps: ProcessorDeps): Processor {
           const f = frames[index]!
           const outcome = pipeline.ingest({ topic: f.topic, payload: f.payload, gatewayId: f.gatewayId, receivedMs: f.receivedMs })
           if (outcome.ok) {
-            const { lines } = outcome.accepted
-            if (lines.length > 0) texts.push(lines.join('\n'))
-            lineCount += lines.length
+            // Lines gathered one by one and joined once for the batch, not once per message as well.
+            for (const l of outcome.accepted.lines) texts.push(l)
+            lineCount += outcome.accepted.lines.length
             announce(outcome.accepted)
             continue
           }

@@ -138,20 +138,19 @@ export class RejectionStore {
     store.durableSize = bytes.lastIndexOf(0x0a) + 1
     const lines = bytes.toString('utf8', 0, store.durableSize).split('\n').filter((l) => l.length > 0)
     store.linesInFile = lines.length
-    for (const l of lines.slice(-2 * opts.max)) {
+    const ringFrom = lines.length - 2 * opts.max
+    lines.forEach((l, i) => {
+      let r: Rejection
       try {
-        const r = JSON.parse(l) as Rejection
-        // Ids only grow; a record written twice around a compaction is kept once.
-        if (r.id > (store.ring.at(-1)?.id ?? 0)) store.ring.push(r)
+        r = JSON.parse(l) as Rejection
       } catch {
-        // Not a record: skip it.
+        return // Not a record: skip it.
       }
-    }
-    for (const l of lines) {
-      // Every line the file holds, not only the ring's: a replay after a crash must find each.
-      const source = /"source":\{"seq":(\d+),"index":(\d+)\}/.exec(l)
-      if (source) store.keptPositions.add(`${source[1]}:${source[2]}`)
-    }
+      // Every position the file holds, not only the ring's: a replay after a crash must find each.
+      if (r.source) store.keptPositions.add(positionKey(r.source))
+      // Ids only grow; a record written twice around a compaction is kept once.
+      if (i >= ringFrom && r.id > (store.ring.at(-1)?.id ?? 0)) store.ring.push(r)
+    })
     store.ring.splice(0, Math.max(0, store.ring.length - opts.max))
     store.nextId = (store.ring.at(-1)?.id ?? 0) + 1
     store.handle = await store.reopen()
