@@ -67,8 +67,8 @@ class RawLineSource {
       for (const m of gw.machines) {
         const mt = (kind: Kind): MachineTopic => ({ scope: 'machine', zone: gw.zone, factory: gw.factory, line: m.line, machine: m.machine, kind: kind as MachineTopic['kind'] })
         this.slots.push({
-          topics: { telemetry: mt('telemetry'), state: mt('state'), production: mt('production'), quality: mt('quality'), connectivity: { scope: 'gateway', zone: gw.zone, factory: gw.factory, gateway: gw.id, kind: 'connectivity' } },
-          next: { telemetry: 0, state: 0, production: 0, quality: 0, connectivity: 0 },
+          topics: { telemetry: mt('telemetry'), state: mt('state'), production: mt('production'), quality: mt('quality'), material: mt('material'), connectivity: { scope: 'gateway', zone: gw.zone, factory: gw.factory, gateway: gw.id, kind: 'connectivity' } },
+          next: { telemetry: 0, state: 0, production: 0, quality: 0, material: 0, connectivity: 0 },
         })
       }
     }

@@ -88,6 +88,8 @@ export function protoBody(kind: Kind, samples: number, seq: number, tsMs: number
       return { ...header, inspections: [{ characteristic: 'c0', value: 50 + reading(rnd, 1), lsl: 49.5, usl: 50.5, target: 50, unit: 'mm', verdict: 0, defectCode: '', lot: 'lot-42', tsMs }] }
     case 'connectivity':
       return { ...header, reports: [{ access: 1, rsrpDbm: -80 - reading(rnd, 20), rsrqDb: -10, sinrDb: 15 + reading(rnd, 5), rttMs: 8 + reading(rnd, 10), uplinkMbps: 50, downlinkMbps: 200, cellId: 'cell-7', tsMs }] }
+    case 'material':
+      return { ...header, movements: [{ movement: 3, material: 'steel-bar', lot: `lot-${seq % 100}`, quantity: 1 + reading(rnd, 1), unit: 'kg', workOrder: 'wo-1001', tsMs }] }
   }
 }
 
@@ -112,6 +114,8 @@ export function domainRecord(kind: Kind, samples: number, seq: number, tsMs: num
     }
     case 'connectivity':
       return { kind, ...header, reports: [{ access: '5g-sa', rsrpDbm: -80 - reading(rnd, 20), rsrqDb: -10, sinrDb: 15 + reading(rnd, 5), rttMs: 8 + reading(rnd, 10), uplinkMbps: 50, downlinkMbps: 200, cellId: 'cell-7', tsMs }] }
+    case 'material':
+      return { kind, ...header, movements: [{ movement: 'consumed', material: 'steel-bar', lot: `lot-${seq % 100}`, quantity: 1 + reading(rnd, 1), unit: 'kg', workOrder: 'wo-1001', tsMs }] }
   }
 }
 
@@ -126,4 +130,5 @@ export const STORED_AS: Readonly<Record<Kind, { measurement: string; field: stri
   production: { measurement: 'production', field: 'good', where: '', groupBy: ['zone', 'factory', 'line', 'machine'] },
   quality: { measurement: 'quality', field: 'value', where: `"characteristic" = 'c0'`, groupBy: ['zone', 'factory', 'line', 'machine'] },
   connectivity: { measurement: 'connectivity', field: 'rtt_ms', where: '', groupBy: ['zone', 'factory', 'gateway'] },
+  material: { measurement: 'material', field: 'quantity', where: '', groupBy: ['zone', 'factory', 'line', 'machine'] },
 }

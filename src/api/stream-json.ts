@@ -36,12 +36,15 @@ function withNulls(m: DecodedMessage): object {
       return { ...m, inspections: m.inspections.map((i) => nullAbsent(i, INSPECTION_OPTIONAL)) }
     case 'connectivity':
       return { ...m, reports: m.reports.map((r) => nullAbsent(r, LINK_OPTIONAL)) }
+    case 'material':
+      return { ...m, movements: m.movements.map((r) => nullAbsent(r, MOVEMENT_OPTIONAL)) }
   }
 }
 
 const CHANGE_OPTIONAL = ['reasonCode'] as const
 const PRODUCTION_OPTIONAL = ['cycleTimeS', 'workOrder', 'product'] as const
 const INSPECTION_OPTIONAL = ['lsl', 'usl', 'target', 'unit', 'pass', 'defectCode', 'lot'] as const
+const MOVEMENT_OPTIONAL = ['workOrder'] as const
 const LINK_OPTIONAL = ['rsrpDbm', 'rsrqDb', 'sinrDb', 'rttMs', 'uplinkMbps', 'downlinkMbps', 'cellId'] as const
 
 /** `item`, or a copy of it with null for each of `optional` that is '' or undefined. */

@@ -63,6 +63,27 @@ export interface LinkReport {
   readonly tsMs: number
 }
 
+/** Material movements at a machine (docs/materials.md). */
+export const MOVEMENTS = ['received', 'loaded', 'consumed', 'produced', 'scrapped', 'unloaded'] as const
+export type MovementKind = (typeof MOVEMENTS)[number]
+
+/** Units a movement may carry; quantities are compared per unit, never converted. */
+export const MATERIAL_UNITS = ['pcs', 'kg', 'g', 't', 'm', 'mm', 'm2', 'l', 'ml'] as const
+export type MaterialUnit = (typeof MATERIAL_UNITS)[number]
+
+/** A warning that does not reject the movement: counted and stored with it. */
+export type MaterialWarning = 'consumed_before_loaded'
+
+export interface MaterialMovement {
+  readonly movement: MovementKind
+  readonly material: string
+  readonly lot: string
+  readonly quantity: number
+  readonly unit: MaterialUnit
+  readonly workOrder: string
+  readonly tsMs: number
+}
+
 interface Header {
   readonly seq: number
   readonly sentTsMs: number
@@ -74,3 +95,4 @@ export type DecodedMessage =
   | (Header & { readonly kind: 'production'; readonly reports: readonly ProductionReport[] })
   | (Header & { readonly kind: 'quality'; readonly inspections: readonly Inspection[] })
   | (Header & { readonly kind: 'connectivity'; readonly reports: readonly LinkReport[] })
+  | (Header & { readonly kind: 'material'; readonly movements: readonly MaterialMovement[] })

@@ -8,7 +8,7 @@ import { isSlug } from './ids.js'
 export const TOPIC_ROOT = 'iiot/v1'
 export const GATEWAY_SEGMENT = '_gateway'
 
-export const MACHINE_KINDS = ['telemetry', 'state', 'production', 'quality'] as const
+export const MACHINE_KINDS = ['telemetry', 'state', 'production', 'quality', 'material'] as const
 export const GATEWAY_KINDS = ['connectivity'] as const
 export const KINDS = [...MACHINE_KINDS, ...GATEWAY_KINDS] as const
 

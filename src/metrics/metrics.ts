@@ -14,6 +14,7 @@ export function createMetrics() {
     pointsQueued: hotCounter(registry, 'iiot_points_queued_total', 'points of accepted messages, handed to the writer'),
     qos0Dropped: counter('iiot_qos0_dropped_total', 'QoS 0 messages dropped because the journal was full'),
     listenerErrors: counter('iiot_listener_errors_total', 'accepted-message listeners (live stream) that threw, by listener; the publisher is not affected', ['listener']),
+    materialWarnings: counter('iiot_material_warnings_total', 'material movements stored with a warning (docs/materials.md), by warning', ['warning']),
     fastPathDivergences: counter('iiot_fast_path_divergences_total', 'telemetry the fast path accepted and the reference path rejects (journaled as the fast path wrote it; its live event carries the lines)'),
     ackLatency: new Histogram({
       name: 'iiot_ack_latency_seconds',

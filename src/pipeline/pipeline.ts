@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { RegistrySource } from '../registry/registry-store.js'
 import { CounterTracker } from './counter-tracker.js'
 import { createLogSampler } from './log-sampler.js'
+import { MaterialTracker } from './material-tracker.js'
 import type { MessageTypes } from './proto-schema.js'
 import { toLines } from './to-lines.js'
 import { createTelemetryFastPath } from './telemetry-fast-path.js'
@@ -94,7 +95,7 @@ export interface Pipeline {
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { registry, types, validate, metrics, limits, log } = deps
   const now = deps.now ?? Date.now
-  const trackers = { counters: new CounterTracker(), live: deps.live }
+  const trackers = { counters: new CounterTracker(), live: deps.live, materials: new MaterialTracker((warning) => metrics.materialWarnings.inc({ warning })) }
   const fastTelemetry = deps.fastPath === false ? undefined : createTelemetryFastPath(limits, types.telemetry)
   if (!fastTelemetry && deps.fastPath !== false) log.warn('the telemetry fast path does not match proto/iiot/v1/telemetry.proto; every message takes the reference path')
 

@@ -9,7 +9,7 @@ import type { Kind } from '../domain/topic.js'
 protobuf.util.Long = null as unknown as typeof protobuf.util.Long
 protobuf.configure()
 
-export const PROTO_FILES = ['iiot/v1/common.proto', 'iiot/v1/telemetry.proto', 'iiot/v1/state.proto', 'iiot/v1/production.proto', 'iiot/v1/quality.proto', 'iiot/v1/connectivity.proto']
+export const PROTO_FILES = ['iiot/v1/common.proto', 'iiot/v1/telemetry.proto', 'iiot/v1/state.proto', 'iiot/v1/production.proto', 'iiot/v1/quality.proto', 'iiot/v1/connectivity.proto', 'iiot/v1/material.proto']
 
 /** The protobuf message type for each topic kind. */
 export const MESSAGE_TYPE_BY_KIND: Readonly<Record<Kind, string>> = {
@@ -18,6 +18,7 @@ export const MESSAGE_TYPE_BY_KIND: Readonly<Record<Kind, string>> = {
   production: 'iiot.v1.Production',
   quality: 'iiot.v1.QualityReport',
   connectivity: 'iiot.v1.Connectivity',
+  material: 'iiot.v1.Material',
 }
 
 /** Finds `proto/` by walking up from this file, so it works from `src/` (tsx) and `dist/src/`. */
@@ -50,5 +51,6 @@ export function messageTypes(root: protobuf.Root = loadProtoRoot()): MessageType
     production: lookup(MESSAGE_TYPE_BY_KIND.production),
     quality: lookup(MESSAGE_TYPE_BY_KIND.quality),
     connectivity: lookup(MESSAGE_TYPE_BY_KIND.connectivity),
+    material: lookup(MESSAGE_TYPE_BY_KIND.material),
   }
 }

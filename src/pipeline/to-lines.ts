@@ -5,11 +5,14 @@ import type { GatewayTopic, MachineTopic } from '../domain/topic.js'
 import type { LiveStateTable } from '../domain/live-state.js'
 import { machineKey } from '../domain/machine-key.js'
 import type { CounterTracker } from './counter-tracker.js'
+import type { MaterialTracker } from './material-tracker.js'
 
-/** Per-machine memory the mapping needs: counters for deltas, the live table for "since". */
+/** Per-machine memory the mapping needs: counters for deltas, the live table for "since", loaded lots for material warnings. */
 export interface Trackers {
   readonly counters: CounterTracker
   readonly live: LiveStateTable
+  /** Absent: material movements are mapped without warnings. */
+  readonly materials?: MaterialTracker
 }
 
 /**
@@ -100,6 +103,25 @@ export function toLines(topic: MachineTopic | GatewayTopic, message: DecodedMess
             lot: str(i.lot),
             seq,
           }, i.tsMs),
+        )
+      }
+      break
+    }
+    case 'material': {
+      // Lots, work orders and materials are fields, not tags: they are unbounded (docs/materials.md).
+      const key = machineKey(t.zone, t.factory, t.line, t.machine)
+      for (const m of message.movements) {
+        const warning = trackers.materials?.apply(key, m)
+        out.push(
+          line(MEASUREMENTS.material, `factory=${t.factory},line=${t.line},machine=${t.machine},movement=${m.movement},zone=${t.zone}`, {
+            material: stringField(m.material),
+            lot: stringField(m.lot),
+            quantity: floatField(m.quantity),
+            unit: stringField(m.unit),
+            work_order: str(m.workOrder),
+            warning: warning === undefined ? undefined : stringField(warning),
+            seq,
+          }, m.tsMs),
         )
       }
       break

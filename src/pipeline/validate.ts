@@ -2,12 +2,15 @@ import { z } from 'zod'
 import type { IngestLimits } from '../config/config.js'
 import { NAME_PATTERN } from '../domain/ids.js'
 import {
+  MATERIAL_UNITS,
   MACHINE_STATES,
+  MOVEMENTS,
   RADIO_ACCESSES,
   SIGNAL_QUALITIES,
   type DecodedMessage,
   type Inspection,
   type LinkReport,
+  type MaterialMovement,
   type ProductionReport,
   type Sample,
   type StateChange,
@@ -34,6 +37,8 @@ export type RejectionReasonCode =
   | 'future_timestamp'
   | 'stale_timestamp'
   | 'invalid_payload'
+  | 'unknown_unit'
+  | 'negative_quantity'
 
 export interface ValidationFailure {
   readonly reason: RejectionReasonCode
@@ -161,12 +166,41 @@ export function createValidator(limits: IngestLimits, now: () => number = Date.n
     tsMs: ts,
   }) satisfies z.ZodType<LinkReport>
 
+  const units: ReadonlySet<string> = new Set(MATERIAL_UNITS)
+  const movement = z
+    .object({
+      movement: enumOf(MOVEMENTS, 'movement'),
+      material: name,
+      lot: name,
+      quantity: finite,
+      unit: z.string(),
+      workOrder: text,
+      tsMs: ts,
+    })
+    .transform((m, ctx): MaterialMovement => {
+      if (m.quantity < 0) ctx.addIssue({ code: 'custom', path: ['quantity'], ...custom('negative_quantity', `quantity ${m.quantity} of lot "${m.lot}" is negative`) })
+      if (!units.has(m.unit)) ctx.addIssue({ code: 'custom', path: ['unit'], ...custom('unknown_unit', `unit "${m.unit.slice(0, 32)}" is not one of ${MATERIAL_UNITS.join(', ')}`) })
+      // The work order is what links a machine's inputs to its outputs (docs/materials.md).
+      if ((m.movement === 'consumed' || m.movement === 'produced') && m.workOrder === '') ctx.addIssue({ code: 'custom', path: ['workOrder'], ...custom('missing_value', `a ${m.movement} movement needs a work order`) })
+      return m as MaterialMovement
+    })
+  const movements = batch(movement).superRefine((items, ctx) => {
+    // One point per (machine, movement, timestamp): a second one would overwrite the first in InfluxDB.
+    const seen = new Set<string>()
+    items.forEach((m, i) => {
+      const key = `${m.movement}@${m.tsMs}`
+      if (m.tsMs !== 0 && seen.has(key)) ctx.addIssue({ code: 'custom', path: [i, 'tsMs'], ...custom('invalid_payload', `two ${m.movement} movements at ${m.tsMs}: give each its own millisecond`) })
+      seen.add(key)
+    })
+  })
+
   const schemas = {
     telemetry: z.object({ ...header, samples: batch(sample) }),
     state: z.object({ ...header, changes: batch(stateChange) }),
     production: z.object({ ...header, reports: batch(productionReport) }),
     quality: z.object({ ...header, inspections: batch(inspection) }),
     connectivity: z.object({ ...header, reports: batch(linkReport) }),
+    material: z.object({ ...header, movements }),
   } as const
 
   return (kind, decoded, nowMs) => {
@@ -212,6 +246,8 @@ export function itemsOf(message: DecodedMessage): readonly unknown[] {
       return message.reports
     case 'quality':
       return message.inspections
+    case 'material':
+      return message.movements
   }
 }
 

@@ -88,7 +88,7 @@ export interface RecordRow {
 }
 
 export interface RecordsQuery {
-  readonly kind: 'telemetry' | 'state' | 'production' | 'quality' | 'connectivity'
+  readonly kind: 'telemetry' | 'state' | 'production' | 'quality' | 'connectivity' | 'material'
   readonly scope: Scope
   readonly startMs: number
   readonly endMs: number

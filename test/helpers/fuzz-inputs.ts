@@ -19,6 +19,7 @@ export const GW_A_TOPICS: Readonly<Record<Kind, string>> = {
   production: 'iiot/v1/za/fa/l1/m1/production',
   quality: 'iiot/v1/za/fa/l1/m2/quality',
   connectivity: 'iiot/v1/za/fa/_gateway/gw-a/connectivity',
+  material: 'iiot/v1/za/fa/l1/m1/material',
 }
 const KINDS = Object.keys(GW_A_TOPICS) as Kind[]
 
@@ -36,6 +37,8 @@ export function validPayload(rng: Rng, kind: Kind, nowMs: number): Buffer {
       return encode(kind, { seq, sentTsMs: nowMs, inspections: [{ characteristic: 'bore.dia', value: 10 + rng(), lsl: 9.9, usl: 10.9, unit: 'mm', tsMs: ts }] })
     case 'connectivity':
       return encode(kind, { seq, sentTsMs: nowMs, reports: [{ access: 1, rsrpDbm: -90, rttMs: 12, cellId: 'c1', tsMs: ts }] })
+    case 'material':
+      return encode(kind, { seq, sentTsMs: nowMs, movements: [{ movement: 3, material: 'steel', lot: 'lot-1', quantity: rng() * 10, unit: 'kg', workOrder: 'wo-1', tsMs: ts }] })
   }
 }
 
