@@ -9,6 +9,7 @@ import type { Config } from './config/config.js'
 import { createMetrics, registerJournalGauges, type Metrics } from './metrics/metrics.js'
 import { createIngestor, type Ingestor } from './pipeline/ingestor.js'
 import { seededLiveTable } from './pipeline/live-seed.js'
+import { DecodePool, decodeWorkerCount } from './pipeline/decode-pool.js'
 import { createProcessor } from './pipeline/processor.js'
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js'
 import { messageTypes } from './pipeline/proto-schema.js'
@@ -82,7 +83,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
     log: log.child({ component: 'pipeline' }),
   })
   // Log first: the acknowledgement waits only for the journal; decoding runs on the journal's read side.
-  const processor = createProcessor({ pipeline, rejections, replayBelowSeq: journal.replayBelowSeq, keeper: rejectionKeeper, metrics, log: log.child({ component: 'ingest' }) })
+  const workers = decodeWorkerCount(config.decodeWorkers)
+  const pool = workers > 0 ? new DecodePool({ size: workers, init: { ingest: config.ingest, maxPayloadBytes: config.mqtt.maxPayloadBytes, fastPath: true, logLevel: log.level }, liveSeed: () => live.snapshot(), registry, log: log.child({ component: 'decode' }) }) : undefined
+  const processor = createProcessor({ pipeline, pool, live, rejections, replayBelowSeq: journal.replayBelowSeq, keeper: rejectionKeeper, metrics, log: log.child({ component: 'ingest' }) })
   const ingestor = createIngestor({ journal, processor, metrics, log: log.child({ component: 'ingest' }) })
   const drainer = new Drainer(journal, lineWriter, { batchSize: config.write.batchSize, lingerMs: config.write.lingerMs, maxInFlight: config.write.maxInFlight, retryBaseMs: 250, retryMaxMs: config.write.retryMaxMs }, {
     metrics,
@@ -116,6 +119,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   } catch (err) {
     await broker?.close()
     await drainer.stop(0)
+    await processor.close()
     await journal.close()
     await rejectionKeeper.close()
     await rejections.close()
@@ -145,6 +149,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         registry.close()
         await b.close()
         await drainer.stop(config.shutdownDrainTimeoutMs)
+        await processor.close()
         const left = journal.stats().unwrittenRecords
         if (left > 0) log.warn({ records: left }, 'shutdown: journal not fully drained; the rest is replayed on the next start')
         await journal.close()

@@ -77,6 +77,7 @@ export const envSchema = z.object({
   INGEST_MAX_AGE_MS: int(60_000, 10 * 365 * 86_400_000).default(30 * 86_400_000),
   INGEST_MAX_BATCH: int(1, 100_000).default(10_000),
   INGEST_MAX_STRING_LENGTH: int(8, 65_536).default(256),
+  DECODE_WORKERS: z.union([z.literal('auto'), int(0, 64)]).default('auto'),
 
   REJECTIONS_MAX: int(1, 1_000_000).default(1000),
   REJECTIONS_PAYLOAD_BYTES: int(0, 65_536).default(1024),
@@ -132,6 +133,8 @@ export interface Config {
   readonly shutdownDrainTimeoutMs: number
   readonly readyWriteStallMs: number
   readonly ingest: IngestLimits
+  /** Decode worker threads; 0: decode on the main thread; 'auto': chosen from the cores (docs/configuration.md). */
+  readonly decodeWorkers: number | 'auto'
   readonly rejections: { readonly max: number; readonly payloadBytes: number }
   readonly api: ApiConfig
 }
@@ -319,6 +322,7 @@ function toConfig(e: Env): Config {
       maxBatch: e.INGEST_MAX_BATCH,
       maxStringLength: e.INGEST_MAX_STRING_LENGTH,
     },
+    decodeWorkers: e.DECODE_WORKERS,
     rejections: { max: e.REJECTIONS_MAX, payloadBytes: e.REJECTIONS_PAYLOAD_BYTES },
     api: {
       maxWindowMs: e.API_MAX_WINDOW_DAYS * 86_400_000,

@@ -69,4 +69,9 @@ export class LiveStateTable {
   get(key: string): Readonly<MachineLive> | undefined {
     return this.machines.get(key)
   }
+
+  /** Every machine's entry, copied: what a second table (a decode worker's) is seeded with. */
+  snapshot(): [string, MachineLive][] {
+    return [...this.machines].map(([k, e]) => [k, { ...e }])
+  }
 }

@@ -4,7 +4,6 @@ import type { DecodedMessage } from '../domain/records.js'
 import type { LiveStateTable } from '../domain/live-state.js'
 import { machineKey } from '../domain/machine-key.js'
 import { parseTopic, type ParsedTopic } from '../domain/topic.js'
-import type { Metrics } from '../metrics/metrics.js'
 import type { RegistrySource } from '../registry/registry-store.js'
 import { CounterTracker } from './counter-tracker.js'
 import { createLogSampler } from './log-sampler.js'
@@ -63,7 +62,7 @@ export interface PipelineDeps {
   readonly registry: RegistrySource
   readonly types: MessageTypes
   readonly validate: Validate
-  readonly metrics: Metrics
+  readonly metrics: PipelineMetrics
   readonly limits: IngestLimits & { readonly maxPayloadBytes: number }
   /** The live machine table, kept current from every accepted message. */
   readonly live: LiveStateTable
@@ -71,6 +70,14 @@ export interface PipelineDeps {
   /** The telemetry fast path (telemetry-fast-path.ts); on unless false. */
   readonly fastPath?: boolean
   readonly now?: () => number
+}
+
+/** The counters the steps bump (a decode worker passes its own and reports them with each batch). */
+export interface PipelineMetrics {
+  readonly received: { add(n?: number, label?: string): void }
+  readonly fastPathDivergences: { inc(): void }
+  /** Material movements stored with a warning (material-tracker.ts). */
+  readonly materialWarnings?: { inc(labels: { warning: string }): void }
 }
 
 export interface Pipeline {
@@ -82,6 +89,11 @@ export interface Pipeline {
   readonly steps: { readonly admission: readonly string[]; readonly fast: string; readonly reference: readonly string[] }
   /** Runs the steps; pure apart from the `received` counter. */
   ingest(inbound: InboundMessage): IngestOutcome
+  /**
+   * The reference path's reading of a message another pipeline (a decode worker's) accepted,
+   * with the clock it used; undefined, counted and logged, when this path rejects it. Never throws.
+   */
+  messageOf(topic: string, kind: ParsedTopic['kind'], payload: Buffer, nowMs: number): DecodedMessage | undefined
 }
 
 /**
@@ -95,7 +107,7 @@ export interface Pipeline {
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { registry, types, validate, metrics, limits, log } = deps
   const now = deps.now ?? Date.now
-  const trackers = { counters: new CounterTracker(), live: deps.live, materials: new MaterialTracker((warning) => metrics.materialWarnings.inc({ warning })) }
+  const trackers = { counters: new CounterTracker(), live: deps.live, materials: new MaterialTracker((warning) => metrics.materialWarnings?.inc({ warning })) }
   const fastTelemetry = deps.fastPath === false ? undefined : createTelemetryFastPath(limits, types.telemetry)
   if (!fastTelemetry && deps.fastPath !== false) log.warn('the telemetry fast path does not match proto/iiot/v1/telemetry.proto; every message takes the reference path')
 
@@ -223,6 +235,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   return {
     steps: { admission: admission.map((s) => s.name), fast: FAST_PATH, reference: reference.map((s) => s.name) },
+    messageOf: referenceMessage,
     ingest(inbound) {
       const ctx: Context = { inbound, nowMs: inbound.receivedMs ?? now() }
       const refused = run(admission, ctx)

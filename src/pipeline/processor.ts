@@ -1,7 +1,13 @@
 import type { Logger } from 'pino'
+import type { LiveStateTable } from '../domain/live-state.js'
+import type { DecodedMessage } from '../domain/records.js'
+import { parseTopic, type ParsedTopic } from '../domain/topic.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { RecordBatch } from '../spool/journal.js'
-import { decodeFrames } from '../spool/message-frame.js'
+import { decodeFrames, type MessageFrame } from '../spool/message-frame.js'
+import { decodePart, type DecodedPart } from './decode-part.js'
+import type { DecodePool } from './decode-pool.js'
+import { gatewayPartition, type PartResult } from './decode-protocol.js'
 import { createLogSampler } from './log-sampler.js'
 import type { AcceptedMessage, Pipeline } from './pipeline.js'
 import type { RejectionKeeper } from './rejection-keeper.js'
@@ -20,22 +26,32 @@ export interface ProcessedBatch {
 
 export interface Processor {
   /**
-   * Decodes, validates and maps the messages of `batch`, in journal order, on the read side of the
-   * journal (after their acknowledgement). Accepted messages are counted and announced to the
-   * listeners at once; rejected ones are kept with their reason, each once even when the batch is
-   * decoded again after a crash. Records written as line protocol pass through as they are.
+   * Decodes, validates and maps the messages of `batch` on the read side of the journal (after
+   * their acknowledgement): on this thread, at once, or on the decode workers, when the answer
+   * is a promise. Batches are finished in the order they were given, and each gateway's messages
+   * in journal order. Accepted messages are counted and announced to the listeners; rejected ones
+   * are kept with their reason, each once even when the batch is decoded again after a crash.
+   * Records written as line protocol pass through as they are.
    */
-  process(batch: RecordBatch): ProcessedBatch
+  process(batch: RecordBatch): ProcessedBatch | Promise<ProcessedBatch>
   /**
-   * Calls `listener` with each accepted message, in journal order, as soon as it is decoded (it is
-   * durable by then). A listener that throws is counted (`iiot_listener_errors_total{listener=name}`)
-   * and logged; nothing else feels it (docs/delivery.md). Returns the unsubscribe function.
+   * Calls `listener` with each accepted message, in journal order per gateway, as soon as it is
+   * decoded (it is durable by then). A listener that throws is counted
+   * (`iiot_listener_errors_total{listener=name}`) and logged; nothing else feels it
+   * (docs/delivery.md). Returns the unsubscribe function.
    */
   onAccepted(listener: AcceptedListener, name: string): () => void
+  /** Stops the decode workers (after the drainer stopped asking). */
+  close(): Promise<void>
 }
 
 export interface ProcessorDeps {
+  /** The main thread's pipeline: it decodes when there are no workers (or one was lost), and reads accepted messages for listeners. */
   readonly pipeline: Pipeline
+  /** The decode workers; none: everything is decoded on this thread. */
+  readonly pool?: DecodePool | undefined
+  /** The live table the API reads: workers' updates to their copies are applied to it. */
+  readonly live: LiveStateTable
   readonly rejections: Pick<RejectionStore, 'holds'>
   /** Records below this sequence number are replayed from before this process started (Journal.replayBelowSeq). */
   readonly replayBelowSeq: number
@@ -44,17 +60,22 @@ export interface ProcessorDeps {
   readonly log: Logger
 }
 
+const NONE: readonly PartResult[] = []
+
 /** The processing path: everything the acknowledgement no longer waits for (docs/architecture.md). */
 export function createProcessor(deps: ProcessorDeps): Processor {
-  const { pipeline, rejections, keeper, metrics, log } = deps
+  const { pipeline, pool, live, rejections, keeper, metrics, log } = deps
   const listeners = new Set<{ readonly name: string; readonly fn: AcceptedListener }>()
   // One log line per gateway and reason (per listener, for listener errors) every 10 s: the counters have every one.
   const sampleRejected = createLogSampler()
   const sampleListenerError = createLogSampler()
+  const topics = new Map<string, ParsedTopic>()
+  /** Batches given to the workers finish in order: each waits for the one before. */
+  let tail: Promise<unknown> = Promise.resolve()
 
-  function announce(accepted: AcceptedMessage): void {
+  function announce(accepted: AcceptedMessage, lineCount: number): void {
     metrics.accepted.add(1, accepted.topic.kind)
-    metrics.pointsQueued.add(accepted.lines.length)
+    metrics.pointsQueued.add(lineCount)
     for (const l of listeners) {
       try {
         l.fn(accepted)
@@ -66,50 +87,146 @@ export function createProcessor(deps: ProcessorDeps): Processor {
     }
   }
 
+  function topicOf(topic: string): ParsedTopic {
+    let t = topics.get(topic)
+    if (!t) {
+      const parsed = parseTopic(topic)
+      // Only an accepted message's topic is asked for: a pipeline accepted it, so it parses.
+      if (!parsed.ok) throw new Error(`accepted message with a bad topic ${topic}`)
+      t = parsed.topic
+      if (topics.size >= 100_000) topics.clear()
+      topics.set(topic, t)
+    }
+    return t
+  }
+
+  /** An accepted message another thread decoded: what listeners read of it is decoded here only when read. */
+  function acceptedFromWorker(frame: MessageFrame, part: PartResult, firstLine: number, lineCount: number): AcceptedMessage {
+    const topic = topicOf(frame.topic)
+    let message: DecodedMessage | undefined
+    let read = false
+    return {
+      topic,
+      gatewayId: frame.gatewayId,
+      get message() {
+        if (!read) {
+          read = true
+          message = pipeline.messageOf(frame.topic, topic.kind, frame.payload, frame.receivedMs)
+        }
+        return message
+      },
+      get lines() {
+        return part.text.split('\n').slice(firstLine, firstLine + lineCount)
+      },
+    }
+  }
+
+  /** Counts, announces and keeps what the parts of one batch became; the lines, joined. */
+  function finish(records: readonly FrameRecord[], parts: readonly (PartResult | DecodedPart)[], inline: readonly AcceptedMessage[], passText: readonly string[], passLines: number): ProcessedBatch {
+    const texts = [...passText]
+    let lineCount = passLines
+    const keeping: Promise<void>[] = []
+    for (const part of parts) {
+      if ('seen' in part) {
+        for (const [kind, n] of Object.entries(part.received)) metrics.received.add(n, kind)
+        if (part.divergences > 0) metrics.fastPathDivergences.inc(part.divergences)
+        for (const [key, ms] of part.seen) live.seen(key, ms)
+        for (const [key, state, reasonCode, alarmCodes, tsMs] of part.states) live.applyState(key, { state, reasonCode, alarmCodes, tsMs })
+      }
+      if (part.text.length > 0) texts.push(part.text)
+      const a = part.accepted
+      for (let i = 0, line = 0; i < a.length; i += 3) {
+        const r = a[i]!, f = a[i + 1]!, n = a[i + 2]!
+        const accepted = 'seen' in part ? acceptedFromWorker(records[r]!.frames()[f]!, part, line, n) : inline[i / 3]!
+        lineCount += n
+        line += n
+        announce(accepted, n)
+      }
+      for (const x of part.rejected) {
+        const record = records[x.record]!
+        const source: JournalPosition = { seq: record.seq, index: x.frame }
+        // Decoded again after a crash: its rejection may have been kept the first time.
+        if (record.seq < deps.replayBelowSeq && rejections.holds(source)) continue
+        const frame = record.frames()[x.frame]!
+        const suppressedSinceLast = sampleRejected(`${frame.gatewayId}\0${x.reason}`)
+        if (suppressedSinceLast !== undefined) log.warn({ gateway: frame.gatewayId, topic: frame.topic, reason: x.reason, suppressedSinceLast }, 'message rejected')
+        keeping.push(keeper.keep({ topic: frame.topic, gateway: frame.gatewayId, zone: x.zone, factory: x.factory, reason: x.reason, message: x.message, payload: frame.payload, source }))
+      }
+    }
+    return { text: texts.join('\n'), lineCount, kept: keeping.length > 0 ? Promise.all(keeping).then(() => undefined) : Promise.resolve() }
+  }
+
+  /** Decodes on this thread the share of `owner` (all, without workers), into `inline`. */
+  function decodeHere(records: readonly FrameRecord[], owner: number | undefined, inline: AcceptedMessage[]): DecodedPart {
+    const collecting: Pipeline = { ...pipeline, ingest: (m) => {
+      const outcome = pipeline.ingest(m)
+      if (outcome.ok) inline.push(outcome.accepted)
+      return outcome
+    } }
+    const owns = owner === undefined ? () => true : (gw: string) => gatewayPartition(gw, pool!.size) === owner
+    return decodePart(collecting, records.length, (r) => records[r]!.frames(), owns)
+  }
+
   return {
     process(batch) {
-      const texts: string[] = []
-      let lineCount = 0
-      const keeping: Promise<void>[] = []
+      const passText: string[] = []
+      let passLines = 0
+      const records: FrameRecord[] = []
       for (const record of batch.records) {
         if (record.format === 'lines') {
-          if (record.payload.length > 0) texts.push(record.payload.toString('utf8'))
-          lineCount += record.lineCount
+          if (record.payload.length > 0) passText.push(record.payload.toString('utf8'))
+          passLines += record.lineCount
           continue
         }
-        let frames
-        try {
-          frames = decodeFrames(record.payload)
-        } catch (err) {
-          // The record passed its checksum, so this is a bug of ours, not a gateway's: say so loudly, keep going.
-          log.error({ err, seq: record.seq }, 'a journal record of frames could not be split into messages; skipped')
-          continue
-        }
-        for (let index = 0; index < frames.length; index++) {
-          const f = frames[index]!
-          const outcome = pipeline.ingest({ topic: f.topic, payload: f.payload, gatewayId: f.gatewayId, receivedMs: f.receivedMs })
-          if (outcome.ok) {
-            // Lines gathered one by one and joined once for the batch, not once per message as well.
-            for (const l of outcome.accepted.lines) texts.push(l)
-            lineCount += outcome.accepted.lines.length
-            announce(outcome.accepted)
-            continue
-          }
-          const source: JournalPosition = { seq: record.seq, index }
-          // Decoded again after a crash: its rejection may have been kept the first time.
-          if (record.seq < deps.replayBelowSeq && rejections.holds(source)) continue
-          const { reason } = outcome
-          const suppressedSinceLast = sampleRejected(`${f.gatewayId}\0${reason}`)
-          if (suppressedSinceLast !== undefined) log.warn({ gateway: f.gatewayId, topic: f.topic, reason, suppressedSinceLast }, 'message rejected')
-          keeping.push(keeper.keep({ topic: f.topic, gateway: f.gatewayId, zone: outcome.topic?.zone, factory: outcome.topic?.factory, reason, message: outcome.message, payload: f.payload, source }))
-        }
+        records.push(frameRecord(record.seq, record.payload, log))
       }
-      return { text: texts.join('\n'), lineCount, kept: keeping.length > 0 ? Promise.all(keeping).then(() => undefined) : Promise.resolve() }
+      if (!pool || records.length === 0) {
+        const inline: AcceptedMessage[] = []
+        const part = records.length > 0 ? [decodeHere(records, undefined, inline)] : NONE
+        return finish(records, part, inline, passText, passLines)
+      }
+      const answers = Promise.all(pool.run(records.map((r) => r.bytes)).map((p) => p.catch((err: unknown) => err as Error)))
+      const done = tail.then(() => answers).then((parts) => {
+        const inline: AcceptedMessage[] = []
+        // A worker lost with this batch unanswered: its share is decoded here, in its place in the order.
+        const whole = parts.map((p, i) => (p instanceof Error ? decodeHere(records, i, inline) : p))
+        return finish(records, whole, inline, passText, passLines)
+      })
+      tail = done.catch(() => undefined)
+      return done
     },
     onAccepted(fn, name) {
       const entry = { name, fn }
       listeners.add(entry)
       return () => listeners.delete(entry)
+    },
+    close: () => pool?.close() ?? Promise.resolve(),
+  }
+}
+
+/** A journal record of message frames; split into frames on first use (and then kept). */
+interface FrameRecord {
+  readonly seq: number
+  readonly bytes: Buffer
+  frames(): readonly MessageFrame[]
+}
+
+function frameRecord(seq: number, bytes: Buffer, log: Logger): FrameRecord {
+  let frames: readonly MessageFrame[] | undefined
+  return {
+    seq,
+    bytes,
+    frames() {
+      if (!frames) {
+        try {
+          frames = decodeFrames(bytes)
+        } catch (err) {
+          // The record passed its checksum, so this is a bug of ours, not a gateway's: say so loudly, keep going.
+          log.error({ err, seq }, 'a journal record of frames could not be split into messages; skipped')
+          frames = []
+        }
+      }
+      return frames
     },
   }
 }

@@ -31,15 +31,21 @@ export interface DrainerDeps {
   readonly onRefusedLine: (line: string, message: string) => Promise<void> | void
   /**
    * Turns records into line protocol as soon as they are read (message frames are decoded here, on
-   * the journal's read side). Default: records of line protocol, sent as they are.
+   * the journal's read side, or handed to decode workers: then the answer is a promise, and
+   * answers must come in the order asked). Default: records of line protocol, sent as they are.
    */
-  readonly process?: (batch: RecordBatch) => BatchContent
+  readonly process?: (batch: RecordBatch) => BatchContent | Promise<BatchContent>
 }
 
-/** A batch read from the journal, with what it became. */
+/** A batch read from the journal, with what it became (or will, once decode workers answer). */
 interface Read {
   readonly batch: RecordBatch
-  readonly content: BatchContent
+  readonly content: BatchContent | Promise<BatchContent>
+}
+
+/** The points a read adds to its request: exact once decoded, the journal's estimate until then. */
+function pointsOf(r: Read): number {
+  return r.content instanceof Promise ? r.batch.lineCount : r.content.lineCount
 }
 
 /** The default `process`: records that already hold line protocol. */
@@ -112,12 +118,15 @@ export class Drainer {
       }
       const reads = await this.linger(this.read(batch))
       this.inFlight++
-      void this.send(reads).finally(() => {
-        this.inFlight--
-        const waiters = this.slotWaiters
-        this.slotWaiters = []
-        for (const w of waiters) w()
-      })
+      void this.send(reads)
+        // A bug of ours (the processing path threw): the batches stay in the journal, replayed on the next start.
+        .catch((err: unknown) => this.deps.log.error({ err }, 'a batch could not be processed; it stays in the journal'))
+        .finally(() => {
+          this.inFlight--
+          const waiters = this.slotWaiters
+          this.slotWaiters = []
+          for (const w of waiters) w()
+        })
     }
   }
 
@@ -159,7 +168,7 @@ export class Drainer {
    */
   private async linger(first: Read): Promise<Read[]> {
     const reads = [first]
-    let lines = first.content.lineCount
+    let lines = pointsOf(first)
     let bytes = first.batch.bytes
     const oldest = first.batch.records[0]!.appendMs
     // Bytes bound the group too: messages that all end as rejections add no lines.
@@ -169,7 +178,7 @@ export class Drainer {
       if (more) {
         const r = this.read(more)
         reads.push(r)
-        lines += r.content.lineCount
+        lines += pointsOf(r)
         bytes += more.bytes
         continue
       }
@@ -181,15 +190,16 @@ export class Drainer {
   }
 
   private async send(reads: readonly Read[]): Promise<void> {
-    const texts = reads.map((r) => r.content.text).filter((t) => t.length > 0)
-    const lineCount = reads.reduce((n, r) => n + r.content.lineCount, 0)
+    const contents = await Promise.all(reads.map((r) => r.content))
+    const texts = contents.map((c) => c.text).filter((t) => t.length > 0)
+    const lineCount = contents.reduce((n, c) => n + c.lineCount, 0)
     // Nothing to write (every message rejected): the batches are done once their rejections are kept.
     const refused: Promise<void>[] = []
     const outcome = lineCount > 0 ? await this.write([texts.join('\n')], lineCount, refused) : 'done'
     // Stopped mid-retry: the batches stay in the journal and are replayed on the next start.
     if (outcome !== 'done') return
     // Shutting down while a rejection cannot be kept: leave the batches to the replay (kept once, by position).
-    const kept = await this.orStop(Promise.all([...reads.map((r) => r.content.kept), ...refused]).then(() => true))
+    const kept = await this.orStop(Promise.all([...contents.map((c) => c.kept), ...refused]).then(() => true))
     if (kept) for (const r of reads) this.journal.complete(r.batch)
   }
 
