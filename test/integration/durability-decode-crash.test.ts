@@ -1,0 +1,87 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { processExists, ServiceProcess } from '../../bench/lib/service-process.js'
+import { freePort } from '../../src/devtools/local-influxd.js'
+import { KEYS, SECRETS, testRegistry } from '../helpers/fixtures.js'
+import { connectGateway, encode, publish } from '../helpers/gateway.js'
+import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
+import { eventually } from '../helpers/service.js'
+
+// Log first (docs/delivery.md): a message is acknowledged once journaled, and decoded later. The
+// service is killed after acknowledging a run of messages and before decoding most of them; the
+// next process decodes each of them once and stores each once.
+let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
+let dir: string
+let service: ServiceProcess
+let env: Record<string, string>
+let httpUrl: string
+
+beforeAll(async () => {
+  influxd = await startTestInfluxd()
+  dir = await mkdtemp(join(tmpdir(), 'iiot-decode-crash-'))
+  await writeFile(join(dir, 'registry.json'), JSON.stringify(await testRegistry()))
+  const [mqttPort, httpPort] = [await freePort(), await freePort()]
+  httpUrl = `http://127.0.0.1:${httpPort}`
+  env = {
+    DATA_DIR: dir,
+    REGISTRY_FILE: join(dir, 'registry.json'),
+    INFLUX_URL: influxd.url,
+    INFLUX_DATABASE: 'decodecrash',
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: String(mqttPort),
+    MQTT_WS_ENABLED: 'false',
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(httpPort),
+    LOG_LEVEL: 'error',
+    // One small request at a time: while InfluxDB is away, the drainer reads (and decodes) only
+    // the first few messages and waits; the rest are acknowledged and not decoded.
+    WRITE_MAX_IN_FLIGHT: '1',
+    WRITE_BATCH_SIZE: '10',
+    DECODE_WORKERS: '1',
+  }
+  process.env.IIOT_SERVICE_FROM_SOURCE = '1'
+  service = new ServiceProcess(env, httpUrl)
+  await service.start()
+})
+
+afterAll(async () => {
+  await service?.stop()
+  await influxd?.dispose()
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function stats(): Promise<{ accepted: Record<string, number>; journal: { unwrittenRecords: number } }> {
+  const res = await fetch(`${httpUrl}/api/v1/ingest/stats`, { headers: { authorization: `Bearer ${KEYS.all}` } })
+  return (await res.json()) as { accepted: Record<string, number>; journal: { unwrittenRecords: number } }
+}
+
+const N = 300
+
+describe('crash between the acknowledgement and the decode', () => {
+  it('every acknowledged message is decoded and stored after the restart, once', async () => {
+    await influxd.stop()
+    const gw = await connectGateway(`mqtt://127.0.0.1:${env.MQTT_PORT}`, 'gw-a', SECRETS.gwA)
+    const t0 = Date.now() - 60_000
+    // Each publish resolves on its PUBACK: all N are durable in the journal before the kill.
+    for (let seq = 0; seq < N; seq++) {
+      await publish(gw, 'iiot/v1/za/fa/l1/m1/telemetry', encode('telemetry', { seq, samples: [{ signal: 'crash_probe', doubleValue: seq, tsMs: t0 + seq }] }))
+    }
+    gw.end(true)
+    const decodedBeforeKill = (await stats()).accepted.telemetry ?? 0
+    expect(decodedBeforeKill).toBeLessThan(N / 2)
+    const killedPid = service.pid!
+    await service.kill()
+    expect(processExists(killedPid)).toBe(false)
+
+    await influxd.restart()
+    await service.start()
+    expect(service.pid).not.toBe(killedPid)
+    await eventually(async () => (await stats()).journal.unwrittenRecords === 0, 30_000)
+    // Nothing was written before the crash, so the new process decodes all of them: each once.
+    expect((await stats()).accepted.telemetry).toBe(N)
+    const rows = await influxQuery(influxd.url, 'decodecrash', `SELECT count("value") AS n, sum("value") AS s FROM "telemetry" WHERE "signal" = 'crash_probe'`)
+    expect(rows[0]!.values[0]!.slice(1)).toEqual([N, (N * (N - 1)) / 2])
+  }, 90_000)
+})
