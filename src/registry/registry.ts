@@ -13,6 +13,7 @@ import {
   type ZoneDef,
 } from './registry-schema.js'
 import { decoyHash, verifySecret } from './secret-hash.js'
+import { indexSparkplug, type SparkplugIndex, type SparkplugNodeEntry } from './sparkplug-nodes.js'
 
 export interface FactoryEntry {
   readonly zone: ZoneDef
@@ -28,6 +29,8 @@ export interface GatewayEntry {
   readonly gateway: GatewayDef
   readonly zone: string
   readonly factory: string
+  /** The Sparkplug edge nodes (`{group}/{edge node}`) it connects as (docs/sparkplug.md). */
+  readonly sparkplugNodes: readonly string[]
 }
 
 export interface ApiKeyEntry {
@@ -53,6 +56,7 @@ export class Registry {
   private readonly machines = new Map<string, MachineEntry>()
   private readonly gateways = new Map<string, GatewayEntry>()
   private readonly apiKeys = new Map<string, ApiKeyDef>()
+  private readonly sparkplug: SparkplugIndex
   // Successful scrypt verifications, keyed by id + SHA-256 of the presented secret,
   // so that a reconnecting gateway or a busy API client does not pay the slow hash each time.
   private readonly verified = new Map<string, true>()
@@ -87,8 +91,13 @@ export class Registry {
       const owner = this.factories.get(gateway.factory)
       if (!owner) problems.push(`gateways[${gi}].factory: unknown factory "${gateway.factory}"`)
       if (this.gateways.has(gateway.id)) problems.push(`gateways[${gi}].id: gateway "${gateway.id}" is defined twice`)
-      if (owner) this.gateways.set(gateway.id, { gateway, zone: owner.zone.id, factory: owner.factory.id })
+      if (owner) this.gateways.set(gateway.id, { gateway, zone: owner.zone.id, factory: owner.factory.id, sparkplugNodes: [] })
     })
+    this.sparkplug = indexSparkplug(file, (id) => this.factories.get(id), (key) => this.machines.get(key), (id) => this.gateways.get(id)?.factory, problems)
+    for (const [id, nodes] of this.sparkplug.byGateway) {
+      const gw = this.gateways.get(id)
+      if (gw) this.gateways.set(id, { ...gw, sparkplugNodes: nodes })
+    }
     file.apiKeys.forEach((key, ki) => {
       if (this.apiKeys.has(key.id)) problems.push(`apiKeys[${ki}].id: key "${key.id}" is defined twice`)
       if ('zone' in key.scope && !zoneIds.has(key.scope.zone)) problems.push(`apiKeys[${ki}].scope.zone: unknown zone "${key.scope.zone}"`)
@@ -134,6 +143,11 @@ export class Registry {
 
   gateway(id: string): GatewayEntry | undefined {
     return this.gateways.get(id)
+  }
+
+  /** A Sparkplug edge node by group and edge node id. */
+  sparkplugNode(group: string, edgeNode: string): SparkplugNodeEntry | undefined {
+    return this.sparkplug.nodes.get(`${group}/${edgeNode}`)
   }
 
   /** Checks a gateway's CONNECT credentials. */

@@ -1,0 +1,163 @@
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import protobuf from 'protobufjs'
+
+/**
+ * The Sparkplug B payload (proto/sparkplug_b/sparkplug_b.proto), decoded with 64-bit integers
+ * exact: the iiot/v1 schema makes protobufjs read uint64 as JS numbers (proto-schema.ts), which
+ * loses precision past 2^53, so Sparkplug payloads are read with a Reader whose 64-bit reads
+ * give a bigint.
+ */
+export interface SpPropertyValue {
+  readonly type?: number
+  readonly isNull?: boolean
+  readonly value?: string
+  readonly intValue?: number
+  readonly longValue?: bigint
+  readonly floatValue?: number
+  readonly doubleValue?: number
+  readonly booleanValue?: boolean
+  readonly stringValue?: string
+}
+
+export interface SpPropertySet {
+  readonly keys: readonly string[]
+  readonly values: readonly SpPropertyValue[]
+}
+
+export interface SpTemplate {
+  readonly metrics: readonly SpMetric[]
+  readonly templateRef?: string
+  readonly isDefinition?: boolean
+}
+
+export interface SpMetric {
+  readonly name?: string
+  readonly alias?: bigint
+  readonly timestamp?: bigint
+  readonly datatype?: number
+  readonly isHistorical?: boolean
+  readonly isTransient?: boolean
+  readonly isNull?: boolean
+  readonly properties?: SpPropertySet
+  /** Which member of the value oneof is set. */
+  readonly value?: 'intValue' | 'longValue' | 'floatValue' | 'doubleValue' | 'booleanValue' | 'stringValue' | 'bytesValue' | 'datasetValue' | 'templateValue'
+  readonly intValue?: number
+  readonly longValue?: bigint
+  readonly floatValue?: number
+  readonly doubleValue?: number
+  readonly booleanValue?: boolean
+  readonly stringValue?: string
+  readonly bytesValue?: Uint8Array
+  readonly datasetValue?: unknown
+  readonly templateValue?: SpTemplate
+}
+
+export interface SpPayload {
+  readonly timestamp?: bigint
+  readonly metrics: readonly SpMetric[]
+  readonly seq?: bigint
+  readonly uuid?: string
+  readonly body?: Uint8Array
+}
+
+const U64_MASK = (1n << 64n) - 1n
+
+/** A protobufjs Reader whose 64-bit varints are exact bigints (uint64; int64 as two's complement). */
+class ExactReader extends protobuf.Reader {
+  private varint64(): bigint {
+    let result = 0n
+    for (let shift = 0n; shift < 70n; shift += 7n) {
+      if (this.pos >= this.len) throw new RangeError(`index out of range: ${this.pos} + 1 > ${this.len}`)
+      const b = this.buf[this.pos++]!
+      result |= BigInt(b & 0x7f) << shift
+      if (b < 0x80) return result & U64_MASK
+    }
+    throw new Error('invalid varint encoding')
+  }
+  override uint64(): never {
+    return this.varint64() as never
+  }
+  override int64(): never {
+    return BigInt.asIntN(64, this.varint64()) as never
+  }
+}
+
+/** Finds proto/sparkplug_b by walking up from this file, so it works from src/ (tsx) and dist/src/. */
+function protoFile(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'proto', 'sparkplug_b', 'sparkplug_b.proto')
+    if (existsSync(candidate)) return candidate
+    dir = dirname(dir)
+  }
+  throw new Error('cannot find proto/sparkplug_b/sparkplug_b.proto')
+}
+
+let payloadType: protobuf.Type | undefined
+function type(): protobuf.Type {
+  if (!payloadType) {
+    const root = new protobuf.Root()
+    root.loadSync(protoFile(), { keepCase: false })
+    root.resolveAll()
+    payloadType = root.lookupType('org.eclipse.tahu.protobuf.Payload')
+  }
+  return payloadType
+}
+
+/** Decodes a Sparkplug B payload; throws on bytes that are not one. */
+export function decodeSparkplugPayload(buf: Uint8Array): SpPayload {
+  return plain(type().decode(new ExactReader(buf))) as unknown as SpPayload
+}
+
+/**
+ * The fields the bytes carried, as a plain object: protobufjs puts the defaults of absent fields
+ * on the prototype (a Long 0 for a 64-bit one), which must never read as a value here. The
+ * name of the set member of a oneof is kept as `value`.
+ */
+function plain(m: protobuf.Message): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(m)) {
+    const v = (m as unknown as Record<string, unknown>)[key]
+    out[key] = Array.isArray(v) ? v.map((x: unknown) => (x instanceof protobuf.Message ? plain(x) : x)) : v instanceof protobuf.Message ? plain(v) : v
+  }
+  const oneof = (m as unknown as { value?: unknown }).value
+  if (typeof oneof === 'string' && Object.hasOwn(m, oneof)) out['value'] = oneof
+  return out
+}
+
+/** A metric to encode: numbers or bigints for 64-bit fields. */
+export interface SpMetricInput {
+  name?: string
+  alias?: number | bigint
+  timestamp?: number | bigint
+  datatype?: number
+  isHistorical?: boolean
+  isTransient?: boolean
+  isNull?: boolean
+  properties?: { keys: string[]; values: Array<Record<string, unknown>> }
+  intValue?: number
+  longValue?: number | bigint
+  floatValue?: number
+  doubleValue?: number
+  booleanValue?: boolean
+  stringValue?: string
+  bytesValue?: Uint8Array
+  templateValue?: { metrics: SpMetricInput[]; templateRef?: string; isDefinition?: boolean }
+  datasetValue?: Record<string, unknown>
+}
+
+/** Encodes a payload (NCMD rebirth requests, the simulator, tests). A bigint above 2^53 is written exactly. */
+export function encodeSparkplugPayload(p: { timestamp?: number | bigint; seq?: number | bigint; metrics: SpMetricInput[]; uuid?: string }): Buffer {
+  const t = type()
+  return Buffer.from(t.encode(t.fromObject(longsAsStrings(p) as Record<string, unknown>)).finish())
+}
+
+/** protobufjs takes a decimal string for a 64-bit field exactly (it parses it as a Long-like value). */
+function longsAsStrings(v: unknown): unknown {
+  if (typeof v === 'bigint') return BigInt.asUintN(64, v).toString()
+  if (Array.isArray(v)) return v.map(longsAsStrings)
+  if (v && typeof v === 'object' && !(v instanceof Uint8Array)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, longsAsStrings(x)]))
+  return v
+}

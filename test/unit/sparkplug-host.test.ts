@@ -1,0 +1,224 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { LiveStateTable } from '../../src/domain/live-state.js'
+import { createMetrics } from '../../src/metrics/metrics.js'
+import type { IngestOutcome } from '../../src/pipeline/pipeline.js'
+import type { RejectionInput } from '../../src/pipeline/rejection-store.js'
+import { Registry } from '../../src/registry/registry.js'
+import { BirthStore } from '../../src/sparkplug/birth-store.js'
+import { createSparkplugHost, type SparkplugHost } from '../../src/sparkplug/host.js'
+import { encodeSparkplugPayload, type SpMetricInput } from '../../src/sparkplug/payload.js'
+import { DT, sparkplugRegistry } from '../helpers/sparkplug.js'
+
+const T0 = 1_760_000_000_000
+const NODE = 'spBv1.0/plant-a/%/edge-1'
+const DEV = 'spBv1.0/plant-a/%/edge-1/press-1'
+
+let dir: string
+let registry: Registry
+let kept: RejectionInput[]
+let sent: string[]
+let clock: number
+let live: LiveStateTable
+const hosts: SparkplugHost[] = []
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sp-host-'))
+  registry = Registry.fromJson(await sparkplugRegistry())
+  kept = []
+  sent = []
+  clock = T0
+  live = new LiveStateTable()
+})
+afterEach(async () => {
+  for (const h of hosts.splice(0)) h.close()
+  await rm(dir, { recursive: true, force: true })
+})
+
+function host(opts: { windowMs?: number; maxHeld?: number; births?: BirthStore } = {}): SparkplugHost {
+  const h = createSparkplugHost({
+    registry: { current: () => registry },
+    births: opts.births ?? BirthStore.open(join(dir, 'births.json')),
+    live,
+    keeper: { keep: async (r) => void kept.push(r) },
+    sendRebirth: (g, e) => sent.push(`${g}/${e}`),
+    metrics: createMetrics(),
+    log: pino({ level: 'silent' }),
+    reorderWindowMs: opts.windowMs ?? 60_000,
+    reorderMaxMessages: opts.maxHeld ?? 8,
+    rebirthMinIntervalMs: 5_000,
+    now: () => clock,
+  })
+  hosts.push(h)
+  return h
+}
+
+const frame = (type: string, payload: Buffer, device = false) => ({ topic: (device ? DEV : NODE).replace('%', type), gatewayId: 'gw-a', payload, receivedMs: clock })
+const nbirth = (seq = 0, bdSeq = 0, metrics: SpMetricInput[] = []) =>
+  frame('NBIRTH', encodeSparkplugPayload({ timestamp: T0, seq, metrics: [{ name: 'bdSeq', datatype: DT.UInt64, longValue: bdSeq }, { name: 'Temp', alias: 1, datatype: DT.Double, doubleValue: 20, properties: { keys: ['engUnit'], values: [{ type: DT.String, stringValue: 'degC' }] } }, ...metrics] }))
+const dbirth = (seq: number, metrics: SpMetricInput[]) => frame('DBIRTH', encodeSparkplugPayload({ timestamp: clock, seq, metrics }), true)
+const ndata = (seq: number, metrics: SpMetricInput[], ts = T0 + 1000) => frame('NDATA', encodeSparkplugPayload({ timestamp: ts, seq, metrics }))
+const ddata = (seq: number, metrics: SpMetricInput[], ts = T0 + 1000) => frame('DDATA', encodeSparkplugPayload({ timestamp: ts, seq, metrics }), true)
+const lines = (outs: IngestOutcome[]) => outs.flatMap((o) => (o.ok ? o.accepted.lines : []))
+const reasons = (outs: IngestOutcome[]) => outs.flatMap((o) => (o.ok ? [] : [o.reason]))
+
+describe('Sparkplug host: births, aliases, data', () => {
+  it('resolves NDATA aliases against the NBIRTH and stores values with their units at the metric time', () => {
+    const h = host()
+    const born = h.handle(nbirth())
+    expect(reasons(born)).toEqual([])
+    expect(lines(born)).toEqual([`telemetry,factory=fa,line=l1,machine=m2,signal=Temp,zone=za value=20,unit="degC",quality="good",seq=0i ${T0}`])
+    const out = h.handle(ndata(1, [{ alias: 1, doubleValue: 21.5, timestamp: T0 + 500 }]))
+    expect(lines(out)).toEqual([`telemetry,factory=fa,line=l1,machine=m2,signal=Temp,zone=za value=21.5,unit="degC",quality="good",seq=1i ${T0 + 500}`])
+  })
+
+  it('keeps every integer exact: Int8 negatives, UInt64 past 2^53, Int64 negatives; arrays, null, transient, historical', () => {
+    const h = host()
+    h.handle(nbirth())
+    const out = h.handle(dbirth(1, [
+      { name: 'i8', alias: 10, datatype: DT.Int8, intValue: 0xfffffffb },
+      { name: 'u64', alias: 11, datatype: DT.UInt64, longValue: 18446744073709551615n },
+      { name: 'i64', alias: 12, datatype: DT.Int64, longValue: BigInt.asUintN(64, -9007199254740993n) },
+      { name: 'arr', alias: 13, datatype: DT.Int16Array, bytesValue: Buffer.from([0xff, 0xff, 0x02, 0x00]) },
+      { name: 'flags', alias: 14, datatype: DT.BooleanArray, bytesValue: Buffer.from([3, 0, 0, 0, 0b1010_0000]) },
+      { name: 'nul', alias: 15, datatype: DT.Double, isNull: true },
+      { name: 'tr', alias: 16, datatype: DT.Double, doubleValue: 1, isTransient: true },
+      { name: 'when', alias: 17, datatype: DT.DateTime, longValue: T0 },
+      { name: 'hist', alias: 18, datatype: DT.Float, floatValue: 0.5, isHistorical: true, timestamp: T0 - 60_000 },
+    ]))
+    expect(reasons(out)).toEqual([])
+    const text = lines(out).join('\n')
+    expect(text).toContain('signal=i8,zone=za value=-5,')
+    expect(text).toContain('signal=u64,zone=za value_str="18446744073709551615",')
+    expect(text).toContain('signal=i64,zone=za value_str="-9007199254740993",')
+    expect(text).toContain('signal=arr,zone=za value_str="[-1,2]",')
+    expect(text).toContain('signal=flags,zone=za value_str="[true,false,true]",')
+    expect(text).toContain('signal=nul,zone=za is_null=true,quality="bad"')
+    expect(text).not.toContain('signal=tr,')
+    expect(text).toContain(`signal=when,zone=za value=${T0},`)
+    expect(text).toMatch(new RegExp(`signal=hist,zone=za value=0.5,quality="good",seq=1i ${T0 - 60_000}$`, 'm'))
+  })
+
+  it('rejects bad input with a reason and goes on: undecodable, NBIRTH without bdSeq, duplicate aliases, value not fitting its datatype', () => {
+    const h = host()
+    expect(reasons(h.handle(frame('NBIRTH', Buffer.from([0xff, 0xff, 0xff]))))).toEqual(['decode_error'])
+    expect(reasons(h.handle(frame('NBIRTH', encodeSparkplugPayload({ seq: 0, metrics: [{ name: 'x', datatype: DT.Double, doubleValue: 1 }] }))))).toEqual(['missing_bdseq'])
+    expect(reasons(h.handle(nbirth(0, 0, [{ name: 'dup', alias: 1, datatype: DT.Int32, intValue: 1 }])))).toEqual(['duplicate_alias'])
+    h.handle(nbirth())
+    const out = h.handle(dbirth(1, [{ name: 'small', alias: 20, datatype: DT.Int8, intValue: 300 }, { name: 'b', alias: 21, datatype: DT.Boolean, stringValue: 'yes' }, { name: 'ok', alias: 22, datatype: DT.Int32, intValue: 7 }]))
+    expect(reasons(out).sort()).toEqual(['datatype_mismatch', 'value_out_of_range'])
+    expect(lines(out).join('\n')).toContain('signal=ok,zone=za value=7,')
+    expect(reasons(h.handle(ddata(2, [{ alias: 22, datatype: DT.Bytes, bytesValue: Buffer.from([1]) }])))).toEqual(['datatype_mismatch'])
+  })
+})
+
+describe('Sparkplug host: seq, reorder window, rebirth', () => {
+  it('holds a message after a gap and handles both in order once the gap is filled', () => {
+    const h = host()
+    h.handle(nbirth(0))
+    const held = h.handle(ndata(2, [{ alias: 1, doubleValue: 2 }], T0 + 2000))
+    expect(held).toEqual([])
+    const out = h.handle(ndata(1, [{ alias: 1, doubleValue: 1 }], T0 + 1000))
+    expect(lines(out).map((l) => l.split(' ')[1]!.split(',')[0])).toEqual(['value=1', 'value=2'])
+    expect(sent).toEqual([])
+  })
+
+  it('wraps seq from 255 to 0', () => {
+    const h = host()
+    h.handle(nbirth(254))
+    expect(lines(h.handle(ndata(255, [{ alias: 1, doubleValue: 1 }])))).toHaveLength(1)
+    expect(lines(h.handle(ndata(0, [{ alias: 1, doubleValue: 2 }])))).toHaveLength(1)
+  })
+
+  it('when the window ends, keeps what waited as rejections and requests one rebirth', async () => {
+    const h = host({ windowMs: 30 })
+    h.handle(nbirth(0))
+    h.handle(ndata(3, [{ alias: 1, doubleValue: 3 }]))
+    await new Promise((r) => setTimeout(r, 80))
+    expect(kept.map((k) => k.reason)).toEqual(['sequence_gap'])
+    expect(kept[0]).toMatchObject({ zone: 'za', factory: 'fa', gateway: 'gw-a' })
+    expect(sent).toEqual(['plant-a/edge-1'])
+    // The next message starts the count afresh.
+    expect(lines(h.handle(ndata(9, [{ alias: 1, doubleValue: 9 }])))).toHaveLength(1)
+  })
+
+  it('a full window ends at once; a late duplicate is a rejection', () => {
+    const h = host({ maxHeld: 2 })
+    h.handle(nbirth(0))
+    h.handle(ndata(1, [{ alias: 1, doubleValue: 1 }]))
+    expect(reasons(h.handle(ndata(1, [{ alias: 1, doubleValue: 1 }])))).toEqual(['sequence_late'])
+    h.handle(ndata(3, [{ alias: 1, doubleValue: 3 }]))
+    h.handle(ndata(4, [{ alias: 1, doubleValue: 4 }]))
+    expect(reasons(h.handle(ndata(5, [{ alias: 1, doubleValue: 5 }])))).toEqual(['sequence_gap', 'sequence_gap', 'sequence_gap'])
+    expect(sent).toEqual(['plant-a/edge-1'])
+  })
+
+  it('an unknown alias and data before a birth are rejected and ask for a rebirth, at most once per interval', () => {
+    const h = host()
+    expect(reasons(h.handle(ndata(0, [{ alias: 1, doubleValue: 1 }])))).toEqual(['no_birth'])
+    expect(sent).toEqual(['plant-a/edge-1'])
+    h.handle(nbirth(0))
+    expect(reasons(h.handle(ndata(1, [{ alias: 99, doubleValue: 1 }, { alias: 1, doubleValue: 5 }])))).toEqual(['unknown_alias'])
+    expect(sent).toHaveLength(1)
+    clock += 5_000
+    h.handle(ndata(2, [{ alias: 99, doubleValue: 1 }]))
+    expect(sent).toEqual(['plant-a/edge-1', 'plant-a/edge-1'])
+    expect(reasons(h.handle(ddata(3, [{ alias: 1, doubleValue: 1 }])))).toEqual(['no_birth'])
+  })
+
+  it('births survive a restart of the service: data after it resolves against the persisted birth', () => {
+    host().handle(nbirth(0, 7))
+    const again = host({ births: BirthStore.open(join(dir, 'births.json')) })
+    const out = again.handle(ndata(1, [{ alias: 1, doubleValue: 42 }]))
+    expect(reasons(out)).toEqual([])
+    expect(lines(out)[0]).toContain('signal=Temp,zone=za value=42,unit="degC"')
+  })
+})
+
+describe('Sparkplug host: deaths', () => {
+  it('NDEATH of the current session makes the machines offline from its time; a stale one changes nothing; the next birth brings them back', () => {
+    const h = host()
+    h.handle(nbirth(0, 1, [{ name: 'Status/Mode', alias: 2, datatype: DT.Int32, intValue: 1 }]))
+    h.handle(dbirth(1, [{ name: 'Status/Mode', alias: 30, datatype: DT.Int32, intValue: 1 }]))
+    expect(live.get('za/fa/l1/m1')?.state).toBe('running')
+    clock = T0 + 10_000
+    const stale = h.handle(frame('NDEATH', encodeSparkplugPayload({ metrics: [{ name: 'bdSeq', datatype: DT.UInt64, longValue: 0 }] })))
+    expect(reasons(stale)).toEqual(['stale_ndeath'])
+    expect(live.get('za/fa/l1/m1')?.state).toBe('running')
+    const death = h.handle(frame('NDEATH', encodeSparkplugPayload({ timestamp: T0, metrics: [{ name: 'bdSeq', datatype: DT.UInt64, longValue: 1 }] })))
+    expect(lines(death).sort()).toEqual([
+      `state,factory=fa,line=l1,machine=m1,zone=za state="offline",reason="sparkplug_ndeath",since_ms=${T0 + 10_000}i,seq=0i ${T0 + 10_000}`,
+      `state,factory=fa,line=l1,machine=m2,zone=za state="offline",reason="sparkplug_ndeath",since_ms=${T0 + 10_000}i,seq=0i ${T0 + 10_000}`,
+    ])
+    expect(live.get('za/fa/l1/m1')?.state).toBe('offline')
+    expect(reasons(h.handle(ndata(2, [{ alias: 1, doubleValue: 1 }])))).toEqual(['no_birth'])
+    clock = T0 + 20_000
+    h.handle(frame('NBIRTH', encodeSparkplugPayload({ timestamp: T0 + 20_000, seq: 0, metrics: [{ name: 'bdSeq', datatype: DT.UInt64, longValue: 2 }] })))
+    expect(live.get('za/fa/l1/m2')?.state).toBe('running')
+    h.handle(dbirth(1, [{ name: 'Status/Mode', alias: 30, datatype: DT.Int32, intValue: 3 }]))
+    expect(live.get('za/fa/l1/m1')).toMatchObject({ state: 'fault', reason: 'E-STOP' })
+  })
+
+  it('DDEATH makes the device machine offline; its data before the next DBIRTH is rejected', () => {
+    const h = host()
+    h.handle(nbirth(0))
+    h.handle(dbirth(1, [{ name: 'x', alias: 40, datatype: DT.Double, doubleValue: 1 }]))
+    const d = h.handle(frame('DDEATH', encodeSparkplugPayload({ timestamp: T0 + 3000, seq: 2, metrics: [] }), true))
+    expect(lines(d)).toEqual([`state,factory=fa,line=l1,machine=m1,zone=za state="offline",reason="sparkplug_ddeath",since_ms=${T0 + 3000}i,seq=0i ${T0 + 3000}`])
+    expect(reasons(h.handle(ddata(3, [{ alias: 40, doubleValue: 1 }])))).toEqual(['no_birth'])
+  })
+})
+
+describe('Sparkplug host: registry', () => {
+  it('unknown groups, edge nodes, devices and another gateway are rejections with a reason', () => {
+    const h = host()
+    const p = encodeSparkplugPayload({ seq: 0, metrics: [] })
+    expect(reasons(h.handle({ topic: 'spBv1.0/nowhere/NDATA/edge-1', gatewayId: 'gw-a', payload: p, receivedMs: T0 }))).toEqual(['unknown_sparkplug_group'])
+    expect(reasons(h.handle({ topic: 'spBv1.0/plant-a/NDATA/edge-9', gatewayId: 'gw-a', payload: p, receivedMs: T0 }))).toEqual(['unknown_edge_node'])
+    expect(reasons(h.handle({ topic: 'spBv1.0/plant-a/NDATA/edge-1', gatewayId: 'gw-b', payload: p, receivedMs: T0 }))).toEqual(['unknown_edge_node'])
+    expect(reasons(h.handle({ topic: 'spBv1.0/plant-a/DDATA/edge-1/lathe', gatewayId: 'gw-a', payload: p, receivedMs: T0 }))).toEqual(['unknown_device'])
+  })
+})
