@@ -32,6 +32,13 @@ ensure_influxd() {
   # throwaway instances on other ports, so it does not matter either way.
 }
 
+# The console's browser tests drive Debian's chromium headless (test/helpers/browser.ts).
+ensure_chromium() {
+  if [ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM_BIN:-}" ]; then return 0; fi
+  log "installing Debian's chromium package with apt-get (needs root or sudo): the console's tests drive it headless"
+  apt_install chromium
+}
+
 ensure_npm_deps() {
   local stamp=node_modules/.package-lock.json
   if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian/Ubuntu machine with Node 20+, installing what is missing:
-# npm dependencies and InfluxDB (Debian's influxdb 1.x, for real throwaway instances).
+# npm dependencies, InfluxDB (Debian's influxdb 1.x, for real throwaway instances) and chromium (console tests).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/lib.sh
 
 ensure_node
 ensure_influxd
+ensure_chromium
 ensure_npm_deps
 log "lint (eslint, tsc, dependency rules)"
 npm run --silent lint

@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { consoleRoutes } from '../console/console-routes.js'
 import { AppError, fromFrameworkError } from '../errors.js'
 import type { ApiDeps } from './api-deps.js'
 import { requireApiKey } from './auth.js'
@@ -14,6 +15,7 @@ import { ingestRoutes } from './routes/ingest.js'
 import { connectivityRoutes } from './routes/connectivity.js'
 import { equipmentHistoryRoutes } from './routes/equipment-history.js'
 import { equipmentRoutes } from './routes/equipment.js'
+import { materialsRoutes } from './routes/materials.js'
 import { oeeRoutes } from './routes/oee.js'
 import { productionCountRoutes } from './routes/production.js'
 import { inspectionRoutes, spcRoutes } from './routes/quality.js'
@@ -53,6 +55,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
 
   await app.register(healthRoutes, deps)
+  // The web console (docs/console.md): static files that read the API below with the user's key.
+  await app.register(consoleRoutes, { offlineAfterMs: deps.config.offlineAfterMs })
   await app.register(
     async (api) => {
       requireApiKey(api, deps.registry, deps.config.authFailuresPerMin)
@@ -75,6 +79,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await api.register(oeeRoutes, deps)
       await api.register(spcRoutes, deps)
       await api.register(ingestRoutes, deps)
+      await api.register(materialsRoutes, deps)
     },
     { prefix: '/api/v1' },
   )
