@@ -43,10 +43,7 @@ interface Read {
   readonly content: BatchContent | Promise<BatchContent>
 }
 
-/** The points a read adds to its request: exact once decoded, the journal's estimate until then. */
-function pointsOf(r: Read): number {
-  return r.content instanceof Promise ? r.batch.lineCount : r.content.lineCount
-}
+
 
 /** The default `process`: records that already hold line protocol. */
 export function linesOf(batch: RecordBatch): BatchContent {
@@ -84,6 +81,8 @@ export class Drainer {
   /** Waits cut short by stop(); each removes itself when its own promise settles first. */
   private readonly stopWaiters = new Set<() => void>()
   private stopped = false
+  /** Points per point the journal estimated, over the recent decoded batches: sizes requests before the decoding answers. */
+  private pointsPerEstimate = 1
 
   constructor(
     private readonly journal: Journal,
@@ -156,6 +155,11 @@ export class Drainer {
     })
   }
 
+  /** The points a read adds to its request: exact once decoded; until then the journal's estimate, corrected by what recent batches turned out to hold. */
+  private pointsOf(r: Read): number {
+    return r.content instanceof Promise ? Math.ceil(r.batch.lineCount * this.pointsPerEstimate) : r.content.lineCount
+  }
+
   /** Processes a batch the moment it is read: accepted messages reach their listeners without waiting for storage. */
   private read(batch: RecordBatch): Read {
     return { batch, content: (this.deps.process ?? linesOf)(batch) }
@@ -168,7 +172,7 @@ export class Drainer {
    */
   private async linger(first: Read): Promise<Read[]> {
     const reads = [first]
-    let lines = pointsOf(first)
+    let lines = this.pointsOf(first)
     let bytes = first.batch.bytes
     const oldest = first.batch.records[0]!.appendMs
     // Bytes bound the group too: messages that all end as rejections add no lines.
@@ -178,7 +182,7 @@ export class Drainer {
       if (more) {
         const r = this.read(more)
         reads.push(r)
-        lines += pointsOf(r)
+        lines += this.pointsOf(r)
         bytes += more.bytes
         continue
       }
@@ -191,8 +195,11 @@ export class Drainer {
 
   private async send(reads: readonly Read[]): Promise<void> {
     const contents = await Promise.all(reads.map((r) => r.content))
+    const estimated = reads.reduce((n, r) => n + r.batch.lineCount, 0)
+    const decoded = contents.reduce((n, c) => n + c.lineCount, 0)
+    if (estimated > 0 && decoded > 0) this.pointsPerEstimate = Math.min(100, Math.max(0.01, 0.8 * this.pointsPerEstimate + 0.2 * (decoded / estimated)))
     const texts = contents.map((c) => c.text).filter((t) => t.length > 0)
-    const lineCount = contents.reduce((n, c) => n + c.lineCount, 0)
+    const lineCount = decoded
     // Nothing to write (every message rejected): the batches are done once their rejections are kept.
     const refused: Promise<void>[] = []
     const outcome = lineCount > 0 ? await this.write([texts.join('\n')], lineCount, refused) : 'done'

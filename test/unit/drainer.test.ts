@@ -2,6 +2,7 @@ import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { createMetrics } from '../../src/metrics/metrics.js'
 import { Drainer } from '../../src/spool/drainer.js'
+import type { RecordBatch } from '../../src/spool/journal.js'
 import { MemoryJournal } from '../../src/spool/memory-journal.js'
 import { StorageError, type LineWriter } from '../../src/storage/ports.js'
 
@@ -171,5 +172,29 @@ describe('drainer: waits that stop() cuts short', () => {
     expect((drainer as unknown as { stopWaiters: Set<unknown> }).stopWaiters.size).toBeLessThanOrEqual(1)
     await drainer.stop(100)
     expect((drainer as unknown as { stopWaiters: Set<unknown> }).stopWaiters.size).toBe(0)
+  })
+
+  it('sizes requests by what decoded batches turn out to hold when decoding answers later (decode workers)', async () => {
+    const journal = new MemoryJournal(1 << 24)
+    const sizes: number[] = []
+    const writer: LineWriter = {
+      async write(texts) {
+        sizes.push(texts.join('\n').split('\n').length)
+      },
+    }
+    // Each record is estimated at 1 point and holds 10: a request sized by the estimate alone would carry 10 times too many.
+    const process = async (batch: RecordBatch) => {
+      await new Promise((r) => setTimeout(r, 1))
+      const lines = batch.records.flatMap((r) => Array.from({ length: 10 }, (_, i) => `m v=${i} ${r.seq * 10 + i}`))
+      return { text: lines.join('\n'), lineCount: lines.length, kept: Promise.resolve() }
+    }
+    for (let i = 0; i < 600; i++) await journal.appendFrame(Buffer.from([i & 0xff]), 1)
+    const drainer = new Drainer(journal, writer, { ...opts, batchSize: 500, maxInFlight: 1 }, { metrics: createMetrics(), log, onRefusedLine: () => undefined, process })
+    drainer.start()
+    await until(() => journal.stats().unwrittenRecords === 0)
+    await drainer.stop(100)
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(6000)
+    // The first request trusts the estimate; the ones after it learned the real ratio.
+    expect(Math.max(...sizes.slice(2))).toBeLessThanOrEqual(1000)
   })
 })
