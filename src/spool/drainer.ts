@@ -110,7 +110,7 @@ export class Drainer {
         await new Promise<void>((resolve) => this.slotWaiters.push(resolve))
         continue
       }
-      const batch = await this.journal.read(Math.min(this.opts.batchSize, READ_SLICE_LINES))
+      const batch = await this.journal.read(this.readSize(this.opts.batchSize))
       if (!batch) {
         await this.orStop(this.journal.waitForData(500))
         continue
@@ -160,6 +160,11 @@ export class Drainer {
     return r.content instanceof Promise ? Math.ceil(r.batch.lineCount * this.pointsPerEstimate) : r.content.lineCount
   }
 
+  /** How much to ask the journal for (in its estimated points) to get about `points`, at most a slice. */
+  private readSize(points: number): number {
+    return Math.max(1, Math.ceil(Math.min(points, READ_SLICE_LINES) / this.pointsPerEstimate))
+  }
+
   /** Processes a batch the moment it is read: accepted messages reach their listeners without waiting for storage. */
   private read(batch: RecordBatch): Read {
     return { batch, content: (this.deps.process ?? linesOf)(batch) }
@@ -178,7 +183,7 @@ export class Drainer {
     // Bytes bound the group too: messages that all end as rejections add no lines.
     while (lines < this.opts.batchSize && bytes < MAX_GROUP_BYTES && this.running) {
       // What is already durable is taken at once, a slice at a time; only then is it worth waiting.
-      const more = await this.journal.read(Math.max(1, Math.min(this.opts.batchSize - lines, READ_SLICE_LINES)))
+      const more = await this.journal.read(this.readSize(this.opts.batchSize - lines))
       if (more) {
         const r = this.read(more)
         reads.push(r)
