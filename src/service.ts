@@ -11,6 +11,7 @@ import { createIngestor, type Ingestor } from './pipeline/ingestor.js'
 import { seededLiveTable } from './pipeline/live-seed.js'
 import { DecodePool, decodeWorkerCount } from './pipeline/decode-pool.js'
 import { createProcessor } from './pipeline/processor.js'
+import { materialWarningCounter } from './pipeline/material-warnings.js'
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js'
 import { messageTypes } from './pipeline/proto-schema.js'
 import { createReadiness } from './readiness.js'
@@ -25,6 +26,7 @@ import { SegmentJournal } from './spool/segment-journal.js'
 import { createInfluxLineWriter } from './storage/influx/influx-line-writer.js'
 import { InfluxQLClient } from './storage/influx/influxql-client.js'
 import { createInfluxManufacturingReader } from './storage/influx/manufacturing-reader.js'
+import { createInfluxMaterialsReader } from './storage/influx/materials-reader.js'
 import { createInfluxRecordsReader } from './storage/influx/records-reader.js'
 import { createInfluxTelemetryReader } from './storage/influx/telemetry-reader.js'
 
@@ -87,6 +89,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const pool = workers > 0 ? new DecodePool({ size: workers, init: { ingest: config.ingest, maxPayloadBytes: config.mqtt.maxPayloadBytes, fastPath: true, logLevel: log.level }, liveSeed: () => live.snapshot(), registry, log: log.child({ component: 'decode' }) }) : undefined
   const processor = createProcessor({ pipeline, pool, live, rejections, replayBelowSeq: journal.replayBelowSeq, keeper: rejectionKeeper, metrics, log: log.child({ component: 'ingest' }) })
   const ingestor = createIngestor({ journal, processor, metrics, log: log.child({ component: 'ingest' }) })
+  ingestor.onAccepted(materialWarningCounter((warning, n) => metrics.materialWarnings.inc({ warning }, n)), 'material-warnings')
   const drainer = new Drainer(journal, lineWriter, { batchSize: config.write.batchSize, lingerMs: config.write.lingerMs, maxInFlight: config.write.maxInFlight, retryBaseMs: 250, retryMaxMs: config.write.retryMaxMs }, {
     metrics,
     log: log.child({ component: 'drainer' }),
@@ -107,6 +110,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       telemetry: createInfluxTelemetryReader(influxql),
       records: createInfluxRecordsReader(influxql),
       manufacturing,
+      materials: createInfluxMaterialsReader(influxql),
       live,
       ingestor,
       readiness,

@@ -5,7 +5,7 @@ import type { RejectionStore } from '../pipeline/rejection-store.js'
 import type { RegistrySource } from '../registry/registry-store.js'
 import type { LiveStateTable } from '../domain/live-state.js'
 import type { Ingestor } from '../pipeline/ingestor.js'
-import type { ManufacturingReader, RecordsReader, TelemetryReader } from '../storage/ports.js'
+import type { ManufacturingReader, MaterialsReader, RecordsReader, TelemetryReader } from '../storage/ports.js'
 
 /** What the API needs from the rest of the service; handed to every route plugin. */
 export interface ApiDeps {
@@ -14,6 +14,7 @@ export interface ApiDeps {
   readonly telemetry: TelemetryReader
   readonly records: RecordsReader
   readonly manufacturing: ManufacturingReader
+  readonly materials: MaterialsReader
   /** The live machine table (current state, last seen). */
   readonly live: LiveStateTable
   /** For live streams: decoded messages as they are accepted. */

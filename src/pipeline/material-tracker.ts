@@ -13,11 +13,11 @@ const MACHINES_MAX = 100_000
  * load seen since this process started gets no warnings, so a gateway that
  * never reports loads is not flagged on every consumption, and a restart does
  * not flag lots loaded before it. Bounded: the newest lots per machine.
+ * The warning travels in the point's `warning` field; material-warnings.ts
+ * counts it where accepted messages are announced.
  */
 export class MaterialTracker {
   private readonly loaded = new Map<string, Set<string>>()
-
-  constructor(private readonly onWarning: (warning: MaterialWarning) => void = () => {}) {}
 
   /** Records the movement; the warning it earns, if any. */
   apply(machineKey: string, m: MaterialMovement): MaterialWarning | undefined {
@@ -35,7 +35,6 @@ export class MaterialTracker {
     if (m.movement !== 'consumed') return undefined
     const lots = this.loaded.get(machineKey)
     if (!lots || lots.has(m.lot)) return undefined
-    this.onWarning('consumed_before_loaded')
     return 'consumed_before_loaded'
   }
 }

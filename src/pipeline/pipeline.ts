@@ -76,8 +76,6 @@ export interface PipelineDeps {
 export interface PipelineMetrics {
   readonly received: { add(n?: number, label?: string): void }
   readonly fastPathDivergences: { inc(): void }
-  /** Material movements stored with a warning (material-tracker.ts). */
-  readonly materialWarnings?: { inc(labels: { warning: string }): void }
 }
 
 export interface Pipeline {
@@ -107,7 +105,7 @@ export interface Pipeline {
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { registry, types, validate, metrics, limits, log } = deps
   const now = deps.now ?? Date.now
-  const trackers = { counters: new CounterTracker(), live: deps.live, materials: new MaterialTracker((warning) => metrics.materialWarnings?.inc({ warning })) }
+  const trackers = { counters: new CounterTracker(), live: deps.live, materials: new MaterialTracker() }
   const fastTelemetry = deps.fastPath === false ? undefined : createTelemetryFastPath(limits, types.telemetry)
   if (!fastTelemetry && deps.fastPath !== false) log.warn('the telemetry fast path does not match proto/iiot/v1/telemetry.proto; every message takes the reference path')
 

@@ -3,6 +3,9 @@
  * Points travel as InfluxDB line protocol with millisecond timestamps.
  */
 import type { MachineKey } from '../domain/machine-key.js'
+import type { MachineRef } from '../domain/genealogy.js'
+import type { MovementRow } from '../domain/material-movements.js'
+import type { MovementKind } from '../domain/records.js'
 
 /**
  * Error of a LineWriter, for the drainer alone: `retriable` says whether
@@ -173,4 +176,26 @@ export interface ManufacturingReader {
   connectivity(zones: readonly string[], factory: string | undefined, startMs: number, endMs: number): Promise<LinkSummary[]>
   /** For seeding the live table at start-up: the newest state report and last message time of every machine. */
   latestPerMachine(lookbackMs: number): Promise<Map<MachineKey, { lastSeenMs: number | undefined; state: StatePoint | undefined }>>
+}
+
+/** Material movements to read: in a scope and window, of some movements, for some lots or some work orders on machines. */
+export interface MovementQuery {
+  readonly scope: Scope
+  readonly movements: readonly MovementKind[]
+  /** Only these lots (undefined: any lot; empty: none). */
+  readonly lots?: readonly string[] | undefined
+  /** Only these work orders on these machines (undefined: any; empty: none). */
+  readonly orders?: readonly (MachineRef & { readonly workOrder: string })[] | undefined
+  /** Only this work order, on any machine in the scope. */
+  readonly workOrder?: string | undefined
+  readonly startMs: number
+  readonly endMs: number
+}
+
+/** Reads behind the materials endpoints (docs/materials.md). Windows are [startMs, endMs). */
+export interface MaterialsReader {
+  /** Matching movements in time order; `truncated` when more than `limit` matched (the first `limit` are returned). */
+  movements(query: MovementQuery, limit: number): Promise<{ rows: MovementRow[]; truncated: boolean }>
+  /** Inspections whose `lot` is one of `lots`, newest first, at most `limit`. */
+  inspectionsOfLots(scope: Scope, lots: readonly string[], startMs: number, endMs: number, limit: number): Promise<InspectionRow[]>
 }

@@ -7,7 +7,7 @@ import { LiveStateTable } from '../../src/domain/live-state.js'
 import { createMetrics } from '../../src/metrics/metrics.js'
 import type { RejectionStore } from '../../src/pipeline/rejection-store.js'
 import { Registry } from '../../src/registry/registry.js'
-import type { ManufacturingReader, RecordsReader, TelemetryReader } from '../../src/storage/ports.js'
+import type { ManufacturingReader, MaterialsReader, RecordsReader, TelemetryReader } from '../../src/storage/ports.js'
 import { testRegistry } from './fixtures.js'
 
 /** Readers that find nothing; a test overrides the calls it cares about. */
@@ -31,6 +31,7 @@ export async function buildTestApi(
     telemetry?: Partial<TelemetryReader>
     records?: Partial<RecordsReader>
     manufacturing?: Partial<ManufacturingReader>
+    materials?: Partial<MaterialsReader>
     /** Extra routes on the root instance (its error handler applies), added before `ready()`. */
     routes?: (app: FastifyInstance) => void
   } = {},
@@ -42,6 +43,7 @@ export async function buildTestApi(
     telemetry: { latest: async () => [], series: async () => [], ...opts.telemetry },
     records: { records: async () => [], ...opts.records },
     manufacturing: { ...emptyManufacturing, ...opts.manufacturing },
+    materials: { movements: async () => ({ rows: [], truncated: false }), inspectionsOfLots: async () => [], ...opts.materials },
     live: new LiveStateTable(),
     ingestor: { onAccepted: () => () => undefined },
     readiness: async () => ({ ready: true, checks: {} }),

@@ -1,0 +1,142 @@
+import { buildTrace, nextLot, type LotLink, type LotOrigin, type TraceDirection, type TraceNode, type TraceTree } from '../domain/genealogy.js'
+import { linksOf, lotUses, originsByLot, orderKey, type LotUse } from '../domain/material-movements.js'
+import type { InspectionRow, MaterialsReader, MovementQuery, Scope } from '../storage/ports.js'
+import { isoOf } from './history.js'
+
+export interface TraceRequest {
+  readonly scope: Scope
+  readonly lot: string
+  readonly direction: TraceDirection
+  readonly depth: number
+  readonly startMs: number
+  readonly endMs: number
+  /** Lots at most in the answer, and movements at most per read. */
+  readonly maxLots: number
+  readonly maxRows: number
+}
+
+export interface TraceResult {
+  readonly tree: TraceTree
+  /** True when a bound (lots or movements read) cut the trace short. */
+  readonly truncated: boolean
+  readonly inspections: ReadonlyMap<string, InspectionRow[]>
+}
+
+/** Inspections listed per lot (the summary counts all that were read), and read at most per lot on average. */
+const INSPECTIONS_LISTED = 20
+const INSPECTIONS_READ_PER_LOT = 200
+
+/**
+ * Walks the genealogy one level per round trip (docs/materials.md, "Trace
+ * semantics"): back, the work orders that produced the frontier's lots and
+ * what they consumed; forward, the work orders that consumed them and what
+ * they produced. Lots already met are not read again, so bad data with a
+ * cycle ends the walk; the tree (src/domain/genealogy.ts) reports the cycle.
+ */
+export async function traceLot(reader: MaterialsReader, r: TraceRequest): Promise<TraceResult> {
+  let truncated = false
+  const read = async (q: Omit<MovementQuery, 'startMs' | 'endMs' | 'scope'>, scope: Scope): Promise<LotUse[]> => {
+    const res = await reader.movements({ ...q, scope, startMs: r.startMs, endMs: r.endMs }, r.maxRows)
+    truncated ||= res.truncated
+    return lotUses(res.rows)
+  }
+  const origins = new Map<string, LotOrigin[]>()
+  const links: LotLink[] = []
+  const seen = new Set([r.lot])
+  let frontier = [r.lot]
+  let scope = r.scope
+  for (let level = 0; frontier.length > 0; level++) {
+    // Forward, the lots past the root were found by their production: their origins are known.
+    const originUses = r.direction === 'back' || level === 0 ? await read({ movements: ['produced', 'received'], lots: frontier }, scope) : []
+    for (const [lot, list] of originsByLot(originUses)) origins.set(lot, list)
+    if (level === 0) scope = narrowed(scope, origins.get(r.lot) ?? [])
+    if (level === r.depth) break
+    let found: LotLink[]
+    if (r.direction === 'back') {
+      const consumed = await read({ movements: ['consumed'], orders: ordersOf(originUses.filter((u) => u.movement === 'produced')) }, scope)
+      found = linksOf(consumed, originUses)
+    } else {
+      const consumed = await read({ movements: ['consumed'], lots: frontier }, scope)
+      const produced = await read({ movements: ['produced'], orders: ordersOf(consumed) }, scope)
+      for (const [lot, list] of originsByLot(produced)) origins.set(lot, list)
+      found = linksOf(consumed, produced)
+    }
+    links.push(...found)
+    frontier = []
+    for (const l of found) {
+      const lot = nextLot(l, r.direction)
+      if (seen.has(lot)) continue
+      if (seen.size >= r.maxLots) {
+        truncated = true
+        break
+      }
+      seen.add(lot)
+      frontier.push(lot)
+    }
+  }
+  const tree = buildTrace({ root: r.lot, direction: r.direction, depth: r.depth, origins, links, maxNodes: r.maxLots * 4 })
+  const lots = [...seen]
+  const rows = await reader.inspectionsOfLots(scope, lots, r.startMs, r.endMs, Math.min(50_000, lots.length * INSPECTIONS_READ_PER_LOT))
+  const inspections = new Map<string, InspectionRow[]>()
+  for (const row of rows) {
+    const list = inspections.get(row.lot ?? '') ?? []
+    list.push(row)
+    inspections.set(row.lot ?? '', list)
+  }
+  return { tree, truncated: truncated || tree.truncated, inspections }
+}
+
+/** Lot ids are unique within a factory: once the root is found in one factory, the rest of the walk reads only that factory. */
+function narrowed(scope: Scope, rootOrigins: readonly LotOrigin[]): Scope {
+  const factories = new Set(rootOrigins.map((o) => `${o.zone}/${o.factory}`))
+  if (scope.factory !== undefined || factories.size !== 1) return scope
+  const o = rootOrigins[0]!
+  return { ...scope, zone: o.zone, factory: o.factory }
+}
+
+function ordersOf(uses: readonly LotUse[]): (LotUse & { workOrder: string })[] {
+  const out = new Map<string, LotUse & { workOrder: string }>()
+  for (const u of uses) if (u.workOrder !== null) out.set(orderKey(u), u as LotUse & { workOrder: string })
+  return [...out.values()]
+}
+
+export interface QualitySummary {
+  readonly inspections: number
+  readonly passed: number
+  readonly failed: number
+  /** passed / (passed + failed); null without a judged inspection. */
+  readonly passRate: number | null
+  readonly defects: readonly { readonly code: string; readonly count: number }[]
+}
+
+export function qualitySummary(rows: readonly InspectionRow[]): QualitySummary {
+  const passed = rows.filter((i) => i.pass === true).length
+  const failed = rows.filter((i) => i.pass === false).length
+  const defects = new Map<string, number>()
+  for (const i of rows) if (i.defectCode) defects.set(i.defectCode, (defects.get(i.defectCode) ?? 0) + 1)
+  return {
+    inspections: rows.length,
+    passed,
+    failed,
+    passRate: passed + failed === 0 ? null : Math.round((passed / (passed + failed)) * 10_000) / 10_000,
+    defects: [...defects].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count || a.code.localeCompare(b.code)),
+  }
+}
+
+const span = (x: { firstMs: number; lastMs: number }) => ({ start: isoOf(x.firstMs), end: isoOf(x.lastMs) })
+const machine = (x: { zone: string; factory: string; line: string; machine: string }) => ({ zone: x.zone, factory: x.factory, line: x.line, machine: x.machine })
+
+/** A node as the API answers it (docs/api.md). */
+export function nodeJson(n: TraceNode, inspections: ReadonlyMap<string, InspectionRow[]>): object {
+  const rows = inspections.get(n.lot) ?? []
+  return {
+    lot: n.lot,
+    material: n.origins[0]?.material ?? (n.via && n.via.input === n.lot ? n.via.material : null),
+    origins: n.origins.map((o) => ({ movement: o.movement, ...machine(o), workOrder: o.workOrder, quantity: o.quantity, unit: o.unit, ...span(o) })),
+    link: n.via && { ...machine(n.via), workOrder: n.via.workOrder, consumedLot: n.via.input, quantity: n.via.quantity, unit: n.via.unit, ...span(n.via) },
+    cycle: n.cycle,
+    quality: qualitySummary(rows),
+    inspections: rows.slice(0, INSPECTIONS_LISTED),
+    children: n.children.map((c) => nodeJson(c, inspections)),
+  }
+}
