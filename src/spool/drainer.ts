@@ -219,7 +219,7 @@ export class Drainer {
   private async write(texts: readonly string[], lineCount: number, refused: Promise<void>[]): Promise<Outcome> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.writer.write(texts)
+        await this.writer.write(texts, lineCount)
         this.deps.metrics.pointsWritten.inc(lineCount)
         this.lastWriteMs = Date.now()
         return 'done'

@@ -27,8 +27,8 @@ export class StorageError extends Error {
 
 /** Writes one batch; resolves once the database acknowledged it, rejects with StorageError. */
 export interface LineWriter {
-  /** Line-protocol texts; one text may hold several lines separated by "\n" (the drainer sends one per request). */
-  write(lines: readonly string[]): Promise<void>
+  /** Line-protocol texts, each of one or more lines separated by "\n", `lineCount` lines in all: one request. */
+  write(lines: readonly string[], lineCount: number): Promise<void>
 }
 
 /** Where received messages go before anything else: the journal. */
