@@ -17,6 +17,7 @@ import { equipmentHistoryRoutes } from './routes/equipment-history.js'
 import { equipmentRoutes } from './routes/equipment.js'
 import { materialsRoutes } from './routes/materials.js'
 import { oeeRoutes } from './routes/oee.js'
+import { parkRoutes } from './routes/park.js'
 import { productionCountRoutes } from './routes/production.js'
 import { inspectionRoutes, spcRoutes } from './routes/quality.js'
 import { recordsRoutes } from './routes/records.js'
@@ -75,6 +76,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await api.register(inspectionRoutes, deps)
       await api.register(streamRoutes, deps)
       await api.register(connectivityRoutes, deps)
+      await api.register(parkRoutes, deps)
       await api.register(equipmentHistoryRoutes, deps)
       await api.register(oeeRoutes, deps)
       await api.register(spcRoutes, deps)

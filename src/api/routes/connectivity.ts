@@ -8,8 +8,8 @@ import { badRequest } from '../problem.js'
 import { resolveScope } from '../scope.js'
 
 /** Radio access classes of the report: wired covers ethernet and fibre. */
-const ACCESS_CLASS: Record<string, string> = { '5g-sa': '5g-sa', '5g-nsa': '5g-nsa', lte: 'lte', wifi: 'wifi', ethernet: 'wired', fibre: 'wired' }
-const CLASSES = ['5g-sa', '5g-nsa', 'lte', 'wifi', 'wired'] as const
+export const ACCESS_CLASS: Record<string, string> = { '5g-sa': '5g-sa', '5g-nsa': '5g-nsa', lte: 'lte', wifi: 'wifi', ethernet: 'wired', fibre: 'wired' }
+export const CLASSES = ['5g-sa', '5g-nsa', 'lte', 'wifi', 'wired'] as const
 const METRICS = ['rsrp_dbm', 'rsrq_db', 'sinr_db', 'rtt_ms', 'uplink_mbps', 'downlink_mbps'] as const
 
 
