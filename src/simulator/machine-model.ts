@@ -1,4 +1,5 @@
 import { inspectPart } from './inspection.js'
+import type { ProducedOutput } from './material-flow.js'
 import { COUNT_MODE_DELTA, MACHINE_STATE, type InspectionMsg, type MachineStateCode, type ProductionReportMsg, type SampleMsg, type StateChangeMsg } from './messages.js'
 import { createPrng } from './prng.js'
 import { createSignals } from './signals.js'
@@ -15,6 +16,8 @@ export interface MachineEvents {
   readonly state: StateChangeMsg[]
   readonly production: ProductionReportMsg[]
   readonly quality: InspectionMsg[]
+  /** The lot each production report's parts went into (for the material flow, material-flow.ts). */
+  readonly output: ProducedOutput[]
 }
 
 export interface MachineSnapshot {
@@ -94,9 +97,14 @@ export function createMachineModel(spec: MachineSpec, seed: number, startMs: num
     return `WO-${new Date(tsMs).getUTCFullYear()}-${String(workOrderNo).padStart(4, '0')}`
   }
 
-  function report(tsMs: number): ProductionReportMsg {
+  function lotOf(tsMs: number): string {
+    return `${workOrder(tsMs)}-L${String(Math.floor(partsInWorkOrder / LOT_SIZE) + 1).padStart(2, '0')}`
+  }
+
+  function report(tsMs: number, ev: MachineEvents): ProductionReportMsg {
     const cycleS = pending.parts > 0 ? pending.cycleSum / pending.parts : cycleMs / 1000
     const r = { mode: COUNT_MODE_DELTA, good: pending.good, reject: pending.reject, cycleTimeS: round(cycleS, 2), workOrder: workOrder(tsMs), product: product.code, tsMs }
+    ev.output.push({ workOrder: r.workOrder, product: r.product, lot: lotOf(tsMs), good: r.good, reject: r.reject, tsMs })
     pending = { good: 0, reject: 0, cycleSum: 0, parts: 0 }
     return r
   }
@@ -116,8 +124,7 @@ export function createMachineModel(spec: MachineSpec, seed: number, startMs: num
     pending.cycleSum += cycleMs / 1000
     wear = Math.min(1, wear + 1 / toolLifeParts)
     if (partsInWorkOrder % INSPECT_EVERY_PARTS === 0) {
-      const lot = `${workOrder(tsMs)}-L${String(Math.floor(partsInWorkOrder / LOT_SIZE) + 1).padStart(2, '0')}`
-      ev.quality.push(...inspectPart(prng, boreBias, wear, lot, tsMs))
+      ev.quality.push(...inspectPart(prng, boreBias, wear, lotOf(tsMs), tsMs))
     }
     if (wear >= 0.9) toolChangeDue = true
   }
@@ -140,7 +147,7 @@ export function createMachineModel(spec: MachineSpec, seed: number, startMs: num
   }
 
   function enter(next: StateEntry, tsMs: number, ev: MachineEvents): void {
-    if (entry.state === MACHINE_STATE.running && pending.parts > 0) ev.production.push(report(tsMs))
+    if (entry.state === MACHINE_STATE.running && pending.parts > 0) ev.production.push(report(tsMs, ev))
     if (next.reasonCode === 'changeover') {
       workOrderNo += prng.int(1, 40) // other machines took the orders in between
       partsInWorkOrder = 0
@@ -162,7 +169,7 @@ export function createMachineModel(spec: MachineSpec, seed: number, startMs: num
   return {
     spec,
     step(nowMs) {
-      const ev: MachineEvents = { state: [], production: [], quality: [] }
+      const ev: MachineEvents = { state: [], production: [], quality: [], output: [] }
       if (nowMs < lastMs) return ev
       for (;;) {
         const until = Math.min(nowMs, endsAt)
@@ -179,7 +186,7 @@ export function createMachineModel(spec: MachineSpec, seed: number, startMs: num
       }
       lastMs = nowMs
       if (entry.state === MACHINE_STATE.running && nowMs >= nextProductionAt) {
-        ev.production.push(report(nowMs))
+        ev.production.push(report(nowMs, ev))
         nextProductionAt = Math.max(nextProductionAt + PRODUCTION_INTERVAL_MS, nowMs + 1)
       }
       // Re-announce the current state so subscribers that joined late learn it.

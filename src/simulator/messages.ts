@@ -64,6 +64,16 @@ export interface LinkReportMsg {
   tsMs: number
 }
 
+export interface MovementMsg {
+  movement: number
+  material: string
+  lot: string
+  quantity: number
+  unit: string
+  workOrder: string
+  tsMs: number
+}
+
 /** The items of one message; the gateway client adds the `seq` / `sentTsMs` header. */
 export type MessageBody =
   | { kind: 'telemetry'; samples: SampleMsg[] }
@@ -71,5 +81,6 @@ export type MessageBody =
   | { kind: 'production'; reports: ProductionReportMsg[] }
   | { kind: 'quality'; inspections: InspectionMsg[] }
   | { kind: 'connectivity'; reports: LinkReportMsg[] }
+  | { kind: 'material'; movements: MovementMsg[] }
 
 export type BodyOf<K extends Kind> = Extract<MessageBody, { kind: K }>

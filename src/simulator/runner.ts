@@ -3,6 +3,8 @@ import type { PlannedGateway } from './credentials.js'
 import { createGatewayClient, type GatewayClient } from './gateway-client.js'
 import { CONNECTIVITY_INTERVAL_MS, createLinkModel } from './link-model.js'
 import { createMachineModel, type MachineModel } from './machine-model.js'
+import { createLineFlow, type LineFlow } from './material-flow.js'
+import type { MovementMsg } from './messages.js'
 import { createPrng, deriveSeed } from './prng.js'
 import type { Stats } from './stats.js'
 
@@ -33,6 +35,9 @@ const MAX_LAG_MS = 2_000
 interface MachineSlot {
   readonly client: GatewayClient
   readonly model: MachineModel
+  /** The material flow of its line, and its place on that line (machines in registry order). */
+  readonly flow: LineFlow
+  readonly stage: number
   nextTelemetryAt: number
   nextStepAt: number
 }
@@ -60,9 +65,14 @@ export function startSimulation(opts: RunnerOptions): Simulation {
     const client = createGatewayClient({ url: opts.url, gateway, qos: opts.qos, types: opts.types, stats: opts.stats, log: opts.log })
     const link = createLinkModel(factoryIndex, deriveSeed(opts.seed, `gateway/${gateway.zone}/${gateway.factory}/${gateway.id}`))
     gateways.push({ client, link, nextReportAt: startMs + phase.range(0, 2_000) })
+    const flows = new Map<string, LineFlow>()
+    const stamp = Math.floor(startMs / 1000).toString(36) // supplier lots of this run, unlike any earlier run's
     for (const m of planned) {
       const model = createMachineModel(m, deriveSeed(opts.seed, `${gateway.zone}/${gateway.factory}/${m.line}/${m.machine}`), startMs)
-      machines.push({ client, model, nextTelemetryAt: startMs + phase.range(0, telemetryIntervalMs), nextStepAt: startMs + phase.range(0, STEP_MS) })
+      const onLine = planned.filter((p) => p.line === m.line)
+      let flow = flows.get(m.line)
+      if (!flow) flows.set(m.line, (flow = createLineFlow({ line: m.line, stages: onLine.length, prng: createPrng(deriveSeed(opts.seed, `material/${gateway.zone}/${gateway.factory}/${m.line}`)), stamp })))
+      machines.push({ client, model, flow, stage: onLine.indexOf(m), nextTelemetryAt: startMs + phase.range(0, telemetryIntervalMs), nextStepAt: startMs + phase.range(0, STEP_MS) })
     }
   }
 
@@ -71,7 +81,15 @@ export function startSimulation(opts: RunnerOptions): Simulation {
     const ev = slot.model.step(now)
     if (ev.state.length > 0) slot.client.publishMachine(line, machine, { kind: 'state', changes: ev.state }, now)
     if (ev.production.length > 0) slot.client.publishMachine(line, machine, { kind: 'production', reports: ev.production }, now)
-    if (ev.quality.length > 0) slot.client.publishMachine(line, machine, { kind: 'quality', inspections: ev.quality }, now)
+    const movements: MovementMsg[] = []
+    const inspections = [...ev.quality]
+    for (const out of ev.output) {
+      const flow = slot.flow.produced(slot.stage, out)
+      movements.push(...flow.movements)
+      inspections.push(...flow.inspections)
+    }
+    if (movements.length > 0) slot.client.publishMachine(line, machine, { kind: 'material', movements }, now)
+    if (inspections.length > 0) slot.client.publishMachine(line, machine, { kind: 'quality', inspections }, now)
   }
 
   const tick = () => {
