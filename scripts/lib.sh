@@ -39,6 +39,13 @@ ensure_chromium() {
   apt_install chromium
 }
 
+# Worker mode's tests use Debian's mosquitto as the real external broker (docs/scaling-out.md).
+ensure_mosquitto() {
+  if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || [ -n "${MOSQUITTO_BIN:-}" ]; then return 0; fi
+  log "installing Debian's mosquitto package with apt-get (needs root or sudo): worker mode's tests run it as the external broker"
+  apt_install mosquitto
+}
+
 ensure_npm_deps() {
   local stamp=node_modules/.package-lock.json
   if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then

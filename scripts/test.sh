@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian/Ubuntu machine with Node 20+, installing what is missing:
-# npm dependencies, InfluxDB (Debian's influxdb 1.x, for real throwaway instances) and chromium (console tests).
+# npm dependencies, InfluxDB (Debian's influxdb 1.x, for real throwaway instances), chromium (console tests) and mosquitto (worker mode's tests).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/lib.sh
@@ -8,6 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ensure_node
 ensure_influxd
 ensure_chromium
+ensure_mosquitto
 ensure_npm_deps
 log "lint (eslint, tsc, dependency rules)"
 npm run --silent lint
