@@ -15,6 +15,9 @@ import { materialWarningCounter } from './pipeline/material-warnings.js'
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js'
 import { messageTypes } from './pipeline/proto-schema.js'
 import { createReadiness } from './readiness.js'
+import { BirthStore } from './sparkplug/birth-store.js'
+import { createSparkplugHost } from './sparkplug/host.js'
+import { createHostLink, type HostLink } from './sparkplug/host-link.js'
 import { RejectionStore } from './pipeline/rejection-store.js'
 import { RejectionKeeper } from './pipeline/rejection-keeper.js'
 import { createValidator } from './pipeline/validate.js'
@@ -87,7 +90,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
   // Log first: the acknowledgement waits only for the journal; decoding runs on the journal's read side.
   const workers = decodeWorkerCount(config.decodeWorkers)
   const pool = workers > 0 ? new DecodePool({ size: workers, init: { ingest: config.ingest, maxPayloadBytes: config.mqtt.maxPayloadBytes, fastPath: true, logLevel: log.level }, liveSeed: () => live.snapshot(), registry, log: log.child({ component: 'decode' }) }) : undefined
-  const processor = createProcessor({ pipeline, pool, live, rejections, replayBelowSeq: journal.replayBelowSeq, keeper: rejectionKeeper, metrics, log: log.child({ component: 'ingest' }) })
+  // The Sparkplug B primary host (docs/sparkplug.md): births kept beside the journal; its commands go out through the broker once it runs.
+  let hostLink: HostLink | undefined
+  const sp = config.sparkplug
+  const sparkplug = createSparkplugHost({ registry, births: BirthStore.open(join(config.dataDir, 'sparkplug-births.json')), live, keeper: rejectionKeeper, sendRebirth: (g, e) => hostLink?.sendRebirth(g, e), metrics, log: log.child({ component: 'sparkplug' }), reorderWindowMs: sp.reorderWindowMs, reorderMaxMessages: sp.reorderMaxMessages, rebirthMinIntervalMs: sp.rebirthMinIntervalMs })
+  const processor = createProcessor({ pipeline, pool, live, sparkplug, rejections, replayBelowSeq: journal.replayBelowSeq, keeper: rejectionKeeper, metrics, log: log.child({ component: 'ingest' }) })
   const ingestor = createIngestor({ journal, processor, metrics, log: log.child({ component: 'ingest' }) })
   ingestor.onAccepted(materialWarningCounter((warning, n) => metrics.materialWarnings.inc({ warning }, n)), 'material-warnings')
   const drainer = new Drainer(journal, lineWriter, { batchSize: config.write.batchSize, lingerMs: config.write.lingerMs, maxInFlight: config.write.maxInFlight, retryBaseMs: 250, retryMaxMs: config.write.retryMaxMs }, {
@@ -120,6 +127,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
       log: log.child({ component: 'api' }),
     })
     await api.listen({ host: config.http.host, port: config.http.port })
+    hostLink = createHostLink(broker.aedes, sp.hostId, log.child({ component: 'sparkplug' }))
+    await hostLink.online()
   } catch (err) {
     await broker?.close()
     await drainer.stop(0)
@@ -151,8 +160,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
     close() {
       closing ??= (async () => {
         registry.close()
+        await hostLink?.offline().catch((err: unknown) => log.error({ err }, 'could not publish the Sparkplug STATE offline message'))
         await b.close()
         await drainer.stop(config.shutdownDrainTimeoutMs)
+        sparkplug.close()
         await processor.close()
         const left = journal.stats().unwrittenRecords
         if (left > 0) log.warn({ records: left }, 'shutdown: journal not fully drained; the rest is replayed on the next start')

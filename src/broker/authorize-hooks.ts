@@ -2,6 +2,7 @@ import type { AedesOptions, Client } from 'aedes'
 import type { Logger } from 'pino'
 import { mayPublish, maySubscribe, type GatewayIdentity } from '../domain/acl.js'
 import { isUnderRoot } from '../domain/topic.js'
+import { isSparkplugTopic, mayPublishSparkplug, maySubscribeSparkplug } from '../sparkplug/topic.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { Ingestor } from '../pipeline/ingestor.js'
 import type { LimitReporter } from './limit-reporter.js'
@@ -30,7 +31,7 @@ export function createAuthorizeHooks(deps: AuthorizeDeps): Pick<AedesOptions, 'a
   const { ingestor, metrics, log, report, throttle } = deps
 
   function ingest(client: Client, packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2 }, gw: GatewayIdentity, callback: PublishCallback): void {
-    if (!isUnderRoot(packet.topic)) return callback(null)
+    if (!isUnderRoot(packet.topic) && !isSparkplugTopic(packet.topic)) return callback(null)
     const started = performance.now()
     let durable: Promise<void> | undefined
     try {
@@ -71,7 +72,8 @@ export function createAuthorizeHooks(deps: AuthorizeDeps): Pick<AedesOptions, 'a
         return callback(new Error('malformed topic'))
       }
       const gw = deps.identity(client)
-      if (!gw || !mayPublish(gw, packet.topic)) {
+      // Sparkplug B topics have their own ACL: an edge node's own group and id (docs/security.md).
+      if (!gw || !(isSparkplugTopic(packet.topic) ? mayPublishSparkplug(gw.sparkplugNodes, packet.topic) : mayPublish(gw, packet.topic))) {
         metrics.refused.inc({ operation: 'publish', reason: 'acl' })
         log.warn({ clientId: client.id, gateway: gw?.id, topic: packet.topic }, 'publish refused: outside the gateway\'s factory')
         return callback(new Error('publish not authorized'))
@@ -96,7 +98,7 @@ export function createAuthorizeHooks(deps: AuthorizeDeps): Pick<AedesOptions, 'a
         return callback(new Error('malformed topic filter'))
       }
       const gw = deps.identity(client)
-      if (!gw || !maySubscribe(gw, subscription.topic)) {
+      if (!gw || !(isSparkplugTopic(subscription.topic) ? maySubscribeSparkplug(gw.sparkplugNodes, subscription.topic) : maySubscribe(gw, subscription.topic))) {
         metrics.refused.inc({ operation: 'subscribe', reason: 'acl' })
         return callback(null, null)
       }

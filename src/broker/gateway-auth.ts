@@ -185,7 +185,7 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
           return refuse(client, 'too_many_connections', SERVER_UNAVAILABLE, callback)
         }
         owners.claim(client.id, entry.gateway.id, client)
-        s.gateway = { id: entry.gateway.id, zone: entry.zone, factory: entry.factory }
+        s.gateway = { id: entry.gateway.id, zone: entry.zone, factory: entry.factory, sparkplugNodes: entry.sparkplugNodes }
         callback(null, true)
       }
       // A verified certificate without a password authenticates by itself; with one, both must hold.

@@ -79,6 +79,11 @@ export const envSchema = z.object({
   INGEST_MAX_STRING_LENGTH: int(8, 65_536).default(256),
   DECODE_WORKERS: z.union([z.literal('auto'), int(0, 64)]).default('auto'),
 
+  SPARKPLUG_HOST_ID: z.string().regex(/^[^/+#]{1,128}$/, 'a Sparkplug id: no "/", "+" or "#"').default('iiot-ingest'),
+  SPARKPLUG_REORDER_WINDOW_MS: int(0, 600_000).default(2000),
+  SPARKPLUG_REORDER_MAX_MESSAGES: int(1, 255).default(64),
+  SPARKPLUG_REBIRTH_MIN_INTERVAL_MS: int(0, 3_600_000).default(5000),
+
   REJECTIONS_MAX: int(1, 1_000_000).default(1000),
   REJECTIONS_PAYLOAD_BYTES: int(0, 65_536).default(1024),
 
@@ -127,6 +132,8 @@ export interface Config {
     readonly queueLimit: number
   }
   readonly http: { readonly host: string; readonly port: number }
+  /** The Sparkplug B primary host application (docs/sparkplug.md). */
+  readonly sparkplug: { readonly hostId: string; readonly reorderWindowMs: number; readonly reorderMaxMessages: number; readonly rebirthMinIntervalMs: number }
   readonly influx: InfluxConfig
   readonly journal: JournalConfig
   readonly write: WriteConfig
@@ -299,6 +306,7 @@ function toConfig(e: Env): Config {
       queueLimit: e.MQTT_QUEUE_LIMIT,
     },
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
+    sparkplug: { hostId: e.SPARKPLUG_HOST_ID, reorderWindowMs: e.SPARKPLUG_REORDER_WINDOW_MS, reorderMaxMessages: e.SPARKPLUG_REORDER_MAX_MESSAGES, rebirthMinIntervalMs: e.SPARKPLUG_REBIRTH_MIN_INTERVAL_MS },
     influx: {
       url: e.INFLUX_URL.replace(/\/+$/, ''),
       flavor: e.INFLUX_FLAVOR,

@@ -5,6 +5,8 @@ export interface GatewayIdentity {
   readonly id: string
   readonly zone: string
   readonly factory: string
+  /** The Sparkplug edge nodes (`{group}/{edge node}`) it may publish as (docs/sparkplug.md). */
+  readonly sparkplugNodes?: readonly string[]
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { MessageFrame } from '../spool/message-frame.js'
 import type { PartResult } from './decode-protocol.js'
 import type { Pipeline } from './pipeline.js'
+import { isSparkplugTopic } from '../sparkplug/topic.js'
 
 /** What decoding a share of a batch made, before the live table's and the counters' share is added. */
 export type DecodedPart = Pick<PartResult, 'text' | 'accepted' | 'acceptedByKind' | 'rejected'>
@@ -20,7 +21,8 @@ export function decodePart(pipeline: Pipeline, recordCount: number, framesOf: (r
     if (!frames) continue
     for (let f = 0; f < frames.length; f++) {
       const frame = frames[f]!
-      if (!owns(frame.gatewayId)) continue
+      // Sparkplug B frames are the main thread's (sparkplug-part.ts).
+      if (!owns(frame.gatewayId) || isSparkplugTopic(frame.topic)) continue
       const outcome = pipeline.ingest({ topic: frame.topic, payload: frame.payload, gatewayId: frame.gatewayId, receivedMs: frame.receivedMs })
       if (outcome.ok) {
         const lines = outcome.accepted.lines

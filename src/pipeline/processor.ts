@@ -9,6 +9,8 @@ import { decodePart, type DecodedPart } from './decode-part.js'
 import type { DecodePool } from './decode-pool.js'
 import { gatewayPartition, type PartResult } from './decode-protocol.js'
 import { createLogSampler } from './log-sampler.js'
+import { decodeSparkplugPart, type SparkplugPart } from '../sparkplug/sparkplug-part.js'
+import type { SparkplugHost } from '../sparkplug/host.js'
 import type { AcceptedMessage, Pipeline } from './pipeline.js'
 import type { RejectionKeeper } from './rejection-keeper.js'
 import type { JournalPosition, RejectionStore } from './rejection-store.js'
@@ -52,6 +54,8 @@ export interface ProcessorDeps {
   readonly pool?: DecodePool | undefined
   /** The live table the API reads: workers' updates to their copies are applied to it. */
   readonly live: LiveStateTable
+  /** Sparkplug B: its frames are decoded here, on the main thread, never by the workers (docs/sparkplug.md). */
+  readonly sparkplug?: Pick<SparkplugHost, 'handle'> | undefined
   readonly rejections: Pick<RejectionStore, 'holds'>
   /** Records below this sequence number are replayed from before this process started (Journal.replayBelowSeq). */
   readonly replayBelowSeq: number
@@ -122,7 +126,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
   }
 
   /** Counts, announces and keeps what the parts of one batch became; the lines, joined. */
-  function finish(records: readonly FrameRecord[], parts: readonly (PartResult | DecodedPart)[], inline: readonly AcceptedMessage[], passText: readonly string[], passLines: number): ProcessedBatch {
+  function finish(records: readonly FrameRecord[], parts: readonly (PartResult | DecodedPart | SparkplugPart)[], inline: readonly AcceptedMessage[], passText: readonly string[], passLines: number): ProcessedBatch {
     const texts = [...passText]
     let lineCount = passLines
     const keeping: Promise<void>[] = []
@@ -137,7 +141,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
       const a = part.accepted
       for (let i = 0, line = 0; i < a.length; i += 3) {
         const r = a[i]!, f = a[i + 1]!, n = a[i + 2]!
-        const accepted = 'seen' in part ? acceptedFromWorker(records[r]!.frames()[f]!, part, line, n) : inline[i / 3]!
+        const accepted = 'seen' in part ? acceptedFromWorker(records[r]!.frames()[f]!, part, line, n) : ('inline' in part ? part.inline : inline)[i / 3]!
         lineCount += n
         line += n
         announce(accepted, n)
@@ -167,6 +171,9 @@ export function createProcessor(deps: ProcessorDeps): Processor {
     return decodePart(collecting, records.length, (r) => records[r]!.frames(), owns)
   }
 
+  /** Sparkplug B frames of the batch, after the rest, in batch order (docs/sparkplug.md). */
+  const sparkplugPart = (records: readonly FrameRecord[]): SparkplugPart[] => (deps.sparkplug ? [decodeSparkplugPart(deps.sparkplug, records.length, (r) => records[r]!.frames())] : [])
+
   return {
     process(batch) {
       const passText: string[] = []
@@ -182,7 +189,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
       }
       if (!pool || records.length === 0) {
         const inline: AcceptedMessage[] = []
-        const part = records.length > 0 ? [decodeHere(records, undefined, inline)] : NONE
+        const part = records.length > 0 ? [decodeHere(records, undefined, inline), ...sparkplugPart(records)] : NONE
         return finish(records, part, inline, passText, passLines)
       }
       const answers = Promise.all(pool.run(records.map((r) => r.bytes)).map((p) => p.catch((err: unknown) => err as Error)))
@@ -190,7 +197,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
         const inline: AcceptedMessage[] = []
         // A worker lost with this batch unanswered: its share is decoded here, in its place in the order.
         const whole = parts.map((p, i) => (p instanceof Error ? decodeHere(records, i, inline) : p))
-        return finish(records, whole, inline, passText, passLines)
+        return finish(records, [...whole, ...sparkplugPart(records)], inline, passText, passLines)
       })
       tail = done.catch(() => undefined)
       return done

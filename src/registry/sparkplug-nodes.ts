@@ -1,6 +1,13 @@
 import { machineKey } from '../domain/machine-key.js'
-import type { FactoryEntry, MachineEntry } from './registry.js'
-import type { RegistryFile, SparkplugEdgeNodeDef, SparkplugGroupDef, SparkplugMapping } from './registry-schema.js'
+import type { FactoryDef, LineDef, MachineDef, RegistryFile, SparkplugEdgeNodeDef, SparkplugGroupDef, SparkplugMapping, ZoneDef } from './registry-schema.js'
+
+/** A machine with where it is (the shape of registry.ts' MachineEntry, said here so the two files do not import each other). */
+export interface MachineEntry {
+  readonly zone: ZoneDef
+  readonly factory: FactoryDef
+  readonly line: LineDef
+  readonly machine: MachineDef
+}
 
 /** One Sparkplug edge node as the registry maps it (docs/registry.md). */
 export interface SparkplugNodeEntry {
@@ -26,7 +33,7 @@ export interface SparkplugIndex {
 /** Builds the Sparkplug lookups of a registry file; problems are appended to `problems`. */
 export function indexSparkplug(
   file: RegistryFile,
-  factory: (id: string) => FactoryEntry | undefined,
+  factory: (id: string) => { readonly zone: ZoneDef } | undefined,
   machine: (key: string) => MachineEntry | undefined,
   gatewayFactory: (id: string) => string | undefined,
   problems: string[],

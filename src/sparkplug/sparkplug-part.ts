@@ -1,0 +1,42 @@
+import type { AcceptedMessage } from '../pipeline/pipeline.js'
+import type { DecodedPart } from '../pipeline/decode-part.js'
+import type { MessageFrame } from '../spool/message-frame.js'
+import type { SparkplugHost } from './host.js'
+import { isSparkplugTopic } from './topic.js'
+
+/** A part of a batch decoded on this thread, with its accepted messages (one frame may give several). */
+export type SparkplugPart = DecodedPart & { readonly inline: readonly AcceptedMessage[] }
+
+/**
+ * The Sparkplug frames of a batch, in journal order, through the host (docs/sparkplug.md). It
+ * runs on the main thread: an edge node's seq and alias state must see all of its messages, and
+ * the decode workers skip these frames (decode-part.ts). A frame may become several records and
+ * rejections (one per metric that did not fit), each listed against the frame's position.
+ */
+export function decodeSparkplugPart(host: Pick<SparkplugHost, 'handle'>, recordCount: number, framesOf: (record: number) => readonly MessageFrame[] | undefined): SparkplugPart {
+  const texts: string[] = []
+  const accepted: number[] = []
+  const inline: AcceptedMessage[] = []
+  const rejected: DecodedPart['rejected'][number][] = []
+  const acceptedByKind: Record<string, number> = {}
+  for (let r = 0; r < recordCount; r++) {
+    const frames = framesOf(r)
+    if (!frames) continue
+    for (let f = 0; f < frames.length; f++) {
+      const frame = frames[f]!
+      if (!isSparkplugTopic(frame.topic)) continue
+      for (const outcome of host.handle(frame)) {
+        if (outcome.ok) {
+          for (const l of outcome.accepted.lines) texts.push(l)
+          accepted.push(r, f, outcome.accepted.lines.length)
+          inline.push(outcome.accepted)
+          const kind = outcome.accepted.topic.kind
+          acceptedByKind[kind] = (acceptedByKind[kind] ?? 0) + 1
+        } else {
+          rejected.push({ record: r, frame: f, reason: outcome.reason, message: outcome.message, zone: outcome.topic?.zone, factory: outcome.topic?.factory })
+        }
+      }
+    }
+  }
+  return { text: texts.join('\n'), accepted, acceptedByKind, rejected, inline }
+}
