@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { AppError } from '../errors.js'
+import { scaleOutEnvShape, scaleOutProblems, toScaleOutConfig, type ScaleOutConfig } from './scale-out-config.js'
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
@@ -99,6 +100,7 @@ export const envSchema = z.object({
   API_AUTH_FAILURES_PER_MIN: int(1, 100_000).default(30),
   API_CORS_ORIGINS: z.string().default(''),
   API_TRUST_PROXY: z.string().default('false').transform(trustProxy),
+  ...scaleOutEnvShape,
 })
 
 export type Env = z.infer<typeof envSchema>
@@ -144,6 +146,8 @@ export interface Config {
   readonly decodeWorkers: number | 'auto'
   readonly rejections: { readonly max: number; readonly payloadBytes: number }
   readonly api: ApiConfig
+  /** Embedded broker, or worker / API node behind an external broker (docs/scaling-out.md). */
+  readonly scaleOut: ScaleOutConfig
 }
 
 /** PEM files for the TLS and WSS listeners; `caFile` verifies client certificates (mutual TLS). */
@@ -238,7 +242,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     if ((e.INFLUX_USERNAME === undefined) !== (e.INFLUX_PASSWORD === undefined)) {
       problems.push('INFLUX_USERNAME: INFLUX_USERNAME and INFLUX_PASSWORD must be set together')
     }
-    problems.push(...mqttProblems(e))
+    problems.push(...mqttProblems(e), ...scaleOutProblems(e))
   }
   if (problems.length > 0 || !parsed.success) {
     throw new AppError('IIOT_ERR_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: problems })
@@ -345,6 +349,7 @@ function toConfig(e: Env): Config {
       corsOrigins: e.API_CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o.length > 0),
       trustProxy: e.API_TRUST_PROXY,
     },
+    scaleOut: toScaleOutConfig(e),
   }
 }
 
