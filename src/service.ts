@@ -123,6 +123,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       readiness,
       journalStats: () => ({ ...journal.stats(), full: journal.full }),
       rejections,
+      sparkplug,
       metrics,
       log: log.child({ component: 'api' }),
     })

@@ -6,6 +6,7 @@ import type { RegistrySource } from '../registry/registry-store.js'
 import type { LiveStateTable } from '../domain/live-state.js'
 import type { Ingestor } from '../pipeline/ingestor.js'
 import type { ManufacturingReader, MaterialsReader, RecordsReader, TelemetryReader } from '../storage/ports.js'
+import type { SparkplugHost } from '../sparkplug/host.js'
 
 /** What the API needs from the rest of the service; handed to every route plugin. */
 export interface ApiDeps {
@@ -24,6 +25,8 @@ export interface ApiDeps {
   /** Journal figures for the stats endpoint. */
   readonly journalStats: () => { readonly unwrittenRecords: number; readonly unwrittenBytes: number; readonly oldestUnwrittenMs: number | undefined; readonly full: boolean }
   readonly rejections: RejectionStore
+  /** The Sparkplug B host, for commands to edge nodes (docs/sparkplug.md); absent: those routes answer 404. */
+  readonly sparkplug?: Pick<SparkplugHost, 'requestRebirth'>
   readonly metrics: Metrics
   readonly log: Logger
 }

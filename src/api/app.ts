@@ -23,6 +23,7 @@ import { inspectionRoutes, spcRoutes } from './routes/quality.js'
 import { recordsRoutes } from './routes/records.js'
 import { streamRoutes } from './routes/stream.js'
 import { telemetryRoutes } from './routes/telemetry.js'
+import { sparkplugRoutes } from './routes/sparkplug.js'
 
 /** Builds the HTTP API without listening, so tests can `inject()` or listen on port 0. */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -81,6 +82,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await api.register(oeeRoutes, deps)
       await api.register(spcRoutes, deps)
       await api.register(ingestRoutes, deps)
+      await api.register(sparkplugRoutes, deps)
       await api.register(materialsRoutes, deps)
     },
     { prefix: '/api/v1' },

@@ -110,4 +110,23 @@ describe('a real Sparkplug edge node (Eclipse Tahu sparkplug-client)', () => {
     await drained()
     await eventually(async () => ((await stateOf('m2'))?.state === 'running' && (await stateOf('m1'))?.state === 'running' ? true : undefined))
   })
+
+  it('an operator asks for a rebirth through the API: scoped like every call, and the node answers', async () => {
+    const post = (path: string, key: string | null) => fetch(svc.httpUrl + path, { method: 'POST', headers: key ? { authorization: `Bearer ${key}` } : {} })
+    const before = births
+    const res = await post('/api/v1/sparkplug/plant-a/edge-1/rebirth', KEYS.factoryA)
+    expect(res.status).toBe(202)
+    expect(await res.json()).toEqual({ group: 'plant-a', edgeNode: 'edge-1', sent: true })
+    await eventually(() => births > before, 10_000)
+    expect((await post('/api/v1/sparkplug/plant-a/edge-1/rebirth', KEYS.zone)).status).toBe(403)
+    expect((await post('/api/v1/sparkplug/plant-a/edge-9/rebirth', KEYS.all)).status).toBe(404)
+    expect((await post('/api/v1/sparkplug/plant-a/edge-1/rebirth', null)).status).toBe(401)
+  })
+
+  it('a graceful shutdown publishes STATE online: false with the online timestamp', async () => {
+    const online = JSON.parse(stateMessages[0]!) as { timestamp: number }
+    await svc.close()
+    await eventually(() => stateMessages.some((m) => JSON.parse(m).online === false))
+    expect(JSON.parse(stateMessages.find((m) => JSON.parse(m).online === false)!)).toEqual({ online: false, timestamp: online.timestamp })
+  })
 })

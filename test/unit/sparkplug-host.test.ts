@@ -167,6 +167,11 @@ describe('Sparkplug host: seq, reorder window, rebirth', () => {
     h.handle(ndata(2, [{ alias: 99, doubleValue: 1 }]))
     expect(sent).toEqual(['plant-a/edge-1', 'plant-a/edge-1'])
     expect(reasons(h.handle(ddata(3, [{ alias: 1, doubleValue: 1 }])))).toEqual(['no_birth'])
+    // An operator's request obeys the same interval.
+    expect(h.requestRebirth('plant-a', 'edge-1')).toBe(false)
+    clock += 5_000
+    expect(h.requestRebirth('plant-a', 'edge-1')).toBe(true)
+    expect(sent).toHaveLength(3)
   })
 
   it('births survive a restart of the service: data after it resolves against the persisted birth', () => {
