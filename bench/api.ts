@@ -6,6 +6,7 @@ import { freePort, startLocalInfluxd } from '../src/devtools/local-influxd.js'
 import { buildDemoRegistry } from '../src/registry/demo-registry.js'
 import { mulberry32 } from '../src/simulator/prng.js'
 import { LoadGenerator, type LoadGateway } from './lib/load-generator.js'
+import { lineMaterialHistory, lotId, type BenchLine } from './lib/material-history.js'
 import { ServiceProcess } from './lib/service-process.js'
 import type { BenchResult } from './scenario.js'
 
@@ -35,9 +36,8 @@ function* machineHistory(tags: string, idealS: number, fromMs: number, toMs: num
   }
 }
 
-async function seed(influxUrl: string, db: string, machines: { tags: string; idealS: number }[], fromMs: number, toMs: number): Promise<number> {
+async function seed(influxUrl: string, db: string, histories: Iterable<Iterable<string>>): Promise<number> {
   await fetch(`${influxUrl}/query`, { method: 'POST', body: new URLSearchParams({ q: `CREATE DATABASE "${db}"` }) })
-  const rnd = mulberry32(42)
   let points = 0
   let batch: string[] = []
   const inflight = new Set<Promise<void>>()
@@ -46,8 +46,8 @@ async function seed(influxUrl: string, db: string, machines: { tags: string; ide
     if (res.status !== 204) throw new Error(`seed write failed: ${res.status} ${await res.text()}`)
   }
   let lastReport = Date.now()
-  for (const m of machines) {
-    for (const line of machineHistory(m.tags, m.idealS, fromMs, toMs, rnd)) {
+  for (const history of histories) {
+    for (const line of history) {
       batch.push(line)
       if (batch.length === 5000) {
         const p = send(batch).finally(() => inflight.delete(p))
@@ -97,14 +97,17 @@ async function measure(name: string, makeUrl: () => string, apiKey: string, seco
  * about 11.6 M points) straight into InfluxDB, starts the service (which
  * seeds its live table from it), keeps an MQTT ingest load running, and
  * measures latency and throughput of each query with concurrent clients.
+ * `materialsTrace` is a depth-5 backward lot trace over a month of material
+ * movements of the same machines (bench/lib/material-history.ts).
  */
 export async function run(argv: readonly string[]): Promise<BenchResult> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { factories: { type: 'string', default: '20' }, lines: { type: 'string', default: '5' }, machines: { type: 'string', default: '10' }, days: { type: 'string', default: '7' }, seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '4' }, 'ingest-rate': { type: 'string', default: '1000' } },
+    options: { factories: { type: 'string', default: '20' }, lines: { type: 'string', default: '5' }, machines: { type: 'string', default: '10' }, days: { type: 'string', default: '7' }, 'material-days': { type: 'string', default: '30' }, seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '4' }, 'ingest-rate': { type: 'string', default: '1000' } },
   })
   const shape = { zones: 1, factoriesPerZone: Math.min(200, Number(values.factories)), linesPerFactory: Math.min(50, Number(values.lines)), machinesPerLine: Math.min(100, Number(values.machines)) }
   const days = Math.min(30, Number(values.days))
+  const materialDays = Math.min(31, Number(values['material-days']))
   const seconds = Math.min(120, Number(values.seconds))
   const concurrency = Math.min(64, Number(values.concurrency))
   const dir = await mkdtemp(join(tmpdir(), 'iiot-bench-api-'))
@@ -118,7 +121,19 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
     const now = Date.now()
     progress(`seeding ${machines.length} machines x ${days} days`)
     const t0 = performance.now()
-    const points = await seed(influxd.url, 'bench', machines, now - days * 86_400_000, now - 60_000)
+    const rnd = mulberry32(42)
+    const lines = new Map<string, BenchLine & { machines: string[] }>()
+    for (const m of machines) {
+      const key = `${m.factory}/${m.line}`
+      const l = lines.get(key) ?? { tags: m.tags.replace(/,machine=[^,]*/, ',machine=_'), line: m.line, machines: [] }
+      l.machines.push(m.machine)
+      lines.set(key, l)
+    }
+    const materialFrom = Math.floor((now - materialDays * 86_400_000) / 3_600_000) * 3_600_000
+    const points = await seed(influxd.url, 'bench', [
+      ...machines.map((m) => machineHistory(m.tags, m.idealS, now - days * 86_400_000, now - 60_000, rnd)),
+      ...[...lines.values()].map((l) => lineMaterialHistory(l, materialFrom, materialDays - 1)),
+    ])
     progress(`seeded ${points} points in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 
     const [mqttPort, httpPort] = [await freePort(), await freePort()]
@@ -136,6 +151,21 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
     let i = 0
     const pick = () => machines[(i = (i * 7 + 13) % machines.length)]!
     const dayAgo = () => new Date(Date.now() - 86_400_000).toISOString()
+    const traced = [...lines.values()]
+    let j = 0
+    // A finished lot (the line's last machine) from the second half of the month, traced 5 levels back.
+    const traceUrl = () => {
+      const l = traced[(j = (j * 7 + 3) % traced.length)]!
+      const k = Math.floor(((materialDays - 1) * 3) / 2) + (j % 20)
+      // In its factory, as a plant engineer's key (scoped to one factory) asks it (docs/materials.md, "why traces stay fast").
+      const factory = l.tags.split(',')[0]!.slice('factory='.length)
+      return `${httpUrl}/api/v1/materials/lots/${lotId(l, l.machines.length - 1, k)}/trace?factory=${factory}&direction=back&depth=5&start=${new Date(materialFrom - 3_600_000).toISOString()}`
+    }
+    // The trace must find what was seeded, or its latency means nothing.
+    const probe = await fetch(traceUrl(), { headers: { authorization: `Bearer ${apiKey}` } })
+    const probed = (await probe.json()) as { found?: boolean; lots?: number }
+    if (probe.status !== 200 || !probed.found || (probed.lots ?? 0) < 6) throw new Error(`materialsTrace probe: status ${probe.status}, found ${probed.found}, lots ${probed.lots}`)
+    progress(`materialsTrace probe: ${probed.lots} lots in the tree`)
     const result: BenchResult = {
       scenario: 'api',
       points,
@@ -146,6 +176,7 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
       machineTimeline: await measure('machineTimeline', () => { const m = pick(); return `${httpUrl}/api/v1/equipment/timeline?factory=${m.factory}&line=${m.line}&machine=${m.machine}&start=${dayAgo()}` }, apiKey, seconds, concurrency),
       lineOee: await measure('lineOee', () => { const m = pick(); return `${httpUrl}/api/v1/production/oee?factory=${m.factory}&line=${m.line}&start=${dayAgo()}` }, apiKey, seconds, concurrency),
       lineOeeByShift: await measure('lineOeeByShift', () => { const m = pick(); return `${httpUrl}/api/v1/production/oee?factory=${m.factory}&line=${m.line}&start=${dayAgo()}&by=shift` }, apiKey, seconds, concurrency),
+      materialsTrace: await measure('materialsTrace', traceUrl, apiKey, seconds, concurrency),
       spc: await measure('spc', () => { const m = pick(); return `${httpUrl}/api/v1/quality/spc?factory=${m.factory}&line=${m.line}&machine=${m.machine}&characteristic=bore.diameter&start=${dayAgo()}` }, apiKey, seconds, concurrency),
     }
     if (gen) result.ingestAcked = gen.stats().acked

@@ -67,6 +67,11 @@ describe('materials and traceability over a hand-built week', () => {
     const f1 = await get(`/api/v1/materials/lots/F-1/trace?depth=5&${window}`)
     expect(shape(f1.body.tree)).toEqual({ 'F-1': [{ 'W-1': ['S-STEEL-1'] }, 'S-BOLT-1'] })
     expect(find(f1.body.tree, 'S-STEEL-1').link).toMatchObject({ quantity: 40, start: at(0, 8), end: at(0, 9) })
+    // S-STEEL-2 went into line 2, but was received on line 1: found in the factory once the line has no origin for it.
+    const f3 = await get(`/api/v1/materials/lots/F-3/trace?depth=5&${window}`)
+    expect(shape(f3.body.tree)).toEqual({ 'F-3': [{ 'W-3': ['S-STEEL-2'] }, 'S-BOLT-1'] })
+    expect(find(f3.body.tree, 'S-STEEL-2').origins).toEqual([expect.objectContaining({ movement: 'received', line: 'l1', machine: 'm1' })])
+    expect(find(f3.body.tree, 'S-BOLT-1').origins).toEqual([expect.objectContaining({ movement: 'received', line: 'l1', machine: 'm2' })])
     const shallow = await get(`/api/v1/materials/lots/F-1/trace?depth=1&${window}`)
     expect(shape(shallow.body.tree)).toEqual({ 'F-1': ['W-1', 'S-BOLT-1'] })
   })
@@ -120,6 +125,13 @@ describe('materials and traceability over a hand-built week', () => {
       ['l1', 'm1', [['S-STEEL-2', 'steel', 20, 'kg']]],
       ['l1', 'm2', [['S-BOLT-1', 'bolt', 425, 'pcs']]],
     ])
+  })
+
+  it('answers text that looks like InfluxQL as data (bound parameters)', async () => {
+    const sneaky = encodeURIComponent(`WO-A2' OR "work_order" =~ /.*/ OR 'x'='x`)
+    const { status, body } = await get(`/api/v1/materials/consumption?factory=fa&workOrder=${sneaky}&${window}`)
+    expect(status).toBe(200)
+    expect(body.workOrders).toEqual([])
   })
 
   it('applies API key scopes', async () => {
