@@ -5,6 +5,7 @@ import { connectGateway, encode, publish } from '../helpers/gateway.js'
 import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
 import { materialRegistry, materialWeek, materialWeekInspections } from '../helpers/material-week.js'
 import { apiGet, eventually, startTestService, type TestService } from '../helpers/service.js'
+import { openSseStream } from '../helpers/sse.js'
 
 /** The hand-built week of test/helpers/material-week.ts, through real MQTT into a real InfluxDB, read back by the materials API. */
 let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
@@ -142,5 +143,22 @@ describe('materials and traceability over a hand-built week', () => {
     expect((await get('/api/v1/materials/consumption?factory=fa', KEYS.zone)).status).toBe(403)
     expect((await get(`/api/v1/materials/lots/F-2/trace?${window}`, KEYS.factoryA)).body.found).toBe(true)
     expect((await get('/api/v1/materials/lots/bad%20lot/trace', KEYS.all)).status).toBe(400)
+  })
+
+  it('carries material events on the live stream, in scope', async () => {
+    const mine = await openSseStream(svc.httpUrl, '/api/v1/stream?kinds=material', KEYS.factoryA)
+    const other = await openSseStream(svc.httpUrl, '/api/v1/stream?kinds=material', KEYS.zone)
+    try {
+      const tsMs = Date.now()
+      await publish(gw, 'iiot/v1/za/fa/l1/m1/material', encode('material', { seq: 99, sentTsMs: tsMs, movements: [{ movement: 2, material: 'steel', lot: 'S-LIVE', quantity: 5, unit: 'kg', tsMs }] }))
+      await eventually(() => mine.events.length >= 1)
+      expect(mine.events[0]!.event).toBe('material')
+      expect(mine.events[0]!.data).toMatchObject({ factory: 'fa', line: 'l1', machine: 'm1', kind: 'material', message: { seq: 99, movements: [{ movement: 'loaded', material: 'steel', lot: 'S-LIVE', quantity: 5, unit: 'kg', workOrder: null, tsMs }] } })
+      await new Promise((r) => setTimeout(r, 200))
+      expect(other.events).toEqual([])
+    } finally {
+      await mine.close()
+      await other.close()
+    }
   })
 })

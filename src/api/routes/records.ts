@@ -14,7 +14,7 @@ export const recordsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
         tags: ['records'],
         summary: 'Stored points of one kind, as written',
         description:
-          'The raw inputs behind every figure: points of telemetry, state, production, quality or connectivity in a scope and window, with their tags and fields. Bounded by `limit`; page with a narrower window.',
+          'The raw inputs behind every figure: points of telemetry, state, production, quality, material or connectivity in a scope and window, with their tags and fields. Bounded by `limit`; page with a narrower window.',
         security: [{ bearerAuth: [] }],
         params: z.object({ kind: z.enum(KINDS) }),
         querystring: z.object({
