@@ -11,6 +11,7 @@ import { qualityPage } from './pages/quality.js'
 import { parkPage } from './pages/park.js'
 import { reportPage } from './pages/report.js'
 import { healthPage } from './pages/health.js'
+import { tracePage } from './pages/trace.js'
 
 const PAGES: Record<string, { title: string; page: Page }> = {
   floor: { title: 'Floor board', page: floorPage },
@@ -20,6 +21,7 @@ const PAGES: Record<string, { title: string; page: Page }> = {
   park: { title: 'Park overview', page: parkPage },
   report: { title: 'Yearly report', page: reportPage },
   health: { title: 'Ingest health', page: healthPage },
+  trace: { title: 'Lot trace', page: tracePage },
 }
 
 const app = document.getElementById('app')!

@@ -6,6 +6,7 @@ import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
 import { materialRegistry, materialWeek, materialWeekInspections } from '../helpers/material-week.js'
 import { apiGet, eventually, startTestService, type TestService } from '../helpers/service.js'
 import { openSseStream } from '../helpers/sse.js'
+import { ensureConsoleBuilt, launchBrowser, openConsole, screenshot } from '../helpers/browser.js'
 
 /** The hand-built week of test/helpers/material-week.ts, through real MQTT into a real InfluxDB, read back by the materials API. */
 let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
@@ -161,4 +162,24 @@ describe('materials and traceability over a hand-built week', () => {
       await other.close()
     }
   })
+
+  it('shows a trace in the console: the bad supplier lot forward to both finished lots, with their failed inspections', async () => {
+    await ensureConsoleBuilt()
+    const browser = await launchBrowser()
+    try {
+      const { page, errors } = await openConsole(browser, svc.httpUrl, KEYS.factoryA, '#/trace?factory=fa&lot=S-STEEL-2&direction=forward&depth=5')
+      await page.waitForSelector('#trace li[data-lot="F-3"]', { timeout: 15_000 })
+      const lots = await page.$$eval('#trace li', (els) => els.map((e) => e.getAttribute('data-lot')))
+      expect(lots).toEqual(['S-STEEL-2', 'W-2', 'F-2', 'W-3', 'F-3'])
+      expect(await page.$eval('#trace li[data-lot="F-3"]', (e) => e.className)).toBe('failed')
+      expect(await page.textContent('#trace li[data-lot="F-3"]')).toContain('1 inspection(s): 0 passed, 1 failed')
+      await screenshot(page, 'console-trace')
+      await page.goto(`${svc.httpUrl}/console/#/trace?factory=fa&lot=Q-1&depth=5`)
+      await page.waitForSelector('#cycles')
+      expect(await page.textContent('#cycles')).toContain('Q-1 → Q-2 → Q-1')
+      expect(errors).toEqual([])
+    } finally {
+      await browser.close()
+    }
+  }, 120_000)
 })
