@@ -57,6 +57,7 @@ esac
 cat >&2 <<MSG
 
   iiot-ingest is running: $reach.
+    Console    $api/console/   (paste the API key below; start with the floor board of z1-f1)
     API        $api/api/v1   (OpenAPI: $api/docs)
     MQTT       $mqtt_url  ws://$(local_addr "$MQTT_HOST"):${MQTT_WS_PORT:-8083}
     InfluxDB   $INFLUX_URL

@@ -24,6 +24,8 @@ export function timeChart(target: HTMLElement, opts: { title: string; xsMs: numb
       width: opts.width,
       height: opts.height ?? 260,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), opts.timeZone),
+      // 24-hour clock, as on the shop floor.
+      fmtDate: (tpl) => uPlot.fmtDate(tpl.replace(/\{h\}/g, '{HH}').replace(/\{aa\}/g, '')),
       cursor: { drag: { x: true, y: false, setScale: false }, ...(opts.syncKey ? { sync: { key: opts.syncKey } } : {}) },
       // The whole requested window, so a machine that only just started reporting shows where its data begins.
       scales: { x: { time: true, ...(opts.rangeMs ? { range: [opts.rangeMs[0] / 1000, opts.rangeMs[1] / 1000] as uPlot.Range.MinMax } : {}) } },
