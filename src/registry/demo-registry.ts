@@ -18,6 +18,32 @@ export interface SimulatorCredentials {
   }[]
 }
 
+/**
+ * How the simulator speaks Sparkplug B (`simulate --protocol sparkplug`, docs/sparkplug.md): each
+ * factory is a group, its gateway the edge node, each machine a device `{line}.{machine}`, and
+ * these metric names carry its state (the iiot/v1 state numbers), counters, cycle time and
+ * inspections.
+ */
+export const DEMO_SPARKPLUG_MAPPING = {
+  state: {
+    metric: 'State',
+    values: {
+      '1': { state: 'running' }, '2': { state: 'idle' }, '3': { state: 'setup' }, '4': { state: 'planned_stop' },
+      '5': { state: 'unplanned_stop' }, '6': { state: 'fault' }, '7': { state: 'offline' },
+    },
+  },
+  goodCount: 'Counts/Good',
+  rejectCount: 'Counts/Reject',
+  cycleTime: 'Cycle/Time',
+  inspections: [
+    { metric: 'Quality/bore.diameter', characteristic: 'bore.diameter', lsl: 24.95, usl: 25.05, target: 25.0, unit: 'mm' },
+    { metric: 'Quality/surface.roughness', characteristic: 'surface.roughness', usl: 1.6, target: 0.8, unit: 'um' },
+  ],
+} as const
+
+/** The Sparkplug device id of a machine in the demo convention. */
+export const demoDeviceId = (line: string, machine: string): string => `${line}.${machine}`
+
 const ZONE_NAMES = ['Saigon Hi-Tech Park', 'VSIP Binh Duong', 'Long Hau Industrial Park', 'Hiep Phuoc Industrial Park']
 const SHIFTS = [
   { name: 'morning', start: '06:00', end: '14:00' },
@@ -54,6 +80,12 @@ export async function buildDemoRegistry(shape: DemoShape, mqttUrl: string): Prom
       const gateway = `gw-${factory}`
       const secret = await addGateway(doc, gateway, factory)
       credentials.gateways.push({ id: gateway, secret, zone, factory, lines })
+      ;(doc.sparkplug ??= { groups: [] }).groups!.push({
+        id: factory,
+        factory,
+        edgeNodes: [{ id: gateway, gateway, devices: lines.flatMap((l) => l.machines.map((m) => ({ id: demoDeviceId(l.id, m.id), line: l.id, machine: m.id }))) }],
+        mapping: structuredClone(DEMO_SPARKPLUG_MAPPING) as never,
+      })
     }
   }
   const apiKey = await addApiKey(doc, 'demo-admin', { all: true }, 'demo key with access to everything')

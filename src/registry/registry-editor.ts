@@ -9,8 +9,10 @@ import { hashSecret, newSecret } from './secret-hash.js'
  */
 export type RegistryDoc = {
   zones: { id: string; name?: string | undefined; factories: FactoryDoc[] }[]
-  gateways: { id: string; factory: string; secretHash: string }[]
+  gateways: { id: string; factory: string; secretHash: string; brokerHash?: string }[]
   apiKeys: { id: string; name?: string | undefined; secretHash: string; scope: ApiKeyScope }[]
+  /** Kept as it is: the CLI does not edit the Sparkplug mapping (docs/sparkplug.md). */
+  sparkplug?: RegistryFileInput['sparkplug']
 }
 type FactoryDoc = { id: string; name?: string | undefined; timezone?: string; shifts?: { name: string; start: string; end: string }[]; lines: LineDoc[] }
 type LineDoc = { id: string; name?: string | undefined; machines: { id: string; name?: string | undefined; idealCycleTimeS: number }[] }
@@ -20,7 +22,7 @@ export function emptyRegistry(): RegistryDoc {
 }
 
 export function normalize(raw: RegistryFileInput): RegistryDoc {
-  return { zones: (raw.zones ?? []) as RegistryDoc['zones'], gateways: raw.gateways ?? [], apiKeys: (raw.apiKeys ?? []) as RegistryDoc['apiKeys'] }
+  return { zones: (raw.zones ?? []) as RegistryDoc['zones'], gateways: raw.gateways ?? [], apiKeys: (raw.apiKeys ?? []) as RegistryDoc['apiKeys'], ...(raw.sparkplug ? { sparkplug: raw.sparkplug } : {}) }
 }
 
 /** Throws IIOT_ERR_REGISTRY_INVALID with every problem when the document is not a valid registry. */

@@ -1,6 +1,7 @@
 import type { MessageTypes } from '../pipeline/proto-schema.js'
 import type { PlannedGateway } from './credentials.js'
 import { createGatewayClient, type GatewayClient } from './gateway-client.js'
+import { createSparkplugGatewayClient } from './sparkplug-gateway-client.js'
 import { CONNECTIVITY_INTERVAL_MS, createLinkModel } from './link-model.js'
 import { createMachineModel, type MachineModel } from './machine-model.js'
 import { createLineFlow, type LineFlow } from './material-flow.js'
@@ -19,6 +20,8 @@ export interface RunnerOptions {
   readonly types: MessageTypes
   readonly stats: Stats
   readonly log: (line: string) => void
+  /** iiot/v1 protobuf, Sparkplug B (docs/sparkplug.md), or mixed: every second gateway speaks Sparkplug. */
+  readonly protocol?: 'iiot' | 'sparkplug' | 'mixed'
 }
 
 export interface Simulation {
@@ -61,8 +64,9 @@ export function startSimulation(opts: RunnerOptions): Simulation {
   const machines: MachineSlot[] = []
   const gateways: GatewaySlot[] = []
 
-  for (const { gateway, factoryIndex, machines: planned } of opts.plan) {
-    const client = createGatewayClient({ url: opts.url, gateway, qos: opts.qos, types: opts.types, stats: opts.stats, log: opts.log })
+  for (const [index, { gateway, factoryIndex, machines: planned }] of opts.plan.entries()) {
+    const sparkplug = opts.protocol === 'sparkplug' || (opts.protocol === 'mixed' && index % 2 === 1)
+    const client = (sparkplug ? createSparkplugGatewayClient : createGatewayClient)({ url: opts.url, gateway, qos: opts.qos, types: opts.types, stats: opts.stats, log: opts.log })
     const link = createLinkModel(factoryIndex, deriveSeed(opts.seed, `gateway/${gateway.zone}/${gateway.factory}/${gateway.id}`))
     gateways.push({ client, link, nextReportAt: startMs + phase.range(0, 2_000) })
     const flows = new Map<string, LineFlow>()

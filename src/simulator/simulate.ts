@@ -15,6 +15,8 @@ Publishes simulated factory data over MQTT with each gateway's credentials.
   --duration <s>        stop after this many seconds; 0 = until SIGINT/SIGTERM (default 0)
   --seed <int>          random seed; the same seed repeats the same run (default 1)
   --qos <0|1>           MQTT QoS of every publish (default 1)
+  --protocol <p>        iiot (iiot/v1 protobuf), sparkplug (each gateway a Sparkplug B edge
+                        node, docs/sparkplug.md) or mixed (every second gateway) (default iiot)
   --max-machines <n>    simulate only the first n machines of the file
   --quiet               no progress lines on stderr
   -h, --help            this text
@@ -31,6 +33,7 @@ interface Args {
   durationS: number
   seed: number
   qos: 0 | 1
+  protocol: 'iiot' | 'sparkplug' | 'mixed'
   maxMachines: number
   quiet: boolean
 }
@@ -42,6 +45,11 @@ function numberArg(name: string, raw: string | undefined, fallback: number, chec
   const n = Number(raw)
   if (raw.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${what}, got "${raw}"`)
   return n
+}
+
+function protocolArg(raw: string): Args['protocol'] {
+  if (raw === 'iiot' || raw === 'sparkplug' || raw === 'mixed') return raw
+  throw new UsageError(`--protocol must be iiot, sparkplug or mixed, got "${raw}"`)
 }
 
 function parseCli(argv: string[]): Args | 'help' {
@@ -56,6 +64,7 @@ function parseCli(argv: string[]): Args | 'help' {
       duration: { type: 'string' },
       seed: { type: 'string' },
       qos: { type: 'string' },
+      protocol: { type: 'string', default: 'iiot' },
       'max-machines': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -70,6 +79,7 @@ function parseCli(argv: string[]): Args | 'help' {
     durationS: numberArg('duration', values.duration, 0, (n) => n >= 0, 'a number of seconds >= 0'),
     seed: numberArg('seed', values.seed, 1, (n) => Number.isInteger(n), 'an integer'),
     qos: numberArg('qos', values.qos, 1, (n) => n === 0 || n === 1, '0 or 1') as 0 | 1,
+    protocol: protocolArg(values.protocol),
     maxMachines: numberArg('max-machines', values['max-machines'], Number.POSITIVE_INFINITY, (n) => Number.isInteger(n) && n >= 1, 'a positive integer'),
     quiet: values.quiet,
   }
@@ -97,11 +107,11 @@ async function main(argv: string[]): Promise<{ code: number; summary?: string }>
   const url = args.url ?? credentials.mqttUrl
   if (!/^(mqtts?|wss?|tcp|ssl):\/\/[^/]/.test(url)) throw new Error(`broker URL "${url}" must look like mqtt://host:port`)
   if (machineCount === 0) log('warning: the credentials file lists no machines; only connectivity is published')
-  log(`${plan.length} gateway(s), ${machineCount} machine(s) -> ${url}, ~${Math.round(args.rate * machineCount)} telemetry msg/s, qos ${args.qos}, seed ${args.seed}`)
+  log(`${plan.length} gateway(s), ${machineCount} machine(s) -> ${url}, ~${Math.round(args.rate * machineCount)} telemetry msg/s, ${args.protocol}, qos ${args.qos}, seed ${args.seed}`)
 
   const stats = createStats()
   const startMs = Date.now()
-  const sim = startSimulation({ plan, url, qos: args.qos, rate: args.rate, samples: args.samples, seed: args.seed, types: messageTypes(), stats, log })
+  const sim = startSimulation({ plan, url, qos: args.qos, protocol: args.protocol, rate: args.rate, samples: args.samples, seed: args.seed, types: messageTypes(), stats, log })
 
   let prev = { published: 0, atMs: startMs }
   const progress = args.quiet
