@@ -1,5 +1,6 @@
 import { buildTrace, nextLot, type LotLink, type LotOrigin, type TraceDirection, type TraceNode, type TraceTree } from '../domain/genealogy.js'
 import { linksOf, lotUses, originsByLot, orderKey, type LotUse } from '../domain/material-movements.js'
+import type { StateInterval } from '../domain/state-timeline.js'
 import type { InspectionRow, MaterialsReader, MovementQuery, Scope } from '../storage/ports.js'
 import { isoOf } from './history.js'
 
@@ -148,17 +149,22 @@ export function qualitySummary(rows: readonly InspectionRow[]): QualitySummary {
 const span = (x: { firstMs: number; lastMs: number }) => ({ start: isoOf(x.firstMs), end: isoOf(x.lastMs) })
 const machine = (x: { zone: string; factory: string; line: string; machine: string }) => ({ zone: x.zone, factory: x.factory, line: x.line, machine: x.machine })
 
-/** A node as the API answers it (docs/api.md). */
-export function nodeJson(n: TraceNode, inspections: ReadonlyMap<string, InspectionRow[]>): object {
+const stateJson = (i: StateInterval) => ({ state: i.state, reason: i.reason || null, start: isoOf(i.startMs), end: isoOf(i.endMs), durationS: i.durationMs / 1000 })
+
+/** A node as the API answers it (docs/api.md); `states`, when asked for, by `orderKey` of a producing work order. */
+export function nodeJson(n: TraceNode, inspections: ReadonlyMap<string, InspectionRow[]>, states?: ReadonlyMap<string, StateInterval[]>): object {
   const rows = inspections.get(n.lot) ?? []
   return {
     lot: n.lot,
     material: n.origins[0]?.material ?? (n.via && n.via.input === n.lot ? n.via.material : null),
-    origins: n.origins.map((o) => ({ movement: o.movement, ...machine(o), workOrder: o.workOrder, quantity: o.quantity, unit: o.unit, ...span(o) })),
+    origins: n.origins.map((o) => {
+      const during = states && o.movement === 'produced' ? { machineStates: (states.get(orderKey(o)) ?? []).map(stateJson) } : {}
+      return { movement: o.movement, ...machine(o), workOrder: o.workOrder, quantity: o.quantity, unit: o.unit, ...span(o), ...during }
+    }),
     link: n.via && { ...machine(n.via), workOrder: n.via.workOrder, consumedLot: n.via.input, quantity: n.via.quantity, unit: n.via.unit, ...span(n.via) },
     cycle: n.cycle,
     quality: qualitySummary(rows),
     inspections: rows.slice(0, INSPECTIONS_LISTED),
-    children: n.children.map((c) => nodeJson(c, inspections)),
+    children: n.children.map((c) => nodeJson(c, inspections, states)),
   }
 }

@@ -24,6 +24,9 @@ beforeAll(async () => {
   let seq = 0
   for (const m of materialWeek(day0)) await publish(gw, m.topic, encode('material', { seq: ++seq, sentTsMs: Date.now(), movements: m.movements }))
   for (const q of materialWeekInspections(day0)) await publish(gw, q.topic, encode('quality', { seq: ++seq, sentTsMs: Date.now(), inspections: q.inspections }))
+  // l1/m2 during WO-A2 (day 3, 08:00-12:00): running, a jam from 09:00 to 10:00, running again.
+  const h = (hour: number) => day0 + 3 * DAY + hour * 3_600_000
+  await publish(gw, 'iiot/v1/za/fa/l1/m2/state', encode('state', { seq: ++seq, sentTsMs: Date.now(), changes: [{ state: 1, tsMs: h(7) }, { state: 6, reasonCode: 'jam', alarmCodes: ['A7'], tsMs: h(9) }, { state: 1, tsMs: h(10) }] }))
   await eventually(() => svc.journal.stats().unwrittenRecords === 0, 20_000)
 }, 60_000)
 
@@ -75,6 +78,14 @@ describe('materials and traceability over a hand-built week', () => {
     expect(find(f3.body.tree, 'S-STEEL-2').origins).toEqual([expect.objectContaining({ movement: 'received', line: 'l1', machine: 'm1' })])
     expect(find(f3.body.tree, 'S-BOLT-1').origins).toEqual([expect.objectContaining({ movement: 'received', line: 'l1', machine: 'm2' })])
     const shallow = await get(`/api/v1/materials/lots/F-1/trace?depth=1&${window}`)
+    expect(shallow.body.tree.origins[0].machineStates).toBeUndefined()
+    // What the machine was doing while it made the lot: its work order's span, first consumption to production.
+    const withStates = await get(`/api/v1/materials/lots/F-2/trace?depth=1&states=true&${window}`)
+    expect(withStates.body.tree.origins[0].machineStates).toEqual([
+      { state: 'running', reason: null, start: at(3, 8), end: at(3, 9), durationS: 3600 },
+      { state: 'fault', reason: 'jam', start: at(3, 9), end: at(3, 10), durationS: 3600 },
+      { state: 'running', reason: null, start: at(3, 10), end: at(3, 12), durationS: 7200 },
+    ])
     expect(shape(shallow.body.tree)).toEqual({ 'F-1': ['W-1', 'S-BOLT-1'] })
   })
 

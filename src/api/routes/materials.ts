@@ -5,6 +5,7 @@ import { consumptionByWorkOrder, loadedNow } from '../../domain/material-invento
 import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
 import { isoOf } from '../history.js'
+import { workOrderStates } from '../materials-states.js'
 import { nodeJson, traceLot } from '../materials-trace.js'
 import { durationMs, durationParam, resolveWindow, scopeQuery, timeParam } from '../params.js'
 import { resolveScope } from '../scope.js'
@@ -34,6 +35,7 @@ export const materialsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
           depth: z.coerce.number().int().min(1).max(20).default(5),
           start: timeParam.optional().describe('default: end minus 30 days'),
           end: timeParam.optional().describe('default: now'),
+          states: z.enum(['true', 'false']).default('false').describe("true: each producing work order's machine states over its span (first consumption to last production)"),
         }),
       },
     },
@@ -52,7 +54,7 @@ export const materialsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
         lots: t.tree.nodes,
         cycles: t.tree.cycles,
         truncated: t.truncated,
-        tree: nodeJson(t.tree.root, t.inspections),
+        tree: nodeJson(t.tree.root, t.inspections, q.states === 'true' ? await workOrderStates(deps, t.tree.root) : undefined),
       }
     },
   )
