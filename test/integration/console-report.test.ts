@@ -100,7 +100,7 @@ describe('ingest health', () => {
       expect(await page.locator('#rejections tbody tr').first().textContent()).toContain('decode_error')
       expect(await page.locator('#rejected-by-reason').textContent()).toContain('decode_error')
       // The second refresh gives rates: the simulator keeps messages coming.
-      await page.waitForFunction(() => Number(document.querySelector('[data-kpi="messages/s"] b')?.textContent) > 0, undefined, { timeout: 15_000 })
+      await eventually(async () => Number(await page.locator('[data-kpi="messages/s"] b').textContent()) > 0, 15_000, 250)
       await screenshot(page, 'health')
       expect(errors).toEqual([])
     } finally {
