@@ -5,8 +5,8 @@ import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
 import { scopeQuery } from '../params.js'
 import { machinesInScope, resolveScope, type MachineInScope } from '../scope.js'
-
-const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString())
+import { MachineStateJson, machineStateView, type MachineStateView } from '../state-json.js'
+import type { MachineLive } from '../../domain/live-state.js'
 
 const machineState = z.object({
   zone: z.string(),
@@ -22,29 +22,18 @@ const machineState = z.object({
   online: z.boolean(),
 })
 
+const isOnline = (deps: ApiDeps, e: Readonly<MachineLive> | undefined, nowMs: number) => e?.lastSeenMs !== undefined && nowMs - e.lastSeenMs <= deps.config.offlineAfterMs
+
 /** The current state of machines, from the live table: no query, O(machines). */
-export function currentStates(deps: ApiDeps, machines: readonly MachineInScope[], nowMs: number): z.infer<typeof machineState>[] {
+export function currentStates(deps: ApiDeps, machines: readonly MachineInScope[], nowMs: number): MachineStateView[] {
   return machines.map((m) => {
     const e = deps.live.get(machineKey(m.zone, m.factory, m.line, m.machine))
-    const online = e?.lastSeenMs !== undefined && nowMs - e.lastSeenMs <= deps.config.offlineAfterMs
-    return {
-      zone: m.zone,
-      factory: m.factory,
-      line: m.line,
-      machine: m.machine,
-      state: !online ? 'offline' : (e?.state ?? 'unknown'),
-      reportedState: e?.state ?? null,
-      // The live table keeps '' for no reason code, as decoded; the API says absent with null (docs/api.md).
-      reason: e?.reason || null,
-      alarms: [...(e?.alarms ?? [])],
-      since: iso(e?.sinceMs),
-      lastSeen: iso(e?.lastSeenMs),
-      online,
-    }
+    return machineStateView(m, e, isOnline(deps, e, nowMs))
   })
 }
 
 export const equipmentRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
+  const stateJson = new MachineStateJson()
   app.get(
     '/hierarchy',
     {
@@ -97,14 +86,22 @@ export const equipmentRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
         response: { 200: z.object({ at: z.string(), count: z.number(), byState: z.record(z.string(), z.number()), machines: z.array(machineState) }) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const registry = deps.registry.current()
       const scope = resolveScope(registry, apiKeyOf(request), request.query)
       const now = Date.now()
-      const machines = currentStates(deps, machinesInScope(registry, scope), now)
       const byState: Record<string, number> = {}
-      for (const m of machines) byState[m.state] = (byState[m.state] ?? 0) + 1
-      return { at: new Date(now).toISOString(), count: machines.length, byState, machines }
+      const parts: string[] = []
+      for (const m of machinesInScope(registry, scope)) {
+        const key = machineKey(m.zone, m.factory, m.line, m.machine)
+        const e = deps.live.get(key)
+        const { json, shown } = stateJson.of(key, m, e, isOnline(deps, e, now))
+        parts.push(json)
+        byState[shown] = (byState[shown] ?? 0) + 1
+      }
+      // Already JSON (the schema above documents it): Fastify sends a string as it is.
+      const body = `{"at":"${new Date(now).toISOString()}","count":${parts.length},"byState":${JSON.stringify(byState)},"machines":[${parts.join(',')}]}`
+      return reply.type('application/json; charset=utf-8').send(body as never)
     },
   )
 

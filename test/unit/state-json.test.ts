@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest'
+import { MachineStateJson, machineStateView } from '../../src/api/state-json.js'
+import { LiveStateTable } from '../../src/domain/live-state.js'
+import type { MachineState } from '../../src/domain/records.js'
+
+const SEEDED_ALARMS = ['S1']
+
+describe('equipment/state JSON, cached per machine', () => {
+  it('always equals the state built afresh, through seeds, reports, repeated reports, alarms and going offline', () => {
+    const live = new LiveStateTable()
+    const cache = new MachineStateJson()
+    const machines = Array.from({ length: 6 }, (_, i) => ({ zone: 'z', factory: 'f', line: 'l', machine: `m${i}`, idealCycleTimeS: 1 }))
+    const states: MachineState[] = ['running', 'idle', 'down', 'setup']
+    let seed = 7
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
+    let now = 1_700_000_000_000
+    let rebuilt = 0
+    for (let step = 0; step < 2000; step++) {
+      const m = machines[rand(machines.length)]!
+      const key = `z/f/l/${m.machine}`
+      now += rand(3) * 1000
+      switch (rand(5)) {
+        case 0:
+          live.seen(key, now)
+          break
+        case 1:
+        case 2:
+          live.applyState(key, { state: states[rand(states.length)]!, reasonCode: rand(2) ? '' : `R${rand(3)}`, alarmCodes: rand(3) ? [] : [`A${rand(4)}`], tsMs: now - rand(5) * 1000 })
+          break
+        case 3:
+          // The same alarms array each time: only "since" tells this seed from the last one.
+          live.seed(key, { stateTsMs: now - 20_000, state: 'idle', reason: 'seeded', alarms: SEEDED_ALARMS, sinceMs: now - 30_000 - rand(100) * 1000 })
+          break
+        default:
+          break // nothing changes: the cached JSON is served
+      }
+      for (const x of machines) {
+        const k = `z/f/l/${x.machine}`
+        const e = live.get(k)
+        const online = e?.lastSeenMs !== undefined && now - e.lastSeenMs <= 5000
+        const before = cache.of(k, x, e, online)
+        const fresh = machineStateView(x, e, online)
+        expect(before.json).toBe(JSON.stringify(fresh))
+        expect(before.shown).toBe(fresh.state)
+        if (cache.of(k, x, e, online) !== before) rebuilt++
+      }
+    }
+    // Asked twice with nothing changed in between, the second answer is the cached one.
+    expect(rebuilt).toBe(0)
+  })
+})
