@@ -84,6 +84,8 @@ function route(): void {
     Object.entries(PAGES).map(([id, p]) => h('a', { href: `#/${id}${params.factory ? `?factory=${encodeURIComponent(params.factory)}` : ''}`, class: id === name ? 'active' : undefined }, p.title)),
     h('button', { type: 'button', class: 'logout', onclick: () => (setApiKey(null), askKey()) }, 'Forget key'),
   )
+  // Wall mode (&wall=1): the page alone, for a screen on the shop floor.
+  document.body.classList.toggle('wall', params.wall === '1')
   app.replaceChildren(nav, main)
   document.title = `${PAGES[name]!.title} · iiot-ingest`
   try {

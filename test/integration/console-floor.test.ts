@@ -92,6 +92,33 @@ describe('floor board', () => {
   })
 })
 
+describe('live stream', () => {
+  it('reconnects when the stream ends, sending Last-Event-ID, and applies the events it received', async () => {
+    const { page, errors } = await openConsole(browser, svc.httpUrl, KEYS.all, '#/floor')
+    try {
+      const streams: (string | undefined)[] = []
+      let first = true
+      // The first stream is a short one that ends after an event with id 7; the next goes to the service.
+      await page.route('**/api/v1/stream?*', async (route) => {
+        streams.push(route.request().headers()['last-event-id'])
+        if (!first) return route.continue()
+        first = false
+        const data = { zone: 'za', factory: 'fa', line: 'l1', machine: 'm2', kind: 'state', gateway: 'gw-a', message: { kind: 'state', seq: 9, changes: [{ state: 'setup', reasonCode: 'changeover', alarmCodes: [], tsMs: Date.now() }] } }
+        await route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: `retry: 200\n: connected\n\nid: 7\nevent: state\ndata: ${JSON.stringify(data)}\n\n` })
+      })
+      await page.goto(`${svc.httpUrl}/console/#/floor?factory=fa&wall=1`)
+      await page.waitForSelector('.tile[data-machine="l1/m2"][data-state="setup"]')
+      await eventually(() => streams.length >= 2, 10_000)
+      expect(streams.slice(0, 2)).toEqual([undefined, '7'])
+      await page.waitForSelector('#live-status:text("live")')
+      expect(await page.locator('nav').isVisible()).toBe(false)
+      expect(errors).toEqual([])
+    } finally {
+      await page.context().close()
+    }
+  })
+})
+
 describe('machine page', () => {
   it('shows the timeline, downtime, telemetry and counts the API gives for the same window', async () => {
     await eventually(() => svc.journal.stats().unwrittenRecords === 0)
