@@ -18,6 +18,16 @@ function chunks<T>(items: readonly T[], n: number): T[][] {
   return out
 }
 
+/** A statement's window and scope conditions, its parameter names suffixed with `i` so several statements share one request. */
+function windowAndScope(i: number, scope: Scope, startMs: number, endMs: number): { where: string[]; params: BindParams } {
+  const scoped: BindParams = {}
+  const where = scopeConditions(scope, scoped).map((c) => c.replace(/\$(\w+)/, (_, name: string) => `$${name}${i}`))
+  const params: BindParams = { [`s${i}`]: iso(startMs), [`e${i}`]: iso(endMs) }
+  for (const [k, v] of Object.entries(scoped)) params[`${k}${i}`] = v
+  where.push(`time >= $s${i}`, `time < $e${i}`)
+  return { where, params }
+}
+
 function columns(s: InfluxSeries): (row: unknown[], name: string) => unknown {
   const index = new Map(s.columns.map((c, i) => [c, i]))
   return (row, name) => {
@@ -47,11 +57,7 @@ export function createInfluxMaterialsReader(client: InfluxQLClient): MaterialsRe
     async movements(query: MovementQuery, limit) {
       if (query.movements.length === 0 || query.lots?.length === 0 || query.orders?.length === 0) return { rows: [], truncated: false }
       const base = (i: number): { where: string[]; params: BindParams } => {
-        const params: BindParams = { [`s${i}`]: iso(query.startMs), [`e${i}`]: iso(query.endMs) }
-        const scoped: BindParams = {}
-        const where = scopeConditions(query.scope, scoped).map((c) => c.replace(/\$(\w+)/, (_, name: string) => `$${name}${i}`))
-        for (const [k, v] of Object.entries(scoped)) params[`${k}${i}`] = v
-        where.push(`time >= $s${i}`, `time < $e${i}`)
+        const { where, params } = windowAndScope(i, query.scope, query.startMs, query.endMs)
         if (query.workOrder !== undefined) {
           where.push(`"work_order" = $wo${i}`)
           params[`wo${i}`] = query.workOrder
@@ -108,11 +114,8 @@ export function createInfluxMaterialsReader(client: InfluxQLClient): MaterialsRe
     async inspectionsOfLots(scope: Scope, lots, startMs, endMs, limit) {
       if (lots.length === 0) return []
       const statements = chunks(lots, LOTS_PER_STATEMENT).map((group, i) => {
-        const params: BindParams = { [`s${i}`]: iso(startMs), [`e${i}`]: iso(endMs) }
-        const scoped: BindParams = {}
-        const where = scopeConditions(scope, scoped).map((c) => c.replace(/\$(\w+)/, (_, name: string) => `$${name}${i}`))
-        for (const [k, v] of Object.entries(scoped)) params[`${k}${i}`] = v
-        where.push(`time >= $s${i}`, `time < $e${i}`, `(${group.map((lot, j) => ((params[`l${i}_${j}`] = lot), `"lot" = $l${i}_${j}`)).join(' OR ')})`)
+        const { where, params } = windowAndScope(i, scope, startMs, endMs)
+        where.push(`(${group.map((lot, j) => ((params[`l${i}_${j}`] = lot), `"lot" = $l${i}_${j}`)).join(' OR ')})`)
         return { q: `SELECT * FROM "${MEASUREMENTS.quality}" WHERE ${where.join(' AND ')} ORDER BY time DESC LIMIT ${Math.trunc(limit)}`, params }
       })
       const rows: (InspectionRow & { tsMs: number })[] = []
