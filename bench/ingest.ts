@@ -12,6 +12,14 @@ import type { BenchResult } from './scenario.js'
  */
 const CAPACITY_ENV = { MQTT_PUBLISH_RATE_PER_GATEWAY: '0' }
 
+const PROTOCOL_OPTION = { protocol: { type: 'string' as const } }
+/** `--protocol iiot|sparkplug`: the gateways speak iiot/v1 protobuf (default) or Sparkplug B (docs/sparkplug.md). */
+function protocolOf(o: { extra: Record<string, string | boolean | undefined> }): 'iiot' | 'sparkplug' {
+  const p = o.extra['protocol'] ?? 'iiot'
+  if (p !== 'iiot' && p !== 'sparkplug') throw new Error(`--protocol must be iiot or sparkplug, got "${String(p)}"`)
+  return p
+}
+
 
 /**
  * `ingest`: the highest offered rate the service sustains with zero loss
@@ -20,9 +28,10 @@ const CAPACITY_ENV = { MQTT_PUBLISH_RATE_PER_GATEWAY: '0' }
  * `--rate` starts the search there instead of probing.
  */
 export async function runIngest(argv: readonly string[]): Promise<BenchResult> {
-  const o = parseBenchOptions(argv, { durationS: 60, samples: 10, qos: 1 }, { 'live-probe': { type: 'boolean' } })
+  const o = parseBenchOptions(argv, { durationS: 60, samples: 10, qos: 1 }, { 'live-probe': { type: 'boolean' }, ...PROTOCOL_OPTION })
+  const protocol = protocolOf(o)
   return runSession('ingest', o, async (ctx) => {
-    const gen = loadGenerator(ctx)
+    const gen = loadGenerator(ctx, { protocol })
     const probe = new QueryableProbe(ctx.target, gen, { ...PROBE, live: o.extra['live-probe'] === true })
     try {
       const conn = await gen.connect()
@@ -40,6 +49,7 @@ export async function runIngest(argv: readonly string[]): Promise<BenchResult> {
         core: coreFigures(f, q, end.lost, gen.connectedCount()),
         extra: {
           sustainable: search.sustainable,
+          protocol,
           method: 'stepped',
           offeredPerSec: best?.rate ?? null,
           influxCpuSecondsPerMillionPoints: f?.influxCpuSecondsPerMillionPoints ?? null,
@@ -72,11 +82,12 @@ const PROBE = { intervalMs: 200, pollMs: 20, timeoutMs: 10_000 }
  * acknowledgement and publish-to-queryable latency over that window.
  */
 export async function runLatency(argv: readonly string[]): Promise<BenchResult> {
-  const o = parseBenchOptions(argv, { durationS: 30, samples: 10, qos: 1 }, { search: { type: 'string' }, fraction: { type: 'string' }, 'live-probe': { type: 'boolean' } })
+  const o = parseBenchOptions(argv, { durationS: 30, samples: 10, qos: 1 }, { search: { type: 'string' }, fraction: { type: 'string' }, 'live-probe': { type: 'boolean' }, ...PROTOCOL_OPTION })
+  const protocol = protocolOf(o)
   const searchS = extraNum(o, 'search', 30, 10, 600)
   const fraction = extraNum(o, 'fraction', 0.5, 0.05, 1)
   return runSession('latency', o, async (ctx) => {
-    const gen = loadGenerator(ctx)
+    const gen = loadGenerator(ctx, { protocol })
     const probe = new QueryableProbe(ctx.target, gen, { ...PROBE, live: o.extra['live-probe'] === true })
     try {
       await gen.connect()
@@ -102,6 +113,7 @@ export async function runLatency(argv: readonly string[]): Promise<BenchResult> 
         core: coreFigures(f, q, end.lost, gen.connectedCount()),
         extra: {
           rate,
+          protocol,
           maxRate,
           fraction: maxRate === null ? null : fraction,
           sustained: step.ok,

@@ -1,3 +1,4 @@
+import { demoDeviceId } from '../../src/registry/demo-registry.js'
 import { check, emptyRegistry, type RegistryDoc } from '../../src/registry/registry-editor.js'
 import { hashSecret, newSecret } from '../../src/registry/secret-hash.js'
 import type { LoadGateway } from './load-generator.js'
@@ -38,6 +39,8 @@ export async function buildBenchRegistry(opts: { gateways: number; machinesPerGa
     }),
   )
   gateways.forEach((g, i) => doc.gateways.push({ id: g.id, factory: g.factory, secretHash: hashes[i]! }))
+  // Every gateway may also be a Sparkplug edge node (`--protocol sparkplug`, sparkplug-load.ts).
+  doc.sparkplug = { groups: gateways.map((g) => ({ id: g.factory, factory: g.factory, edgeNodes: [{ id: g.id, gateway: g.id, devices: g.machines.map((m) => ({ id: demoDeviceId(m.line, m.machine), line: m.line, machine: m.machine })) }] })) }
   const keySecret = newSecret()
   doc.apiKeys.push({ id: 'bench-admin', name: 'bench key with access to everything', secretHash: await hashSecret(keySecret, params), scope: { all: true } })
   check(doc)

@@ -4,6 +4,7 @@ import { KINDS, type Kind } from '../../src/domain/topic.js'
 import { messageTypes } from '../../src/pipeline/proto-schema.js'
 import { mulberry32 } from '../../src/simulator/prng.js'
 import { parseMix, pickKind, pointsPerMessage, protoBody, type Mix } from './payloads.js'
+import { SparkplugLoad } from './sparkplug-load.js'
 
 export interface LoadGateway {
   readonly id: string
@@ -35,6 +36,8 @@ export interface LoadOptions {
   readonly connectConcurrency?: number
   readonly reconnectPeriodMs?: number
   readonly clientIdSuffix?: string
+  /** iiot/v1 protobuf (default), or Sparkplug B edge nodes (telemetry only; sparkplug-load.ts). */
+  readonly protocol?: 'iiot' | 'sparkplug'
 }
 
 /** Message indexes of one series, as a growable bitmap (indexes are dense from 0). */
@@ -121,18 +124,21 @@ export class LoadGenerator {
   private refused = 0
   private inflight = 0
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined
+  private readonly sp: SparkplugLoad | undefined
 
   constructor(private readonly opts: LoadOptions) {
     this.base = opts.baseTsMs ?? Date.now() - 60_000
     this.mix = typeof opts.mix === 'string' ? parseMix(opts.mix) : (opts.mix ?? [{ kind: 'telemetry', weight: 1 }])
     this.rate = opts.messagesPerSecond
     this.rnd = mulberry32(opts.seed ?? 1)
+    this.sp = opts.protocol === 'sparkplug' ? new SparkplugLoad(opts.samplesPerMessage) : undefined
+    if (this.sp && this.mix.some((m) => m.kind !== 'telemetry')) throw new Error('--protocol sparkplug: the mix must be telemetry only')
     this.conns = opts.gateways.map((gw) => {
       const gatewaySeries = this.series('connectivity', `${gw.zone}/${gw.factory}/_gateway/${gw.id}`, `iiot/v1/${gw.zone}/${gw.factory}/_gateway/${gw.id}/connectivity`)
       const machines = gw.machines.map((m) => {
         const path = `${gw.zone}/${gw.factory}/${m.line}/${m.machine}`
         const byKind = {} as Record<Kind, Series>
-        for (const kind of KINDS) byKind[kind] = kind === 'connectivity' ? gatewaySeries : this.series(kind, path, `iiot/v1/${path}/${kind}`)
+        for (const kind of KINDS) byKind[kind] = kind === 'connectivity' ? gatewaySeries : this.series(kind, path, this.sp && kind === 'telemetry' ? this.sp.topic(gw, m) : `iiot/v1/${path}/${kind}`)
         return byKind
       })
       return { gw, client: undefined, inflight: 0, cursor: 0, connects: 0, machines }
@@ -183,6 +189,7 @@ export class LoadGenerator {
         c.connects++
         // QoS 0 publishes wait for 'drain' when the socket is full: one listener each.
         ;(client.stream as unknown as EventEmitter).setMaxListeners(0)
+        this.sp?.births(client, c.gw, this.base)
         settle()
       })
       client.on('error', (err: Error & { code?: unknown }) => {
@@ -274,7 +281,7 @@ export class LoadGenerator {
     const s = machine[kind]
     const index = s.next++
     const body = protoBody(kind, this.opts.samplesPerMessage, index, this.base + index, this.rnd)
-    const payload = this.types[kind].encode(body).finish() as Buffer
+    const payload = this.sp ? this.sp.data(c.client!, body) : (this.types[kind].encode(body).finish() as Buffer)
     const publishedAt = performance.now()
     const qos = this.opts.qos
     this.sent++
@@ -303,8 +310,8 @@ export class LoadGenerator {
     const c = this.conns[0]
     const m = c?.gw.machines[0]
     if (!c?.client || !m) return undefined
-    const payload = this.types.telemetry.encode({ seq: 0, sentTsMs: Date.now(), samples: [{ signal: 'probe', doubleValue: 1, tsMs }] }).finish() as Buffer
-    c.client.publish(`iiot/v1/${c.gw.zone}/${c.gw.factory}/${m.line}/${m.machine}/telemetry`, payload, { qos: this.opts.qos }, (err) => done(err ?? undefined))
+    const [topic, payload] = this.sp?.probe(c.client, c.gw, m, tsMs) ?? [`iiot/v1/${c.gw.zone}/${c.gw.factory}/${m.line}/${m.machine}/telemetry`, this.types.telemetry.encode({ seq: 0, sentTsMs: Date.now(), samples: [{ signal: 'probe', doubleValue: 1, tsMs }] }).finish() as Buffer]
+    c.client.publish(topic, payload, { qos: this.opts.qos }, (err) => done(err ?? undefined))
     return { zone: c.gw.zone, factory: c.gw.factory, line: m.line, machine: m.machine }
   }
 
