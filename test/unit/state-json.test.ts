@@ -10,7 +10,7 @@ describe('equipment/state JSON, cached per machine', () => {
     const live = new LiveStateTable()
     const cache = new MachineStateJson()
     const machines = Array.from({ length: 6 }, (_, i) => ({ zone: 'z', factory: 'f', line: 'l', machine: `m${i}`, idealCycleTimeS: 1 }))
-    const states: MachineState[] = ['running', 'idle', 'down', 'setup']
+    const states: MachineState[] = ['running', 'idle', 'fault', 'setup']
     let seed = 7
     const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
     let now = 1_700_000_000_000

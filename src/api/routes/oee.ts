@@ -85,10 +85,13 @@ export const oeeRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
         chosen = { startMs: w.startMs, endMs: Math.min(w.endMs, now), basis: 'requested', shift: null }
       }
       if (chosen.endMs <= chosen.startMs) throw new AppError('IIOT_ERR_API_BAD_REQUEST', 'start: the window lies in the future', { details: ['start: the window lies in the future'] })
-      const tl = await timelines(deps, scope, machines, chosen.startMs, chosen.endMs)
       const keys = machines.map((m) => machineKey(m.zone, m.factory, m.line, m.machine))
-      // A default window does not charge a machine for time before it ever reported (docs/api.md, "OEE window").
-      const starts = keys.map((k) => (chosen.basis === 'requested' ? chosen.startMs : machineStartMs(chosen, tl.get(k) ?? [])))
+      const timeline = timelines(deps, scope, machines, chosen.startMs, chosen.endMs)
+      // A default window does not charge a machine for time before it ever reported (docs/api.md, "OEE
+      // window"), so its counts' windows wait for the timelines; a requested window's need not, and both
+      // queries then run at once.
+      let tl = chosen.basis === 'requested' ? undefined : await timeline
+      const starts = keys.map((k) => (tl === undefined ? chosen.startMs : machineStartMs(chosen, tl.get(k) ?? [])))
       const startMs = Math.min(...starts, chosen.endMs)
       const occurrences = q.by === 'shift' ? shiftsInWindow(factory.shifts, factory.timezone, startMs, chosen.endMs) : []
       // Per distinct machine start: the planned windows, then each shift occurrence, clipped. Counts are
@@ -107,7 +110,10 @@ export const oeeRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
         return set
       }
       const wins = starts.map(windowsFrom)
-      const counts = await deps.manufacturing.countsInWindows(scope, windows)
+      const counted = deps.manufacturing.countsInWindows(scope, windows)
+      // Both awaited together: a failure of either is the answer's, and neither is left unhandled.
+      const [timelinesDone, counts] = await Promise.all([timeline, counted])
+      tl ??= timelinesDone
       const data: MachineData[] = machines.map((m, i) => ({ m, intervals: tl.get(keys[i]!) ?? [], win: wins[i]!, counts: counts.get(keys[i]!) ?? [] }))
       const fromFirstState = starts.filter((s) => s > chosen.startMs).length
       const body = {
