@@ -85,6 +85,7 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
   const trackers = { counters: new CounterTracker(), live }
   const counters: CounterMemory = new Map()
   const nodes = new Map<string, NodeRuntime>()
+  const receivedCounter = new Counter({ name: 'iiot_sparkplug_messages_received_total', help: 'Sparkplug B messages taken from the journal, by message type (NBIRTH, DDATA, ...; "invalid" for a topic that is not one)', labelNames: ['type'], registers: [deps.metrics.registry] })
   const rebirthCounter = new Counter({ name: 'iiot_sparkplug_rebirth_requests_total', help: 'Rebirth requests sent to Sparkplug edge nodes, by cause', labelNames: ['cause'], registers: [deps.metrics.registry] })
 
   const runtime = (key: string): NodeRuntime => {
@@ -200,6 +201,7 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
     const out: IngestOutcome[] = []
     const rebirths: string[] = []
     const parsed = parseSparkplugTopic(frame.topic)
+    receivedCounter.inc({ type: parsed.ok ? parsed.topic.type : 'invalid' })
     if (!parsed.ok) return { outcomes: [reject('bad_topic', parsed.reason)], rebirths }
     const topic = parsed.topic
     const reg = registry.current()

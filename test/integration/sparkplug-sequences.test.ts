@@ -32,7 +32,7 @@ const rejections = async (reason: string) => (await apiGet(svc.httpUrl, `/api/v1
 
 beforeAll(async () => {
   influxd = await startTestInfluxd()
-  svc = await startTestService(influxd.url, { registry: await sparkplugRegistry(), env: { SPARKPLUG_REORDER_WINDOW_MS: '300', SPARKPLUG_REBIRTH_MIN_INTERVAL_MS: '0' } })
+  svc = await startTestService(influxd.url, { registry: await sparkplugRegistry(), env: { SPARKPLUG_REORDER_WINDOW_MS: '300', SPARKPLUG_REBIRTH_MIN_INTERVAL_MS: '0', DECODE_WORKERS: '0' } })
   node = await connectNode(svc.mqttUrl)
 })
 

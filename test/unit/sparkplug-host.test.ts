@@ -217,6 +217,27 @@ describe('Sparkplug host: deaths', () => {
   })
 })
 
+describe('Sparkplug host: metrics as manufacturing records', () => {
+  it('the mapping turns counters into production deltas, inspections into quality with a verdict, an unmapped state value into a rejection', () => {
+    const h = host()
+    h.handle(nbirth())
+    h.handle(dbirth(1, [
+      { name: 'Counts/Good', alias: 50, datatype: DT.UInt64, longValue: 100 },
+      { name: 'Counts/Reject', alias: 51, datatype: DT.UInt64, longValue: 4 },
+      { name: 'Cycle/Time', alias: 52, datatype: DT.Double, doubleValue: 9.5 },
+      { name: 'Quality/Bore', alias: 53, datatype: DT.Double, doubleValue: 10 },
+      { name: 'Status/Mode', alias: 54, datatype: DT.Int32, intValue: 1 },
+    ]))
+    const out = h.handle(ddata(2, [{ alias: 50, longValue: 103 }, { alias: 52, doubleValue: 9.7 }, { alias: 53, doubleValue: 10.2 }, { alias: 54, intValue: 9 }], T0 + 5000))
+    expect(reasons(out)).toEqual(['unmapped_state_value'])
+    const text = lines(out).join('\n')
+    // Good 100 -> 103 with the reject counter unchanged at its last value: 3 good, 0 reject.
+    expect(text).toContain(`production,factory=fa,line=l1,machine=m1,zone=za good=3i,reject=0i,total=3i,cycle_time_s=9.7,counter_good=103i,counter_reject=4i,seq=2i ${T0 + 5000}`)
+    expect(text).toContain(`quality,characteristic=bore-diameter,factory=fa,line=l1,machine=m1,zone=za value=10.2,lsl=9.9,usl=10.1,unit="mm",pass=false,seq=2i ${T0 + 5000}`)
+    expect(text).not.toContain('signal=Counts')
+  })
+})
+
 describe('Sparkplug host: registry', () => {
   it('unknown groups, edge nodes, devices and another gateway are rejections with a reason', () => {
     const h = host()
