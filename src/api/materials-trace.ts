@@ -36,8 +36,9 @@ const INSPECTIONS_READ_PER_LOT = 200
  */
 export async function traceLot(reader: MaterialsReader, r: TraceRequest): Promise<TraceResult> {
   let truncated = false
-  const read = async (q: Omit<MovementQuery, 'startMs' | 'endMs' | 'scope'>, scope: Scope, endMs = r.endMs): Promise<LotUse[]> => {
-    const res = await reader.movements({ ...q, scope, startMs: r.startMs, endMs }, r.maxRows)
+  const read = async (q: Omit<MovementQuery, 'startMs' | 'endMs' | 'scope'>, scope: Scope): Promise<LotUse[]> => {
+    // The whole window, also after a lot's consumption: a lot may still be in production while the next machine uses it, and its origin counts all of it.
+    const res = await reader.movements({ ...q, scope, startMs: r.startMs, endMs: r.endMs }, r.maxRows)
     truncated ||= res.truncated
     return lotUses(res.rows)
   }
@@ -46,22 +47,20 @@ export async function traceLot(reader: MaterialsReader, r: TraceRequest): Promis
   const seen = new Set([r.lot])
   let frontier = [r.lot]
   let scope = r.scope
-  /** Back: where each frontier lot was consumed (its line, and the last time), which is where its origin is looked for first. */
+  /** Back: where each frontier lot was consumed (its line), which is where its origin is looked for first. */
   let consumedAt = new Map<string, LotLink>()
   const findOrigins = async (lots: readonly string[]): Promise<LotUse[]> => {
     if (consumedAt.size === 0) return read({ movements: ['produced', 'received'], lots }, scope)
     // A lot consumed on a line was most likely made (or received) on that line: look there first, then in the whole factory.
-    const byLine = new Map<string, { scope: Scope; lots: string[]; endMs: number }>()
+    const byLine = new Map<string, { scope: Scope; lots: string[] }>()
     for (const lot of lots) {
       const at = consumedAt.get(lot)!
       const key = `${at.zone}/${at.factory}/${at.line}`
-      const g = byLine.get(key) ?? { scope: { zone: at.zone, factory: at.factory, line: at.line }, lots: [], endMs: 0 }
+      const g = byLine.get(key) ?? { scope: { zone: at.zone, factory: at.factory, line: at.line }, lots: [] }
       g.lots.push(lot)
-      // Made before it was consumed: nothing after its last consumption needs reading.
-      g.endMs = Math.min(r.endMs, Math.max(g.endMs, at.lastMs + 1))
       byLine.set(key, g)
     }
-    const near = (await Promise.all([...byLine.values()].map((g) => read({ movements: ['produced', 'received'], lots: g.lots }, g.scope, g.endMs)))).flat()
+    const near = (await Promise.all([...byLine.values()].map((g) => read({ movements: ['produced', 'received'], lots: g.lots }, g.scope)))).flat()
     const found = new Set(near.map((u) => u.lot))
     const rest = lots.filter((l) => !found.has(l))
     return rest.length === 0 ? near : [...near, ...(await read({ movements: ['produced', 'received'], lots: rest }, scope))]
@@ -87,7 +86,7 @@ export async function traceLot(reader: MaterialsReader, r: TraceRequest): Promis
     consumedAt = new Map()
     for (const l of found) {
       const lot = nextLot(l, r.direction)
-      if (r.direction === 'back' && (consumedAt.get(lot)?.lastMs ?? -Infinity) < l.lastMs) consumedAt.set(lot, l)
+      if (r.direction === 'back' && !consumedAt.has(lot)) consumedAt.set(lot, l)
       if (seen.has(lot)) continue
       if (seen.size >= r.maxLots) {
         truncated = true

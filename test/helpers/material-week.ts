@@ -47,8 +47,10 @@ export function materialWeek(day0: number): WeekMessage[] {
     { topic: t('l1', 'm2'), movements: [mv('received', 'bolt', 'S-BOLT-1', 500, 'pcs', '', at(2, 6)), mv('loaded', 'bolt', 'S-BOLT-1', 500, 'pcs', '', at(2, 7)), mv('scrapped', 'bolt', 'S-BOLT-1', 2, 'pcs', '', at(2, 7, 30))] },
     { topic: t('l1', 'm2'), movements: [mv('loaded', 'shaft-blank', 'W-1', 20, 'pcs', '', at(2, 7, 1)), mv('consumed', 'shaft-blank', 'W-1', 20, 'pcs', 'WO-A1', at(2, 8)), mv('consumed', 'bolt', 'S-BOLT-1', 40, 'pcs', 'WO-A1', at(2, 8, 1)), mv('produced', 'shaft-assy', 'F-1', 20, 'pcs', 'WO-A1', at(2, 12))] },
     { topic: t('l1', 'm2'), movements: [mv('loaded', 'shaft-blank', 'W-2', 15, 'pcs', '', at(3, 7)), mv('consumed', 'shaft-blank', 'W-2', 15, 'pcs', 'WO-A2', at(3, 8)), mv('consumed', 'bolt', 'S-BOLT-1', 33, 'pcs', 'WO-A2', at(3, 8, 1)), mv('produced', 'shaft-assy', 'F-2', 15, 'pcs', 'WO-A2', at(3, 12))] },
-    // Day 4, l2/m3: the rest of S-STEEL-2 goes to line 2: 22 kg into 10 blanks (W-3; the bill says 20 kg).
+    // Day 4, l2/m3: the rest of S-STEEL-2 goes to line 2: 22 kg into 11 blanks (W-3), the last one
+    // reported on day 5 at 09:00, after m4 began consuming W-3.
     { topic: t('l2', 'm3'), movements: [mv('loaded', 'steel', 'S-STEEL-2', 20, 'kg', '', at(4, 7)), mv('consumed', 'steel', 'S-STEEL-2', 22, 'kg', 'WO-C3', at(4, 8)), mv('produced', 'shaft-blank', 'W-3', 10, 'pcs', 'WO-C3', at(4, 10))] },
+    { topic: t('l2', 'm3'), movements: [mv('produced', 'shaft-blank', 'W-3', 1, 'pcs', 'WO-C3', at(5, 9))] },
     // Day 5, l2/m4: WO-A3 assembles F-3 from W-3 and bolts never loaded at m4 (a warning, still stored).
     { topic: t('l2', 'm4'), movements: [mv('loaded', 'shaft-blank', 'W-3', 10, 'pcs', '', at(5, 7)), mv('consumed', 'shaft-blank', 'W-3', 10, 'pcs', 'WO-A3', at(5, 8)), mv('consumed', 'bolt', 'S-BOLT-1', 20, 'pcs', 'WO-A3', at(5, 8, 1)), mv('produced', 'shaft-assy', 'F-3', 10, 'pcs', 'WO-A3', at(5, 12))] },
     // Day 6, bad data on l2: Q-1 is made from Q-2 at m4 and Q-2 from Q-1 at m3.
