@@ -29,6 +29,7 @@ function publishBirths(e: EdgeNode): void {
     metrics: [
       { name: 'Status/Mode', type: 'Int32', value: 1 },
       { name: 'Counts/Good', type: 'UInt64', value: 100 },
+      { name: 'Quality/Bore', type: 'Double', value: 10 },
       { name: 'Spindle', alias: 7, type: 'Double', value: 1.25, properties: { engUnit: { type: 'String', value: 'krpm' } } },
     ],
   })
@@ -78,6 +79,21 @@ describe('a real Sparkplug edge node (Eclipse Tahu sparkplug-client)', () => {
     expect(await stateOf('m1')).toMatchObject({ state: 'fault', reason: 'E-STOP' })
     const counts = await get(`/api/v1/production/counts?factory=fa&line=l1&machine=m1&start=${new Date(T - 60_000).toISOString()}&end=${new Date(T + 60_000).toISOString()}`)
     expect(counts.body, JSON.stringify(counts.body)).toMatchObject({ totals: { good: 5 } })
+  })
+
+  it('an inspection metric named by the mapping reaches SPC like an iiot/v1 inspection', async () => {
+    const t = Date.now()
+    for (const [i, v] of [10.0, 10.05, 9.95, 10.12].entries()) edge!.publishDeviceData('press-1', { timestamp: t + i, metrics: [{ name: 'Quality/Bore', type: 'Double', value: v }] })
+    await drained()
+    const window = `start=${new Date(t).toISOString()}&end=${new Date(t + 1000).toISOString()}`
+    const insp = await eventually(async () => {
+      const r = await get(`/api/v1/quality/inspections?factory=fa&line=l1&machine=m1&characteristic=bore-diameter&${window}`)
+      if (r.body.count !== 4) throw new Error(JSON.stringify(r.body).slice(0, 600))
+      return r.body.inspections
+    })
+    expect(insp.map((i: any) => [i.value, i.pass])).toEqual([[10.12, false], [9.95, true], [10.05, true], [10, true]])
+    const spc = await get(`/api/v1/quality/spc?factory=fa&line=l1&machine=m1&characteristic=bore-diameter&${window}`)
+    expect(spc.status, JSON.stringify(spc.body)).toBe(200)
   })
 
   it('device death: its machine is offline from the DDEATH time', async () => {
