@@ -77,6 +77,9 @@ describe('floor board', () => {
       const tile = await page.locator('.tile[data-machine="l1/m2"]').textContent()
       expect(tile).toContain('spindle-overheat')
       expect(tile).toContain('A100')
+      // Signal values arrive on the stream too.
+      await publish(gw, 'iiot/v1/za/fa/l1/m2/telemetry', encode('telemetry', { seq: 1, samples: [{ signal: 'spindle.temperature', doubleValue: 41.5, unit: 'degC', tsMs: Date.now(), quality: 1 }] }))
+      await page.waitForSelector('.tile[data-machine="l1/m2"] dd[data-signal="spindle.temperature"]:text("41.50 degC")', { timeout: 5_000 })
       await screenshot(page, 'floor')
 
       // Silent for MACHINE_OFFLINE_AFTER_S: grey, without any request from the page.

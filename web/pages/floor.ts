@@ -58,6 +58,12 @@ export const floorPage: Page = (root, params, ctx) => {
     )
   }
 
+  // Telemetry can arrive many times a second per machine: tiles are redrawn at most once a frame.
+  const dirty = new Set<Tile>()
+  const redraw = (t: Tile) => {
+    if (dirty.size === 0) requestAnimationFrame(() => { dirty.forEach(draw); dirty.clear() })
+    dirty.add(t)
+  }
   let closeStream = () => {}
   const timer = setInterval(() => tiles.forEach(draw), 1000)
   const load = async () => {
@@ -89,13 +95,15 @@ export const floorPage: Page = (root, params, ctx) => {
       t.reportedState = last.state
       t.reason = last.reasonCode
       t.alarms = last.alarmCodes
+      draw(t)
+      return
     } else if (m?.kind === 'telemetry') {
       for (const s of m.samples) {
         const prev = t.values.get(s.signal)
         if (!prev || prev.tsMs <= s.tsMs) t.values.set(s.signal, { value: s.value, unit: s.unit, tsMs: s.tsMs })
       }
     }
-    draw(t)
+    redraw(t)
   }
   load().catch((err) => root.append(errorBox(err)))
   return () => {
