@@ -81,19 +81,21 @@ export async function traceLot(reader: MaterialsReader, r: TraceRequest): Promis
       for (const [lot, list] of originsByLot(produced)) origins.set(lot, list)
       found = linksOf(consumed, produced)
     }
-    links.push(...found)
     frontier = []
     consumedAt = new Map()
     for (const l of found) {
       const lot = nextLot(l, r.direction)
-      if (r.direction === 'back' && !consumedAt.has(lot)) consumedAt.set(lot, l)
-      if (seen.has(lot)) continue
-      if (seen.size >= r.maxLots) {
-        truncated = true
-        break
+      if (!seen.has(lot)) {
+        // Past the bound a lot is left out of the tree altogether, not shown without its origins.
+        if (seen.size >= r.maxLots) {
+          truncated = true
+          continue
+        }
+        seen.add(lot)
+        frontier.push(lot)
       }
-      seen.add(lot)
-      frontier.push(lot)
+      links.push(l)
+      if (r.direction === 'back' && !consumedAt.has(lot)) consumedAt.set(lot, l)
     }
   }
   const tree = buildTrace({ root: r.lot, direction: r.direction, depth: r.depth, origins, links, maxNodes: r.maxLots * 4 })
