@@ -10,7 +10,7 @@ const level = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . a
  * external broker a worker or API node connects to. Spread into `envSchema` (config.ts).
  */
 export const scaleOutEnvShape = {
-  MODE: z.enum(['embedded', 'worker', 'api', 'worker+api']).default('embedded'),
+  SERVICE_MODE: z.enum(['embedded', 'worker', 'api', 'worker+api']).default('embedded'),
   BROKER_URL: z.url({ protocol: /^mqtts?$/ }).default('mqtt://127.0.0.1:1883'),
   BROKER_USERNAME: z.string().min(1).optional(),
   BROKER_PASSWORD: z.string().min(1).optional(),
@@ -27,7 +27,7 @@ type ScaleOutEnv = z.infer<typeof scaleOutEnvSchema>
 
 export interface ScaleOutConfig {
   readonly mode: 'embedded' | 'worker' | 'api' | 'worker+api'
-  /** Gateways connect to our embedded broker (MODE=embedded). */
+  /** Gateways connect to our embedded broker (SERVICE_MODE=embedded). */
   readonly embeddedBroker: boolean
   /** Messages come from an external broker through a shared subscription. */
   readonly worker: boolean
@@ -57,10 +57,10 @@ export function scaleOutProblems(e: ScaleOutEnv): string[] {
 
 export function toScaleOutConfig(e: ScaleOutEnv): ScaleOutConfig {
   return {
-    mode: e.MODE,
-    embeddedBroker: e.MODE === 'embedded',
-    worker: e.MODE === 'worker' || e.MODE === 'worker+api',
-    apiFeed: e.MODE === 'api' || e.MODE === 'worker+api',
+    mode: e.SERVICE_MODE,
+    embeddedBroker: e.SERVICE_MODE === 'embedded',
+    worker: e.SERVICE_MODE === 'worker' || e.SERVICE_MODE === 'worker+api',
+    apiFeed: e.SERVICE_MODE === 'api' || e.SERVICE_MODE === 'worker+api',
     broker: {
       url: e.BROKER_URL,
       username: e.BROKER_USERNAME,
