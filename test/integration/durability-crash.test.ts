@@ -1,54 +1,30 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LoadGenerator } from '../../bench/lib/load-generator.js'
 import { verifyStored } from '../../bench/lib/verify-stored.js'
-import { processExists, ServiceProcess } from '../../bench/lib/service-process.js'
-import { freePort } from '../../src/devtools/local-influxd.js'
-import { KEYS, LOAD_GATEWAYS, SECRETS, testRegistry } from '../helpers/fixtures.js'
+import { processExists } from '../../bench/lib/service-process.js'
+import { KEYS, LOAD_GATEWAYS, SECRETS } from '../helpers/fixtures.js'
 import { connectGateway, publish } from '../helpers/gateway.js'
-import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
+import { influxQuery } from '../helpers/influxd.js'
 import { portIsFree } from '../helpers/ports.js'
 import { eventually } from '../helpers/service.js'
+import { startChildService, type ChildService } from '../helpers/service-child.js'
 
 // The service is killed with SIGKILL in the middle of a QoS 1 load and started again:
 // every acknowledged message is stored, unacknowledged ones are resent by the gateways,
 // and nothing is stored twice as distinct points.
-let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
-let dir: string
-let service: ServiceProcess
-let env: Record<string, string>
+let child: ChildService
+let influxd: ChildService['influxd']
+let service: ChildService['service']
+let env: ChildService['env']
 let httpUrl: string
 
 beforeAll(async () => {
-  influxd = await startTestInfluxd()
-  dir = await mkdtemp(join(tmpdir(), 'iiot-crash-'))
-  await writeFile(join(dir, 'registry.json'), JSON.stringify(await testRegistry()))
-  const [mqttPort, httpPort] = [await freePort(), await freePort()]
-  httpUrl = `http://127.0.0.1:${httpPort}`
-  env = {
-    DATA_DIR: dir,
-    REGISTRY_FILE: join(dir, 'registry.json'),
-    INFLUX_URL: influxd.url,
-    INFLUX_DATABASE: 'crash',
-    MQTT_HOST: '127.0.0.1',
-    MQTT_PORT: String(mqttPort),
-    MQTT_WS_ENABLED: 'false',
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: String(httpPort),
-    LOG_LEVEL: 'warn',
-  }
-  // Source, not dist: the test must exercise the code under test even when dist is stale.
-  process.env.IIOT_SERVICE_FROM_SOURCE = '1'
-  service = new ServiceProcess(env, httpUrl)
-  await service.start()
+  child = await startChildService('crash')
+  ;({ influxd, service, env, httpUrl } = child)
 })
 
 afterAll(async () => {
-  await service?.stop()
-  await influxd?.dispose()
-  await rm(dir, { recursive: true, force: true })
+  await child?.dispose()
 })
 
 async function unwritten(): Promise<number> {

@@ -1,59 +1,27 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { processExists, ServiceProcess } from '../../bench/lib/service-process.js'
-import { freePort } from '../../src/devtools/local-influxd.js'
-import { KEYS, SECRETS, testRegistry } from '../helpers/fixtures.js'
+import { processExists } from '../../bench/lib/service-process.js'
+import { KEYS, SECRETS } from '../helpers/fixtures.js'
 import { connectGateway, encode, publish } from '../helpers/gateway.js'
-import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
+import { influxQuery } from '../helpers/influxd.js'
 import { eventually } from '../helpers/service.js'
+import { startChildService, type ChildService } from '../helpers/service-child.js'
 
 // Log first (docs/delivery.md): a message is acknowledged once journaled, and decoded later. The
 // service is killed after acknowledging a run of messages and before decoding most of them; the
 // next process decodes each of them once and stores each once.
-let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
-let dir: string
-let service: ServiceProcess
-let env: Record<string, string>
-let httpUrl: string
-
+let child: ChildService
 beforeAll(async () => {
-  influxd = await startTestInfluxd()
-  dir = await mkdtemp(join(tmpdir(), 'iiot-decode-crash-'))
-  await writeFile(join(dir, 'registry.json'), JSON.stringify(await testRegistry()))
-  const [mqttPort, httpPort] = [await freePort(), await freePort()]
-  httpUrl = `http://127.0.0.1:${httpPort}`
-  env = {
-    DATA_DIR: dir,
-    REGISTRY_FILE: join(dir, 'registry.json'),
-    INFLUX_URL: influxd.url,
-    INFLUX_DATABASE: 'decodecrash',
-    MQTT_HOST: '127.0.0.1',
-    MQTT_PORT: String(mqttPort),
-    MQTT_WS_ENABLED: 'false',
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: String(httpPort),
-    LOG_LEVEL: 'error',
-    // One small request at a time: while InfluxDB is away, the drainer reads (and decodes) only
-    // the first few messages and waits; the rest are acknowledged and not decoded.
-    WRITE_MAX_IN_FLIGHT: '1',
-    WRITE_BATCH_SIZE: '10',
-    DECODE_WORKERS: '1',
-  }
-  process.env.IIOT_SERVICE_FROM_SOURCE = '1'
-  service = new ServiceProcess(env, httpUrl)
-  await service.start()
+  // One small request at a time: while InfluxDB is away, the drainer reads (and decodes) only the
+  // first few messages and waits; the rest are acknowledged and not decoded.
+  child = await startChildService('decodecrash', { LOG_LEVEL: 'error', WRITE_MAX_IN_FLIGHT: '1', WRITE_BATCH_SIZE: '10', DECODE_WORKERS: '1' })
 })
 
 afterAll(async () => {
-  await service?.stop()
-  await influxd?.dispose()
-  await rm(dir, { recursive: true, force: true })
+  await child?.dispose()
 })
 
 async function stats(): Promise<{ accepted: Record<string, number>; journal: { unwrittenRecords: number } }> {
-  const res = await fetch(`${httpUrl}/api/v1/ingest/stats`, { headers: { authorization: `Bearer ${KEYS.all}` } })
+  const res = await fetch(`${child.httpUrl}/api/v1/ingest/stats`, { headers: { authorization: `Bearer ${KEYS.all}` } })
   return (await res.json()) as { accepted: Record<string, number>; journal: { unwrittenRecords: number } }
 }
 
@@ -61,8 +29,9 @@ const N = 300
 
 describe('crash between the acknowledgement and the decode', () => {
   it('every acknowledged message is decoded and stored after the restart, once', async () => {
+    const { influxd, service } = child
     await influxd.stop()
-    const gw = await connectGateway(`mqtt://127.0.0.1:${env.MQTT_PORT}`, 'gw-a', SECRETS.gwA)
+    const gw = await connectGateway(`mqtt://127.0.0.1:${child.env.MQTT_PORT}`, 'gw-a', SECRETS.gwA)
     const t0 = Date.now() - 60_000
     // Each publish resolves on its PUBACK: all N are durable in the journal before the kill.
     for (let seq = 0; seq < N; seq++) {
