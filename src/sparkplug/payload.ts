@@ -114,7 +114,7 @@ export function decodeSparkplugPayload(buf: Uint8Array): SpPayload {
 /**
  * The fields the bytes carried, as a plain object: protobufjs puts the defaults of absent fields
  * on the prototype (a Long 0 for a 64-bit one), which must never read as a value here. The
- * name of the set member of a oneof is kept as `value`.
+ * name of the value member present is kept as `value`.
  */
 function plain(m: protobuf.Message): Record<string, unknown> {
   const out: Record<string, unknown> = {}
@@ -122,10 +122,17 @@ function plain(m: protobuf.Message): Record<string, unknown> {
     const v = (m as unknown as Record<string, unknown>)[key]
     out[key] = Array.isArray(v) ? v.map((x: unknown) => (x instanceof protobuf.Message ? plain(x) : x)) : v instanceof protobuf.Message ? plain(v) : v
   }
-  const oneof = (m as unknown as { value?: unknown }).value
-  if (typeof oneof === 'string' && Object.hasOwn(m, oneof)) out['value'] = oneof
+  for (const member of VALUE_MEMBERS) {
+    if (Object.hasOwn(m, member)) {
+      out['value'] = member
+      break
+    }
+  }
   return out
 }
+
+/** The members of the specification's `value` oneofs (written as plain fields in the .proto: see there). */
+const VALUE_MEMBERS = ['intValue', 'longValue', 'floatValue', 'doubleValue', 'booleanValue', 'stringValue', 'bytesValue', 'datasetValue', 'templateValue', 'propertysetValue', 'propertysetsValue'] as const
 
 /** A metric to encode: numbers or bigints for 64-bit fields. */
 export interface SpMetricInput {

@@ -1,4 +1,4 @@
-import { boolField, escapeTag, floatField, intField, stringField, line } from '../domain/line-protocol.js'
+import { boolField, floatField, intField, stringField, line } from '../domain/line-protocol.js'
 import { machineKey } from '../domain/machine-key.js'
 import { MEASUREMENTS } from '../domain/measurements.js'
 import type { DecodedMessage, Inspection, ProductionReport, Sample, StateChange } from '../domain/records.js'
@@ -36,8 +36,16 @@ export interface Target {
 
 /** A Sparkplug metric name as a telemetry signal: our signal grammar, other characters as "_" (docs/sparkplug.md). */
 export function signalName(metric: string): string {
-  return metric.replace(/[^A-Za-z0-9_.:/-]/g, '_').slice(0, 128)
+  let s = signals.get(metric)
+  if (s === undefined) {
+    s = metric.replace(/[^A-Za-z0-9_.:/-]/g, '_').slice(0, 128)
+    // Metric names repeat (one set per device): each is mapped once. Bounded.
+    if (signals.size >= 100_000) signals.clear()
+    signals.set(metric, s)
+  }
+  return s
 }
+const signals = new Map<string, string>()
 
 function asNumber(v: SpValue | null): number | undefined {
   if (typeof v === 'number') return v
@@ -130,9 +138,11 @@ export function toRecords(target: Target, metrics: readonly ResolvedMetric[], ma
       inspections.push({ characteristic: insp.characteristic, value: n, lsl: insp.lsl, usl: insp.usl, target: insp.target, unit: insp.unit ?? m.unit, pass, defectCode: '', lot: '', tsMs: m.tsMs })
       continue
     }
-    samples.push({ signal: signalName(m.name), value: sampleValue(m.value), unit: m.unit, tsMs: m.tsMs, quality: m.value === null ? 'bad' : 'good' })
+    const signal = signalName(m.name)
+    samples.push({ signal, value: sampleValue(m.value), unit: m.unit, tsMs: m.tsMs, quality: m.value === null ? 'bad' : 'good' })
     const unit = m.unit === '' ? '' : ',unit=' + stringField(m.unit)
-    telemetryLines.push(`${MEASUREMENTS.telemetry},factory=${t.factory},line=${t.line},machine=${t.machine},signal=${escapeTag(signalName(m.name))},zone=${t.zone} ${valueFields(m.value)}${unit},quality=${m.value === null ? '"bad"' : '"good"'},seq=${intField(seq)} ${m.tsMs}`)
+    // The signal needs no escaping: signalName leaves only [A-Za-z0-9_.:/-].
+    telemetryLines.push(`${MEASUREMENTS.telemetry},factory=${t.factory},line=${t.line},machine=${t.machine},signal=${signal},zone=${t.zone} ${valueFields(m.value)}${unit},quality=${m.value === null ? '"bad"' : '"good"'},seq=${intField(seq)} ${m.tsMs}`)
   }
 
   const header = { seq, sentTsMs: nowMs }

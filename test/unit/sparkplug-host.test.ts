@@ -88,6 +88,7 @@ describe('Sparkplug host: births, aliases, data', () => {
       { name: 'tr', alias: 16, datatype: DT.Double, doubleValue: 1, isTransient: true },
       { name: 'when', alias: 17, datatype: DT.DateTime, longValue: T0 },
       { name: 'hist', alias: 18, datatype: DT.Float, floatValue: 0.5, isHistorical: true, timestamp: T0 - 60_000 },
+      { name: 'Motor Temp,PV', alias: 19, datatype: DT.Double, doubleValue: 1 },
     ]))
     expect(reasons(out)).toEqual([])
     const text = lines(out).join('\n')
@@ -99,6 +100,7 @@ describe('Sparkplug host: births, aliases, data', () => {
     expect(text).toContain('signal=nul,zone=za is_null=true,quality="bad"')
     expect(text).not.toContain('signal=tr,')
     expect(text).toContain(`signal=when,zone=za value=${T0},`)
+    expect(text).toContain('signal=Motor_Temp_PV,zone=za value=1,')
     expect(text).toMatch(new RegExp(`signal=hist,zone=za value=0.5,quality="good",seq=1i ${T0 - 60_000}$`, 'm'))
   })
 
