@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildApi } from './api/app.js'
-import { startBroker, type BrokerHandle } from './broker/broker.js'
+import type { BrokerHandle } from './broker/broker.js'
 import type { Config } from './config/config.js'
 import { createMetrics, registerJournalGauges, type Metrics } from './metrics/metrics.js'
 import { createIngestor, type Ingestor } from './pipeline/ingestor.js'
@@ -22,6 +22,7 @@ import { RejectionStore } from './pipeline/rejection-store.js'
 import { RejectionKeeper } from './pipeline/rejection-keeper.js'
 import { createValidator } from './pipeline/validate.js'
 import { RegistryStore } from './registry/registry-store.js'
+import { startSources, type Sources } from './source/sources.js'
 import { Drainer } from './spool/drainer.js'
 import type { Journal } from './spool/journal.js'
 import { MemoryJournal } from './spool/memory-journal.js'
@@ -42,7 +43,10 @@ export interface Service {
   readonly drainer: Drainer
   readonly rejections: RejectionStore
   readonly metrics: Metrics
+  /** The embedded broker; reading it in another SERVICE_MODE throws (docs/scaling-out.md). */
   readonly broker: BrokerHandle
+  /** Where messages come from: the embedded broker, or an external one (worker, API node). */
+  readonly sources: Sources
   readonly api: FastifyInstance
   readonly httpPort: number
   /**
@@ -107,10 +111,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   const readiness = createReadiness({ journal, lastWriteAt: () => drainer.lastWriteAt, pingStorage: () => influxql.ping(), writeStallMs: config.readyWriteStallMs })
 
-  let broker: BrokerHandle | undefined
+  let sources: Sources | undefined
   let api: FastifyInstance | undefined
   try {
-    broker = await startBroker(config.mqtt, { registry, ingestor, metrics, log: log.child({ component: 'broker' }) })
+    // SERVICE_MODE (docs/scaling-out.md): the embedded broker, or a worker's shared subscription and an API node's feed.
+    sources = await startSources(config, { registry, ingestor, pipeline, keep: (r) => rejectionKeeper.keep(r), metrics, log })
     api = await buildApi({
       config: config.api,
       registry,
@@ -119,7 +124,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       manufacturing,
       materials: createInfluxMaterialsReader(influxql),
       live,
-      ingestor,
+      ingestor: sources.accepted,
       readiness,
       journalStats: () => ({ ...journal.stats(), full: journal.full }),
       rejections,
@@ -128,10 +133,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
       log: log.child({ component: 'api' }),
     })
     await api.listen({ host: config.http.host, port: config.http.port })
-    hostLink = createHostLink(broker.aedes, sp.hostId, log.child({ component: 'sparkplug' }))
-    await hostLink.online()
+    if (sources.publisher) hostLink = createHostLink(sources.publisher, sp.hostId, log.child({ component: 'sparkplug' }))
+    await hostLink?.online()
   } catch (err) {
-    await broker?.close()
+    await sources?.close()
     await drainer.stop(0)
     await processor.close()
     await journal.close()
@@ -143,7 +148,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const httpPort = (api.server.address() as AddressInfo).port
   log.info({ port: httpPort, journal: config.journal.enabled ? 'disk' : 'memory' }, 'API listening')
 
-  const b = broker
+  const src = sources
   const a = api
   let closing: Promise<void> | undefined
   return {
@@ -155,14 +160,19 @@ export async function startService(config: Config, log: Logger): Promise<Service
     drainer,
     rejections,
     metrics,
-    broker: b,
+    get broker(): BrokerHandle {
+      if (!src.broker) throw new Error(`SERVICE_MODE=${config.scaleOut.mode} runs no embedded broker`)
+      return src.broker
+    },
+    sources: src,
     api: a,
     httpPort,
     close() {
       closing ??= (async () => {
         registry.close()
-        await hostLink?.offline().catch((err: unknown) => log.error({ err }, 'could not publish the Sparkplug STATE offline message'))
-        await b.close()
+        // Workers share one host id: one stopping must not declare the others offline (docs/scaling-out.md).
+        if (config.scaleOut.embeddedBroker) await hostLink?.offline().catch((err: unknown) => log.error({ err }, 'could not publish the Sparkplug STATE offline message'))
+        await src.close()
         await drainer.stop(config.shutdownDrainTimeoutMs)
         sparkplug.close()
         await processor.close()

@@ -3,7 +3,9 @@ import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { DEFAULT_TIME_ZONE } from '../domain/shifts.js'
 import { buildDemoRegistry } from '../registry/demo-registry.js'
+import { mosquittoHash } from '../registry/mosquitto-hash.js'
 import type { ApiKeyScope } from '../registry/registry-schema.js'
+import { mosquittoConfigCommand, type MosquittoConfigEnv } from './mosquitto-config-command.js'
 import {
   addApiKey,
   addFactory,
@@ -27,11 +29,14 @@ export const USAGE = `usage: iiot-registry <command> [options]   (npm run regist
   add-factory     --zone Z --id F [--name N] [--timezone TZ]
   add-line        --factory F --id L
   add-machine     --factory F --line L --id M --ideal-cycle-time SECONDS
-  add-gateway     --id G --factory F                         prints the gateway's secret once
+  add-gateway     --id G --factory F [--broker-hash]         prints the gateway's secret once
+                  (--broker-hash: also keep a Mosquitto hash of it, for mosquitto-config)
   add-key         --id K --scope all|zone:Z|factory:F        prints the API key once
   remove-gateway  --id G
   remove-key      --id K
   check                                                      validate the file
+  mosquitto-config --out DIR                                 Mosquitto passwd and acl files from the registry
+                  (service user: $BROKER_USERNAME / $BROKER_PASSWORD; docs/scaling-out.md)
   demo            [--zones 1] [--factories 2] [--lines 2] [--machines 4]
                   [--credentials data/simulator.json] [--mqtt-url mqtt://127.0.0.1:1883] [--force]
 
@@ -88,7 +93,7 @@ async function exists(file: string): Promise<boolean> {
  * reports what it did through `out`, one line each. Throws on bad arguments or an invalid edit,
  * which then changes nothing.
  */
-export async function runRegistryCommand(argv: readonly string[], env: { readonly REGISTRY_FILE?: string | undefined }, out: (line: string) => void): Promise<void> {
+export async function runRegistryCommand(argv: readonly string[], env: { readonly REGISTRY_FILE?: string | undefined } & MosquittoConfigEnv, out: (line: string) => void): Promise<void> {
   const { positionals, values: v } = parseArgs({
     args: [...argv],
     allowPositionals: true,
@@ -109,6 +114,8 @@ export async function runRegistryCommand(argv: readonly string[], env: { readonl
       credentials: { type: 'string', default: './data/simulator.json' },
       'mqtt-url': { type: 'string', default: 'mqtt://127.0.0.1:1883' },
       force: { type: 'boolean', default: false },
+      'broker-hash': { type: 'boolean', default: false },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -165,6 +172,8 @@ export async function runRegistryCommand(argv: readonly string[], env: { readonl
     case 'add-gateway':
       return edit(async (d) => {
         const secret = await addGateway(d, need('id'), need('factory'))
+        // Only on request: a second hash of the secret, in Mosquitto's weaker format (docs/scaling-out.md).
+        if (v['broker-hash']) d.gateways.find((g) => g.id === v.id)!.brokerHash = await mosquittoHash(secret)
         return `added gateway ${v.id} to ${factoryPath(d, v.factory!)} in ${file}. MQTT username: ${v.id}  password (shown once): ${secret}`
       })
     case 'add-key':
@@ -190,6 +199,9 @@ export async function runRegistryCommand(argv: readonly string[], env: { readonl
       out(`${file} is valid: ${contents(doc)}`)
       return
     }
+    case 'mosquitto-config':
+      out(await mosquittoConfigCommand(file, need('out'), env))
+      return
     case 'demo': {
       if (!v.force && (await exists(file))) throw new Error(`${file} already exists (use --force to overwrite)`)
       const shape = { zones: Number(v.zones), factoriesPerZone: Number(v.factories), linesPerFactory: Number(v.lines), machinesPerLine: Number(v.machines) }

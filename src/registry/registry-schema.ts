@@ -3,6 +3,7 @@ import { NAME_PATTERN, SLUG_PATTERN } from '../domain/ids.js'
 import { MATERIAL_UNITS } from '../domain/records.js'
 import { MACHINE_STATES, RADIO_ACCESSES } from '../domain/records.js'
 import { SECRET_HASH_PATTERN } from './secret-hash.js'
+import { MOSQUITTO_HASH_PATTERN } from './mosquitto-hash.js'
 
 const slug = z.string().regex(SLUG_PATTERN, 'must be a lowercase slug ([a-z0-9][a-z0-9-]{0,62})')
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)')
@@ -58,6 +59,8 @@ export const gatewaySchema = z.object({
   id: slug,
   factory: slug,
   secretHash,
+  /** The same secret as Mosquitto's password file wants it (src/registry/mosquitto-hash.ts; docs/scaling-out.md). */
+  brokerHash: z.string().regex(MOSQUITTO_HASH_PATTERN, 'a mosquitto_passwd "$7$" hash').optional(),
 })
 
 export const apiKeyScopeSchema = z.union([
