@@ -21,13 +21,13 @@ export const machinePage: Page = (root, params, ctx) => {
     return () => {}
   }
   const endMs = params.end ? Date.parse(params.end) : Date.now()
-  const startMs = params.start ? Date.parse(params.start) : endMs - Number(params.hours ?? '8') * 3_600_000
+  const startMs = params.start ? Date.parse(params.start) : endMs - Number(params.hours ?? '1') * 3_600_000
   const window = { start: new Date(startMs).toISOString(), end: new Date(endMs).toISOString() }
   const base = { factory: factory.id, line: chosen.line, machine: chosen.machine }
   const go = (p: Record<string, string | undefined>) => ctx.navigate('machine', { ...base, ...p })
 
   const machineSelect = h('select', { id: 'machine', onchange: (e) => { const [line, machine] = (e.target as HTMLSelectElement).value.split('/'); ctx.navigate('machine', { factory: factory.id, line, machine, hours: params.hours }) } }, machines.map((m) => h('option', { value: `${m.line}/${m.machine}`, selected: m === chosen }, `${m.line} / ${m.machine}`)))
-  const hoursSelect = h('select', { id: 'hours', onchange: (e) => go({ hours: (e.target as HTMLSelectElement).value }) }, HOURS.map((x) => h('option', { value: x, selected: !params.start && x === (params.hours ?? '8') }, `last ${Number(x) >= 24 ? `${Number(x) / 24} d` : `${x} h`}`)))
+  const hoursSelect = h('select', { id: 'hours', onchange: (e) => go({ hours: (e.target as HTMLSelectElement).value }) }, HOURS.map((x) => h('option', { value: x, selected: !params.start && x === (params.hours ?? '1') }, `last ${Number(x) >= 24 ? `${Number(x) / 24} d` : `${x} h`}`)))
   const timelineBox = h('section', { id: 'timeline' }, h('h2', {}, 'State timeline'), note('loading…'))
   const paretoBox = h('section', { id: 'pareto' }, h('h2', {}, 'Downtime by reason'))
   const chartBox = h('section', { id: 'telemetry' }, h('h2', {}, 'Telemetry'))
@@ -51,7 +51,11 @@ export const machinePage: Page = (root, params, ctx) => {
       bar.append(seg)
     }
     const rows = Object.entries(t.timeInStateS as Record<string, number>).filter(([, s]) => s > 0).map(([s, sec]) => [s.replace('_', ' '), fmtDuration(sec), fmtPct(sec / (total / 1000))])
-    timelineBox.replaceChildren(h('h2', {}, 'State timeline'), stateLegend(), bar, t.intervals.every((i: { state: string }) => i.state === 'unknown') ? note('No state report in this window: the machine has not said what it is doing yet.') : '', table(['state', 'time', 'share'], rows, { id: 'time-in-state' }))
+    timelineBox.replaceChildren(h('h2', {}, 'State timeline'), stateLegend(), bar, t.intervals.every((i: { state: string }) => i.state === 'unknown')
+        ? note('No state report in this window: the machine has not said what it is doing yet.')
+        : t.intervals[0]?.state === 'unknown'
+          ? note(`Unknown until ${fmtTime(t.intervals[0].end, tz)}: the machine's first state report in this window (before it, none within the API's lookback).`)
+          : '', table(['state', 'time', 'share'], rows, { id: 'time-in-state' }))
   }
   const pareto = async () => {
     const d = await get('/equipment/downtime', { ...base, ...window })
