@@ -90,6 +90,24 @@ describe('park overview and yearly report', () => {
   })
 })
 
+describe('every page with the simulator', () => {
+  it('loads without console errors and without an error on the page', async () => {
+    const { page, errors } = await openConsole(browser, svc.httpUrl, KEYS.all, '#/floor?factory=fa')
+    try {
+      for (const hash of ['#/floor?factory=fa', '#/machine?factory=fa&line=l1&machine=m1', '#/oee?factory=fa', '#/quality?factory=fa', '#/park', `#/report?year=${YEAR}`, '#/health']) {
+        await page.goto(`${svc.httpUrl}/console/${hash}`)
+        await page.waitForSelector(`#page[data-page="${hash.slice(2).split('?')[0]}"]`)
+        // Settled: nothing left saying "loading…".
+        await eventually(async () => !(await page.textContent('#page'))?.includes('loading…'), 10_000, 200)
+        expect(await page.locator('[role=alert]').count(), hash).toBe(0)
+      }
+      expect(errors).toEqual([])
+    } finally {
+      await page.context().close()
+    }
+  })
+})
+
 describe('ingest health', () => {
   it('shows rates, the journal, and the newest rejection with its reason', async () => {
     await publish(gw, 'iiot/v1/za/fa/l1/m1/telemetry', Buffer.from('Cv///w8B', 'base64'))
