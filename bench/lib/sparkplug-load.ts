@@ -3,8 +3,14 @@ import { demoDeviceId } from '../../src/registry/demo-registry.js'
 import { encodeSparkplugPayload, type SpMetricInput } from '../../src/sparkplug/payload.js'
 import { sparkplugTopic } from '../../src/sparkplug/topic.js'
 import { DataType } from '../../src/sparkplug/values.js'
-import type { LoadGateway } from './load-generator.js'
 import { signal } from './payloads.js'
+
+/** The part of a load gateway this file reads (load-generator.ts' LoadGateway; said here so the two do not import each other). */
+interface LoadGateway {
+  readonly id: string
+  readonly factory: string
+  readonly machines: readonly { readonly line: string; readonly machine: string }[]
+}
 
 /**
  * The bench's gateways as Sparkplug B edge nodes (`--protocol sparkplug`, docs/sparkplug.md), in
