@@ -7,6 +7,7 @@ import type { LiveStateTable } from '../domain/live-state.js'
 import type { Ingestor } from '../pipeline/ingestor.js'
 import type { ManufacturingReader, MaterialsReader, RecordsReader, TelemetryReader } from '../storage/ports.js'
 import type { SparkplugHost } from '../sparkplug/host.js'
+import type { BrokerAccessConfig } from '../source/broker-access.js'
 
 /** What the API needs from the rest of the service; handed to every route plugin. */
 export interface ApiDeps {
@@ -27,6 +28,8 @@ export interface ApiDeps {
   readonly rejections: RejectionStore
   /** The Sparkplug B host, for commands to edge nodes (docs/sparkplug.md); absent: those routes answer 404. */
   readonly sparkplug?: Pick<SparkplugHost, 'requestRebirth'>
+  /** The external broker's HTTP auth endpoint (SERVICE_MODE worker/api, BROKER_AUTH_SECRET set); undefined: no such routes. */
+  readonly brokerAccess?: BrokerAccessConfig
   readonly metrics: Metrics
   readonly log: Logger
 }

@@ -10,6 +10,7 @@ import { AppError, fromFrameworkError } from '../errors.js'
 import type { ApiDeps } from './api-deps.js'
 import { requireApiKey } from './auth.js'
 import { errorHandler, sendProblem } from './problem.js'
+import { brokerAuthRoutes } from './routes/broker-auth.js'
 import { healthRoutes } from './routes/health.js'
 import { ingestRoutes } from './routes/ingest.js'
 import { connectivityRoutes } from './routes/connectivity.js'
@@ -57,6 +58,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
 
   await app.register(healthRoutes, deps)
+  // Outside the API-key scope: the broker authenticates with its own secret (docs/scaling-out.md).
+  if (deps.brokerAccess) await app.register(brokerAuthRoutes, { registry: deps.registry, access: deps.brokerAccess, prefix: '/api/v1/broker' })
   // The web console (docs/console.md): static files that read the API below with the user's key.
   await app.register(consoleRoutes, { offlineAfterMs: deps.config.offlineAfterMs })
   await app.register(

@@ -34,6 +34,8 @@ export async function buildTestApi(
     materials?: Partial<MaterialsReader>
     /** Extra routes on the root instance (its error handler applies), added before `ready()`. */
     routes?: (app: FastifyInstance) => void
+    /** Dependencies to add or replace. */
+    deps?: Partial<ApiDeps>
   } = {},
 ): Promise<FastifyInstance> {
   const registry = Registry.fromJson(await testRegistry())
@@ -52,6 +54,7 @@ export async function buildTestApi(
     rejections: undefined as unknown as RejectionStore,
     metrics: createMetrics(),
     log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    ...opts.deps,
   }
   const app = await buildApi(deps)
   opts.routes?.(app)
