@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 
 /**
  * The strict policy of the console's pages (docs/security.md): its own scripts,
@@ -54,10 +54,13 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     return { offlineAfterS: opts.offlineAfterMs / 1000 }
   })
   if (!existsSync(join(dir, 'index.html'))) {
-    app.get('/console/*', (_request, reply) => {
+    const notBuilt = (_request: unknown, reply: FastifyReply) => {
       reply.code(503).type('text/plain; charset=utf-8').header('cache-control', 'no-store')
       return 'The console is not built: run `npm run build` (docs/console.md).\n'
-    })
+    }
+    // The wildcard does not match its own prefix: the page's address needs its own route.
+    app.get('/console/', notBuilt)
+    app.get('/console/*', notBuilt)
     return
   }
   await app.register(fastifyStatic, {
