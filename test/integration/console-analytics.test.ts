@@ -59,6 +59,7 @@ describe('OEE page', () => {
       const shown = (sel: string) => page.locator(`${sel} [data-oee]`).evaluateAll((els: any[]) => els.map((e) => Number(e.dataset.oee)))
       expect(await shown('#shifts')).toEqual([api.shifts[0].oee.oee])
       expect(await shown('#machines')).toEqual(api.oee.machines.map((m: any) => m.oee))
+      expect(await shown('#machines-per-shift')).toEqual(api.shifts[0].oee.machines.map((m: any) => m.oee))
       expect(api.oee.oee).toBeGreaterThan(0)
       // The largest loss: speed (ideal output far below run time), then m1's fault and m2's stop (20 + 60 min).
       const losses = await page.locator('#losses tbody tr td:first-child').allTextContents()

@@ -98,6 +98,9 @@ export const oeePage: Page = (root, params, ctx) => {
         o.totalCount === 0 && o.runTimeMs === 0 ? note('No state or production reported on this line in this window: nothing to measure yet.') : '',
         h('h2', {}, 'Per shift'),
         shifts.length === 0 ? note('No shift of the calendar falls in this window.') : table(['shift', 'from', ...HEAD], shifts.map((s) => [`${s.name}${s.clippedToWindow ? ' (part)' : ''}`, fmtTime(s.start, tz, true), ...ratios(s.oee), ...inputs(s.oee)]), { id: 'shifts' }),
+        shifts.length > 0 && (o.machines?.length ?? 0) > 1
+          ? h('div', {}, h('h2', {}, 'Machines per shift'), table(['shift', 'from', 'machine', ...HEAD], shifts.flatMap((s) => (s.oee.machines ?? []).map((m) => [s.name, fmtTime(s.start, tz, true), m.machine ?? '', ...ratios(m), ...inputs(m)])), { id: 'machines-per-shift' }))
+          : '',
         h('h2', {}, 'Machines over the window'),
         table(['machine', ...HEAD], machineRows(o), { id: 'machines' }),
         h('h2', {}, 'Largest losses'),
