@@ -28,6 +28,8 @@ export function timeChart(target: HTMLElement, opts: { title: string; xsMs: numb
       fmtDate: (tpl) => uPlot.fmtDate(tpl.replace(/\{h\}/g, '{HH}').replace(/\{aa\}/g, '')),
       cursor: { drag: { x: true, y: false, setScale: false }, ...(opts.syncKey ? { sync: { key: opts.syncKey } } : {}) },
       // The whole requested window, so a machine that only just started reporting shows where its data begins.
+      // Room for values like 150894 or 24.9968 on the y axis.
+      axes: [{}, { size: 70 }],
       scales: { x: { time: true, ...(opts.rangeMs ? { range: [opts.rangeMs[0] / 1000, opts.rangeMs[1] / 1000] as uPlot.Range.MinMax } : {}) } },
       series: [
         {},

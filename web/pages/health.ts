@@ -26,7 +26,7 @@ export const healthPage: Page = (root, params, ctx: Ctx) => {
     const parts: (HTMLElement | string)[] = []
     if (stats) {
       const accepted = total(stats.accepted)
-      const rate = (v: number, p: number | undefined) => (prev && p !== undefined ? fmtNum((v - p) / ((now - prev.atMs) / 1000), 1) : '…')
+      const rate = (v: number, p: number | undefined) => (prev && p !== undefined ? fmtNum((v - p) / ((now - prev.atMs) / 1000), 1) : 'measuring')
       parts.push(
         h(
           'div',

@@ -27,7 +27,7 @@ export const machinePage: Page = (root, params, ctx) => {
   const go = (p: Record<string, string | undefined>) => ctx.navigate('machine', { ...base, ...p })
 
   const machineSelect = h('select', { id: 'machine', onchange: (e) => { const [line, machine] = (e.target as HTMLSelectElement).value.split('/'); ctx.navigate('machine', { factory: factory.id, line, machine, hours: params.hours }) } }, machines.map((m) => h('option', { value: `${m.line}/${m.machine}`, selected: m === chosen }, `${m.line} / ${m.machine}`)))
-  const hoursSelect = h('select', { id: 'hours', onchange: (e) => go({ hours: (e.target as HTMLSelectElement).value }) }, HOURS.map((x) => h('option', { value: x, selected: !params.start && x === (params.hours ?? '1') }, `last ${Number(x) >= 24 ? `${Number(x) / 24} d` : `${x} h`}`)))
+  const hoursSelect = h('select', { id: 'hours', onchange: (e) => go({ hours: (e.target as HTMLSelectElement).value }) }, params.start ? h('option', { value: '', selected: true }, 'chosen window') : '', HOURS.map((x) => h('option', { value: x, selected: !params.start && x === (params.hours ?? '1') }, `last ${Number(x) >= 24 ? `${Number(x) / 24} d` : `${x} h`}`)))
   const timelineBox = h('section', { id: 'timeline' }, h('h2', {}, 'State timeline'), note('loading…'))
   const paretoBox = h('section', { id: 'pareto' }, h('h2', {}, 'Downtime by reason'))
   const chartBox = h('section', { id: 'telemetry' }, h('h2', {}, 'Telemetry'))

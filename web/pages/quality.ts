@@ -39,7 +39,7 @@ export const qualityPage: Page = (root, params, ctx) => {
     const characteristic = params.characteristic ?? characteristics[0]
     head.append(
       h('select', { id: 'characteristic', onchange: (e) => go({ characteristic: (e.target as HTMLSelectElement).value }) }, [...new Set([...(characteristic ? [characteristic] : []), ...characteristics])].map((c) => h('option', { value: c, selected: c === characteristic }, c))),
-      h('select', { id: 'hours', onchange: (e) => go({ hours: (e.target as HTMLSelectElement).value }) }, ['1', '8', '24', '168'].map((x) => h('option', { value: x, selected: !params.start && x === (params.hours ?? '8') }, `last ${x} h`))),
+      h('select', { id: 'hours', onchange: (e) => go({ hours: (e.target as HTMLSelectElement).value }) }, params.start ? h('option', { value: '', selected: true }, 'chosen window') : '', ['1', '8', '24', '168'].map((x) => h('option', { value: x, selected: !params.start && x === (params.hours ?? '8') }, `last ${x} h`))),
     )
     if (!characteristic) {
       root.replaceChildren(head, note(`No inspection reported by ${factory.id} between ${fmtTime(startMs, tz, true)} and ${fmtTime(endMs, tz, true)}: the SPC chart needs measurements (the simulator inspects every fifth part).`))
