@@ -13,7 +13,7 @@ import type { RegistrySource } from '../registry/registry-store.js'
 import type { SparkplugNodeEntry } from '../registry/sparkplug-nodes.js'
 import type { BirthDefs, BirthStore } from './birth-store.js'
 import { bdSeqOf, readBirth, resolveData } from './metrics-of.js'
-import { decodeSparkplugPayload, type SpPayload } from './payload.js'
+import { decodeSparkplugPayload, uncompressed, type SpPayload } from './payload.js'
 import { drain, newSeqWindow, offer, rebase, type SeqWindow } from './seq-window.js'
 import { toRecords, type CounterMemory, type Rejected, type Target } from './to-records.js'
 import { nodeKey, parseSparkplugTopic, type SparkplugTopic } from './topic.js'
@@ -57,6 +57,9 @@ export interface SparkplugHost {
   /** Stops the reorder timers. */
   close(): void
 }
+
+/** A compressed payload may grow to this when decompressed (the largest MQTT packet the broker takes is 32 MiB). */
+const MAX_UNCOMPRESSED_BYTES = 32 * 1024 * 1024
 
 interface Held {
   readonly frame: SparkplugFrame
@@ -214,7 +217,7 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
     if (topic.type === 'NCMD' || topic.type === 'DCMD') return { outcomes: [reject('bad_topic', `${topic.type} is sent by host applications, not edge nodes`, e)], rebirths }
     let payload: SpPayload
     try {
-      payload = decodeSparkplugPayload(frame.payload)
+      payload = uncompressed(decodeSparkplugPayload(frame.payload), MAX_UNCOMPRESSED_BYTES)
     } catch (err) {
       return { outcomes: [reject('decode_error', `not a Sparkplug B payload: ${(err as Error).message}`, e)], rebirths }
     }
@@ -267,9 +270,13 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
     } else if (o.kind === 'held') {
       n.timer ??= setTimeout(() => {
         n.timer = undefined
-        const later: string[] = []
-        endWindow(key, e, `the ${deps.reorderWindowMs} ms reorder window ended`, undefined)
-        if (wantRebirth(key, 'sequence_gap', later)) send(later)
+        try {
+          const later: string[] = []
+          endWindow(key, e, `the ${deps.reorderWindowMs} ms reorder window ended`, undefined)
+          if (wantRebirth(key, 'sequence_gap', later)) send(later)
+        } catch (err) {
+          log.error({ err, node: key }, 'Sparkplug reorder window could not be ended')
+        }
       }, deps.reorderWindowMs).unref()
     } else if (o.kind === 'late') {
       out.push(reject('sequence_late', `seq ${payload.seq} of ${key} is behind the expected ${n.window.expected}: a duplicate or a message after its window ended`, e))
@@ -295,7 +302,14 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
   return {
     ingest,
     handle(frame) {
-      const r = ingest(frame)
+      let r: SparkplugResult
+      try {
+        r = ingest(frame)
+      } catch (err) {
+        // A bug of ours or a births file that cannot be written: reject this message, keep the stream going.
+        log.error({ err, topic: frame.topic }, 'Sparkplug message could not be handled')
+        return [{ ok: false, reason: 'internal_error', message: `the Sparkplug host failed on this message: ${(err as Error).message}`, topic: undefined }]
+      }
       send(r.rebirths)
       return r.outcomes
     },

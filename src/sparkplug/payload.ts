@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { gunzipSync, inflateSync } from 'node:zlib'
 import protobuf from 'protobufjs'
 
 /**
@@ -111,6 +112,23 @@ export function decodeSparkplugPayload(buf: Uint8Array): SpPayload {
   return plain(type().decode(new ExactReader(buf))) as unknown as SpPayload
 }
 
+/** The `uuid` of a compressed payload: the real one is in `body` (Tahu's and Ignition's compression option). */
+export const COMPRESSED_UUID = 'SPBV1.0_COMPRESSED'
+
+/**
+ * The payload a compressed one wraps (its `algorithm` metric: GZIP, or DEFLATE by default),
+ * decompressed to at most `maxBytes`; the payload itself when it is not compressed. Throws on a
+ * body that does not decompress or decode.
+ */
+export function uncompressed(p: SpPayload, maxBytes: number): SpPayload {
+  if (p.uuid !== COMPRESSED_UUID) return p
+  if (!p.body) throw new Error('a compressed payload without a body')
+  const algorithm = p.metrics.find((m) => m.name === 'algorithm')?.stringValue?.toUpperCase() ?? 'DEFLATE'
+  if (algorithm !== 'GZIP' && algorithm !== 'DEFLATE') throw new Error(`unknown compression algorithm "${algorithm}"`)
+  const inner = (algorithm === 'GZIP' ? gunzipSync : inflateSync)(p.body, { maxOutputLength: maxBytes })
+  return decodeSparkplugPayload(inner)
+}
+
 /**
  * The fields the bytes carried, as a plain object: protobufjs puts the defaults of absent fields
  * on the prototype (a Long 0 for a 64-bit one), which must never read as a value here. The
@@ -155,16 +173,22 @@ export interface SpMetricInput {
   datasetValue?: Record<string, unknown>
 }
 
-/** Encodes a payload (NCMD rebirth requests, the simulator, tests). A bigint above 2^53 is written exactly. */
-export function encodeSparkplugPayload(p: { timestamp?: number | bigint; seq?: number | bigint; metrics: SpMetricInput[]; uuid?: string }): Buffer {
-  const t = type()
-  return Buffer.from(t.encode(t.fromObject(longsAsStrings(p) as Record<string, unknown>)).finish())
+/**
+ * Encodes a payload (NCMD rebirth requests, the simulator, the bench, tests). A bigint is written
+ * exactly: it is handed to protobufjs' writer as its low and high 32 bits, never through
+ * `fromObject`, which turns 64-bit values into JS numbers when the iiot/v1 schema has switched
+ * protobufjs' Long support off (proto-schema.ts).
+ */
+export function encodeSparkplugPayload(p: { timestamp?: number | bigint; seq?: number | bigint; metrics: SpMetricInput[]; uuid?: string; body?: Uint8Array }): Buffer {
+  return Buffer.from(type().encode(longsAsBits(p) as Record<string, unknown>).finish())
 }
 
-/** protobufjs takes a decimal string for a 64-bit field exactly (it parses it as a Long-like value). */
-function longsAsStrings(v: unknown): unknown {
-  if (typeof v === 'bigint') return BigInt.asUintN(64, v).toString()
-  if (Array.isArray(v)) return v.map(longsAsStrings)
-  if (v && typeof v === 'object' && !(v instanceof Uint8Array)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, longsAsStrings(x)]))
+function longsAsBits(v: unknown): unknown {
+  if (typeof v === 'bigint') {
+    const u = BigInt.asUintN(64, v)
+    return { low: Number(u & 0xffffffffn), high: Number(u >> 32n), unsigned: true }
+  }
+  if (Array.isArray(v)) return v.map(longsAsBits)
+  if (v && typeof v === 'object' && !(v instanceof Uint8Array)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, longsAsBits(x)]))
   return v
 }

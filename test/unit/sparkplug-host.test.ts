@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises'
+import { deflateSync, gzipSync } from 'node:zlib'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
@@ -11,6 +12,7 @@ import { Registry } from '../../src/registry/registry.js'
 import { BirthStore } from '../../src/sparkplug/birth-store.js'
 import { createSparkplugHost, type SparkplugHost } from '../../src/sparkplug/host.js'
 import { encodeSparkplugPayload, type SpMetricInput } from '../../src/sparkplug/payload.js'
+import { bytes, mulberry32 } from '../helpers/fuzz-inputs.js'
 import { DT, sparkplugRegistry } from '../helpers/sparkplug.js'
 
 const T0 = 1_760_000_000_000
@@ -237,6 +239,40 @@ describe('Sparkplug host: metrics as manufacturing records', () => {
     expect(text).toContain(`production,factory=fa,line=l1,machine=m1,zone=za good=3i,reject=0i,total=3i,cycle_time_s=9.7,counter_good=103i,counter_reject=4i,seq=2i ${T0 + 5000}`)
     expect(text).toContain(`quality,characteristic=bore-diameter,factory=fa,line=l1,machine=m1,zone=za value=10.2,lsl=9.9,usl=10.1,unit="mm",pass=false,seq=2i ${T0 + 5000}`)
     expect(text).not.toContain('signal=Counts')
+  })
+})
+
+describe('Sparkplug host: robustness', () => {
+  it('never throws on garbage: random bytes and truncated payloads on every message type are rejections', () => {
+    const h = host()
+    const rng = mulberry32(12)
+    const good = encodeSparkplugPayload({ seq: 1, metrics: [{ alias: 1, doubleValue: 1 }, { name: 'x', datatype: DT.Template, templateValue: { metrics: [{ name: 'y', datatype: 99, intValue: 1 }] } }] })
+    h.handle(nbirth())
+    for (let i = 0; i < 2000; i++) {
+      const type = ['NBIRTH', 'NDATA', 'NDEATH', 'DBIRTH', 'DDATA', 'DDEATH'][i % 6]!
+      const payload = i % 2 === 0 ? bytes(rng, Math.floor(rng() * 64)) : good.subarray(0, Math.floor(rng() * good.length))
+      expect(() => h.handle(frame(type, payload, type.startsWith('D')))).not.toThrow()
+    }
+  })
+
+  it('a birth that cannot be written durably is an internal_error rejection, not an exception', () => {
+    // A births file in a directory that does not exist: every write fails (also as root).
+    const h = host({ births: BirthStore.open(join(dir, 'gone', 'births.json')) })
+    expect(reasons(h.handle(nbirth()))).toEqual(['internal_error'])
+  })
+
+  it('a compressed payload (SPBV1.0_COMPRESSED, GZIP or DEFLATE) is read like the plain one', () => {
+    const h = host()
+    h.handle(nbirth())
+    for (const [seq, algorithm, zip] of [[1, 'GZIP', gzipSync], [2, 'DEFLATE', deflateSync]] as const) {
+      const inner = encodeSparkplugPayload({ timestamp: T0 + seq, seq, metrics: [{ alias: 1, doubleValue: 7.5 }] })
+      const wrapped = encodeSparkplugPayload({ seq, uuid: 'SPBV1.0_COMPRESSED', body: zip(inner), metrics: [{ name: 'algorithm', datatype: DT.String, stringValue: algorithm }] })
+      const out = h.handle(frame('NDATA', wrapped))
+      expect(reasons(out), algorithm).toEqual([])
+      expect(lines(out)[0]).toContain(`value=7.5,unit="degC",quality="good",seq=${seq}i ${T0 + seq}`)
+    }
+    const bomb = encodeSparkplugPayload({ seq: 3, uuid: 'SPBV1.0_COMPRESSED', body: Buffer.from('not deflate'), metrics: [] })
+    expect(reasons(h.handle(frame('NDATA', bomb)))).toEqual(['decode_error'])
   })
 })
 
