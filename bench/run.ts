@@ -16,6 +16,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   outage: async () => ({ name: 'outage', description: 'InfluxDB stopped in the middle of a QoS 1 load; counts lost acknowledged messages', run: async (argv) => (await import('./fault.js')).runFault('outage', argv) }),
   durability: async () => ({ name: 'durability', description: 'throughput and acknowledgement latency with the journal against the same load acknowledged from memory', run: (await import('./durability.js')).run }),
   api: async () => ({ name: 'api', description: 'latency and throughput of the plant engineer\'s queries over a seeded week of 1,000 machines, under ingest load', run: (await import('./api.js')).run }),
+  scaleout: async () => ({ name: 'scaleout', description: 'worker mode behind Mosquitto: throughput and acknowledgement latency for --workers 1,2,3 against Mosquitto\'s own ceiling', run: (await import('./scaleout.js')).run }),
   crash: async () => ({ name: 'crash', description: 'the service killed with SIGKILL in the middle of a QoS 1 load', run: async (argv) => (await import('./fault.js')).runFault('crash', argv) }),
 }
 

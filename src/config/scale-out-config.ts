@@ -17,13 +17,12 @@ export const scaleOutEnvShape = {
   BROKER_CA_FILE: z.string().min(1).optional(),
   BROKER_CLIENT_ID: level.optional(),
   BROKER_SHARE_GROUP: level.default('iiot-ingest'),
-  BROKER_CONNECTIONS: int(1, 64).default(4),
+  BROKER_CONNECTIONS: int(1, 64).default(16),
   BROKER_ANNOUNCE_TOPIC: z.string().regex(/^[A-Za-z0-9_/-]{1,128}$/, 'a topic without wildcards').default('iiot-internal/v1/accepted'),
   BROKER_AUTH_SECRET: z.string().min(16).optional(),
 }
 
-const scaleOutEnvSchema = z.object(scaleOutEnvShape)
-type ScaleOutEnv = z.infer<typeof scaleOutEnvSchema>
+type ScaleOutEnv = z.infer<z.ZodObject<typeof scaleOutEnvShape>>
 
 export interface ScaleOutConfig {
   readonly mode: 'embedded' | 'worker' | 'api' | 'worker+api'
