@@ -1,4 +1,6 @@
 // What every page is handed: the hierarchy the key may read, and how to move between pages.
+import { get } from './api.js'
+
 export interface Shift {
   name: string
   start: string
@@ -45,7 +47,6 @@ export function chosenFactory(ctx: Ctx, params: Record<string, string>): (HFacto
  * its refusal (403 outside the key's scope, 404 unknown) rather than a guess.
  */
 export async function refusal(factory: string): Promise<string> {
-  const { get } = await import('./api.js')
   try {
     await get('/equipment/state', { factory })
     return `factory "${factory}" is not in this key's hierarchy`

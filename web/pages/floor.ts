@@ -1,6 +1,7 @@
 // Floor board: a tile per machine, coloured by state, live from the SSE stream (no polling).
 import { get, openStream, type LiveEvent } from '../api.js'
 import { chosenFactory, refusal, type Page } from '../context.js'
+import { factorySelect } from '../controls.js'
 import { errorBox, fmtDuration, fmtNum, fmtTime, h, note, stateLegend } from '../dom.js'
 
 interface Tile {
@@ -110,14 +111,4 @@ export const floorPage: Page = (root, params, ctx) => {
     clearInterval(timer)
     closeStream()
   }
-}
-
-/** A factory chooser that keeps the page and its other parameters. */
-export function factorySelect(ctx: Parameters<Page>[2], current: string, params: Record<string, string>, page = location.hash.replace(/^#\/?/, '').split('?')[0] || 'floor'): HTMLSelectElement {
-  const all = ctx.hierarchy.zones.flatMap((z) => z.factories.map((f) => ({ id: f.id, name: f.name, zone: z.name ?? z.id })))
-  return h(
-    'select',
-    { id: 'factory', onchange: (e) => ctx.navigate(page, { ...params, factory: (e.target as HTMLSelectElement).value, line: undefined, machine: undefined }) },
-    all.map((f) => h('option', { value: f.id, selected: f.id === current }, `${f.zone} · ${f.name ?? f.id}`)),
-  )
 }

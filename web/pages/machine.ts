@@ -3,7 +3,7 @@ import { get } from '../api.js'
 import { timeChart } from '../chart.js'
 import { chosenFactory, refusal, type Page } from '../context.js'
 import { errorBox, fmtDuration, fmtPct, fmtTime, h, note, stateLegend, table } from '../dom.js'
-import { factorySelect } from './floor.js'
+import { factorySelect } from '../controls.js'
 
 const HOURS = ['1', '4', '8', '24', '168']
 

@@ -2,7 +2,7 @@
 import { get } from '../api.js'
 import { chosenFactory, refusal, type Page } from '../context.js'
 import { errorBox, fmtDuration, fmtPct, fmtTime, h, localDate, note, table, zonedMidnight } from '../dom.js'
-import { factorySelect } from './floor.js'
+import { factorySelect } from '../controls.js'
 
 interface Oee {
   machine?: string

@@ -3,7 +3,7 @@ import { get } from '../api.js'
 import { timeChart } from '../chart.js'
 import { chosenFactory, refusal, type Page } from '../context.js'
 import { errorBox, fmtNum, fmtTime, h, note, table } from '../dom.js'
-import { factorySelect } from './floor.js'
+import { factorySelect } from '../controls.js'
 
 interface Inspection {
   time: string
