@@ -94,8 +94,11 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
     let got = 0
     sub.on('message', () => got++)
     await sub.subscribeAsync('iiot/v1/#', { qos: 1 })
+    const ceilingStart = Date.now()
     const c = await publishFor(broker.url, gateways, durationMs, window, samples, seq)
-    const ceiling = { messagesPerSec: round(got / (durationMs / 1000), 0), pubackP50Ms: round(pct(c.latencies, 50)), pubackP99Ms: round(pct(c.latencies, 99)) }
+    // Measured as the workers are: every acknowledged message delivered, over the whole time it took.
+    while (got < c.acked && Date.now() - ceilingStart < 120_000) await sleep(50)
+    const ceiling = { messagesPerSec: round(got / ((Date.now() - ceilingStart) / 1000), 0), pubackP50Ms: round(pct(c.latencies, 50)), pubackP99Ms: round(pct(c.latencies, 99)) }
     await sub.endAsync()
     log(`mosquitto ceiling ${ceiling.messagesPerSec} msg/s`)
 
