@@ -162,6 +162,15 @@ describe('scope', () => {
       expect(await page.locator('.tile').count()).toBe(0)
       await page.goto(`${svc.httpUrl}/console/#/machine?factory=fb&line=l1&machine=m1`)
       expect(await (await page.waitForSelector('[role=alert]')).textContent()).toMatch(/^403/)
+      for (const other of ['oee', 'quality']) {
+        await page.goto(`${svc.httpUrl}/console/#/${other}?factory=fb`)
+        await page.waitForSelector(`#page[data-page="${other}"] [role=alert]`)
+        expect(await page.textContent('[role=alert]'), other).toMatch(/^403/)
+      }
+      // The park overview shows the key's own zone and factory only.
+      await page.goto(`${svc.httpUrl}/console/#/park`)
+      await page.waitForSelector('section.zone')
+      expect(await page.locator('section.zone').evaluateAll((els: any[]) => els.map((e) => e.dataset.zone))).toEqual(['za'])
       await page.goto(`${svc.httpUrl}/console/#/floor`)
       await page.waitForSelector('.tile')
       expect(await page.locator('#factory option').evaluateAll((os: any[]) => os.map((o) => o.value))).toEqual(['fa'])
