@@ -65,8 +65,11 @@ export const floorPage: Page = (root, params, ctx) => {
     if (dirty.size === 0) requestAnimationFrame(() => { dirty.forEach(draw); dirty.clear() })
     dirty.add(t)
   }
-  let closeStream = () => {}
   const timer = setInterval(() => tiles.forEach(draw), 1000)
+  // The stream opens before the snapshot is read, and its events wait for it: a change that
+  // happens in between is then neither lost nor applied twice (stale ones are dropped in apply).
+  let pending: LiveEvent[] | undefined = []
+  const closeStream = openStream({ factory: factory.id, line: params.line, kinds: 'state,telemetry,production,quality' }, (e) => (pending ? pending.push(e) : apply(e)), (up) => (status.textContent = up ? 'live' : 'reconnecting…'))
   const load = async () => {
     const [state, latest] = await Promise.all([
       get('/equipment/state', { factory: factory.id, line: params.line }),
@@ -81,7 +84,9 @@ export const floorPage: Page = (root, params, ctx) => {
     tiles.forEach(draw)
     if (tiles.size === 0) grid.replaceWith(note('No machines are registered in this scope.'))
     else if ([...tiles.values()].every((t) => t.lastSeenMs === null)) root.append(note('No machine here has sent anything yet: tiles stay grey until their gateway publishes (the simulator starts within seconds).'))
-    closeStream = openStream({ factory: factory.id, line: params.line, kinds: 'state,telemetry,production,quality' }, (e) => apply(e), (up) => (status.textContent = up ? 'live' : 'reconnecting…'))
+    const queued = pending ?? []
+    pending = undefined
+    queued.forEach(apply)
   }
   const apply = (e: LiveEvent) => {
     const d = e.data
@@ -91,6 +96,8 @@ export const floorPage: Page = (root, params, ctx) => {
     const m = d.message
     if (m?.kind === 'state' && m.changes.length) {
       const last = [...m.changes].sort((a: { tsMs: number }, b: { tsMs: number }) => a.tsMs - b.tsMs).at(-1)
+      // Older than the state the tile shows (an event queued behind the snapshot): nothing to change.
+      if (t.sinceMs !== null && last.tsMs < t.sinceMs) return
       // A re-published unchanged state keeps its earlier "since" (docs/api.md, "Machine state").
       if (last.state !== t.reportedState || last.reasonCode !== t.reason || t.sinceMs === null) t.sinceMs = last.tsMs
       t.reportedState = last.state
