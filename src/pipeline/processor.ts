@@ -55,7 +55,7 @@ export interface ProcessorDeps {
   /** The live table the API reads: workers' updates to their copies are applied to it. */
   readonly live: LiveStateTable
   /** Sparkplug B: its frames are decoded here, on the main thread, never by the workers (docs/sparkplug.md). */
-  readonly sparkplug?: Pick<SparkplugHost, 'handle'> | undefined
+  readonly sparkplug?: Pick<SparkplugHost, 'handle' | 'flush'> | undefined
   readonly rejections: Pick<RejectionStore, 'holds'>
   /** Records below this sequence number are replayed from before this process started (Journal.replayBelowSeq). */
   readonly replayBelowSeq: number

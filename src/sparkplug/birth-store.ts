@@ -43,13 +43,15 @@ export function birthDefs(metrics: readonly MetricDef[]): BirthDefs {
 
 /**
  * The last births of every edge node, kept in memory and in one file (docs/sparkplug.md) so that
- * data after a restart of the service still resolves its aliases. Every change is written
- * durably before the birth counts as applied: a temporary file, fsync, rename, fsync of the
- * directory (the journal's standard: docs/delivery.md). Births are rare (a connect, a rebirth),
- * so the whole file is rewritten each time.
+ * data after a restart of the service still resolves its aliases. `flush` writes the changes
+ * durably (a temporary file, fsync, rename, fsync of the directory: the journal's standard,
+ * docs/delivery.md); the processor flushes once per batch, before the journal's checkpoint may
+ * pass the births, so a reconnect storm of a thousand edge nodes rewrites the file once per
+ * batch, not once per birth.
  */
 export class BirthStore {
   private readonly nodes = new Map<string, NodeBirth>()
+  private dirty = false
 
   private constructor(private readonly file: string | undefined) {}
 
@@ -78,18 +80,28 @@ export class BirthStore {
   /** An NBIRTH: the node's definitions replaced, its devices' forgotten (they must be born again). */
   setNode(nodeKey: string, bdSeq: string, metrics: readonly MetricDef[]): void {
     this.nodes.set(nodeKey, { bdSeq, node: birthDefs(metrics), devices: new Map() })
-    this.save()
+    this.dirty = true
   }
 
   setDevice(nodeKey: string, device: string, metrics: readonly MetricDef[]): void {
     const n = this.nodes.get(nodeKey)
     if (!n) return
     n.devices.set(device, birthDefs(metrics))
-    this.save()
+    this.dirty = true
   }
 
-  private save(): void {
-    if (!this.file) return
+  /** Births changed since the last successful flush. */
+  get unflushed(): boolean {
+    return this.dirty
+  }
+
+  /** Writes the births durably if they changed; throws when it cannot (they stay unflushed). */
+  flush(): void {
+    if (!this.dirty) return
+    if (!this.file) {
+      this.dirty = false
+      return
+    }
     const shape: FileShape = {
       version: 1,
       nodes: Object.fromEntries([...this.nodes].map(([k, n]) => [k, { bdSeq: n.bdSeq, node: [...n.node.metrics], devices: Object.fromEntries([...n.devices].map(([d, defs]) => [d, [...defs.metrics]])) }])),
@@ -110,5 +122,6 @@ export class BirthStore {
     } finally {
       closeSync(dir)
     }
+    this.dirty = false
   }
 }

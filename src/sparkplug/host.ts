@@ -52,9 +52,15 @@ export interface SparkplugHost {
   ingest(frame: SparkplugFrame): SparkplugResult
   /** `ingest`, with the rebirth requests sent: what the processor calls. */
   handle(frame: SparkplugFrame): IngestOutcome[]
+  /**
+   * Writes births received since the last call durably (birth-store.ts); the processor calls it
+   * at the end of every batch with Sparkplug messages. False (and logged) when it cannot: the
+   * births stay in memory and the next call tries again.
+   */
+  flush(): boolean
   /** An operator's rebirth request (the API): sent unless one went out within the minimum interval; true when sent. */
   requestRebirth(group: string, edgeNode: string): boolean
-  /** Stops the reorder timers. */
+  /** Stops the reorder timers and flushes the births. */
   close(): void
 }
 
@@ -288,6 +294,16 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
     return { outcomes: out, rebirths }
   }
 
+  function flush(): boolean {
+    try {
+      births.flush()
+      return true
+    } catch (err) {
+      log.error({ err }, 'Sparkplug births could not be written; kept in memory, retried with the next batch')
+      return false
+    }
+  }
+
   function send(keys: readonly string[]): void {
     for (const k of keys) {
       const slash = k.indexOf('/')
@@ -313,6 +329,7 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
       send(r.rebirths)
       return r.outcomes
     },
+    flush,
     requestRebirth(group, edgeNode) {
       const keys: string[] = []
       if (!wantRebirth(nodeKey(group, edgeNode), 'operator', keys)) return false
@@ -321,6 +338,7 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
     },
     close() {
       for (const n of nodes.values()) if (n.timer) clearTimeout(n.timer)
+      flush()
     },
   }
 }

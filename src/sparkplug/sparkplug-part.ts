@@ -13,18 +13,20 @@ export type SparkplugPart = DecodedPart & { readonly inline: readonly AcceptedMe
  * the decode workers skip these frames (decode-part.ts). A frame may become several records and
  * rejections (one per metric that did not fit), each listed against the frame's position.
  */
-export function decodeSparkplugPart(host: Pick<SparkplugHost, 'handle'>, recordCount: number, framesOf: (record: number) => readonly MessageFrame[] | undefined): SparkplugPart {
+export function decodeSparkplugPart(host: Pick<SparkplugHost, 'handle' | 'flush'>, recordCount: number, framesOf: (record: number) => readonly MessageFrame[] | undefined): SparkplugPart {
   const texts: string[] = []
   const accepted: number[] = []
   const inline: AcceptedMessage[] = []
   const rejected: DecodedPart['rejected'][number][] = []
   const acceptedByKind: Record<string, number> = {}
+  let handled = false
   for (let r = 0; r < recordCount; r++) {
     const frames = framesOf(r)
     if (!frames) continue
     for (let f = 0; f < frames.length; f++) {
       const frame = frames[f]!
       if (!isSparkplugTopic(frame.topic)) continue
+      handled = true
       for (const outcome of host.handle(frame)) {
         if (outcome.ok) {
           for (const l of outcome.accepted.lines) texts.push(l)
@@ -38,5 +40,7 @@ export function decodeSparkplugPart(host: Pick<SparkplugHost, 'handle'>, recordC
       }
     }
   }
+  // Births of this batch on disk before the journal's checkpoint may pass them (birth-store.ts).
+  if (handled) host.flush()
   return { text: texts.join('\n'), accepted, acceptedByKind, rejected, inline }
 }

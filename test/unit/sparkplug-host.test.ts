@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { deflateSync, gzipSync } from 'node:zlib'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +11,7 @@ import type { RejectionInput } from '../../src/pipeline/rejection-store.js'
 import { Registry } from '../../src/registry/registry.js'
 import { BirthStore } from '../../src/sparkplug/birth-store.js'
 import { createSparkplugHost, type SparkplugHost } from '../../src/sparkplug/host.js'
+import { decodeSparkplugPart } from '../../src/sparkplug/sparkplug-part.js'
 import { encodeSparkplugPayload, type SpMetricInput } from '../../src/sparkplug/payload.js'
 import { bytes, mulberry32 } from '../helpers/fuzz-inputs.js'
 import { DT, sparkplugRegistry } from '../helpers/sparkplug.js'
@@ -40,8 +41,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-function host(opts: { windowMs?: number; maxHeld?: number; births?: BirthStore } = {}): SparkplugHost {
-  const h = createSparkplugHost({
+function hostDeps(opts: { windowMs?: number; maxHeld?: number; births?: BirthStore } = {}): Parameters<typeof createSparkplugHost>[0] {
+  return {
     registry: { current: () => registry },
     births: opts.births ?? BirthStore.open(join(dir, 'births.json')),
     live,
@@ -53,7 +54,11 @@ function host(opts: { windowMs?: number; maxHeld?: number; births?: BirthStore }
     reorderMaxMessages: opts.maxHeld ?? 8,
     rebirthMinIntervalMs: 5_000,
     now: () => clock,
-  })
+  }
+}
+
+function host(opts: { windowMs?: number; maxHeld?: number; births?: BirthStore } = {}): SparkplugHost {
+  const h = createSparkplugHost(hostDeps(opts))
   hosts.push(h)
   return h
 }
@@ -179,7 +184,9 @@ describe('Sparkplug host: seq, reorder window, rebirth', () => {
   })
 
   it('births survive a restart of the service: data after it resolves against the persisted birth', () => {
-    host().handle(nbirth(0, 7))
+    const first = host()
+    first.handle(nbirth(0, 7))
+    expect(first.flush()).toBe(true)
     const again = host({ births: BirthStore.open(join(dir, 'births.json')) })
     const out = again.handle(ndata(1, [{ alias: 1, doubleValue: 42 }]))
     expect(reasons(out)).toEqual([])
@@ -255,9 +262,35 @@ describe('Sparkplug host: robustness', () => {
     }
   })
 
-  it('a birth that cannot be written durably is an internal_error rejection, not an exception', () => {
-    // A births file in a directory that does not exist: every write fails (also as root).
-    const h = host({ births: BirthStore.open(join(dir, 'gone', 'births.json')) })
+  it('births that cannot be written durably: the data is handled, the flush says so and the next one writes them', async () => {
+    // A births file in a directory that does not exist yet: every write fails (also as root).
+    const births = BirthStore.open(join(dir, 'later', 'births.json'))
+    const h = host({ births })
+    expect(reasons(h.handle(nbirth()))).toEqual([])
+    expect(h.flush()).toBe(false)
+    expect(births.unflushed).toBe(true)
+    await mkdir(join(dir, 'later'))
+    expect(h.flush()).toBe(true)
+    expect(BirthStore.open(join(dir, 'later', 'births.json')).get('plant-a/edge-1')?.bdSeq).toBe('0')
+  })
+
+  it('the processor\'s share writes the births once per batch with Sparkplug messages, before it returns', () => {
+    const h = host()
+    let flushes = 0
+    const counting = { handle: h.handle, flush: () => (flushes++, h.flush()) }
+    const iiot = { topic: 'iiot/v1/za/fa/l1/m1/telemetry', gatewayId: 'gw-a', qos: 1, receivedMs: T0, payload: Buffer.alloc(0) }
+    decodeSparkplugPart(counting, 1, () => [iiot])
+    expect(flushes).toBe(0)
+    const part = decodeSparkplugPart(counting, 2, (r) => (r === 0 ? [iiot, { ...nbirth(), qos: 0 }] : [{ ...ndata(1, [{ alias: 1, doubleValue: 3 }]), qos: 0 }]))
+    expect(flushes).toBe(1)
+    expect(BirthStore.open(join(dir, 'births.json')).get('plant-a/edge-1')).toBeDefined()
+    // Positions: record, frame, lines; the iiot/v1 frame is not this part's.
+    expect(part.accepted).toEqual([0, 1, 1, 1, 0, 1])
+  })
+
+  it('a host that fails inside is an internal_error rejection, not an exception', () => {
+    const h = createSparkplugHost({ ...hostDeps(), registry: { current: () => { throw new Error('boom') } } })
+    hosts.push(h)
     expect(reasons(h.handle(nbirth()))).toEqual(['internal_error'])
   })
 
