@@ -24,13 +24,15 @@ function mosquittoBin(): string {
  * no port 0), with the given password and ACL files (generated from the registry by the test).
  * Queues for offline persistent sessions are unbounded here, so a count is exact (docs/scaling-out.md).
  */
-export async function startTestMosquitto(files: { passwd: string; acl: string }): Promise<TestMosquitto> {
+export async function startTestMosquitto(files: { passwd: string; acl: string }, tls?: { certFile: string; keyFile: string }): Promise<TestMosquitto> {
   const dir = await mkdtemp(join(tmpdir(), 'iiot-mosquitto-'))
   const port = await freePort()
   await writeFile(join(dir, 'passwd'), files.passwd, { mode: 0o600 })
   await writeFile(join(dir, 'acl'), files.acl, { mode: 0o600 })
   const conf = [
     `listener ${port} 127.0.0.1`,
+    // TLS on the one listener when asked (worker mode over mqtts://).
+    ...(tls ? [`certfile ${tls.certFile}`, `keyfile ${tls.keyFile}`] : []),
     'allow_anonymous false',
     `password_file ${join(dir, 'passwd')}`,
     `acl_file ${join(dir, 'acl')}`,
@@ -64,7 +66,7 @@ export async function startTestMosquitto(files: { passwd: string; acl: string })
     await new Promise((r) => setTimeout(r, 50))
   }
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
     port,
     dir,
     logs: () => output,
