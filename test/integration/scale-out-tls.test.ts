@@ -8,13 +8,15 @@ import { mosquittoFiles } from '../../src/registry/mosquitto-files.js'
 import { mosquittoHash } from '../../src/registry/mosquitto-hash.js'
 import { registryFileSchema } from '../../src/registry/registry-schema.js'
 import { createTestCa, type TestCa } from '../helpers/certs.js'
-import { SECRETS, testRegistry } from '../helpers/fixtures.js'
+import { KEYS, SECRETS, testRegistry } from '../helpers/fixtures.js'
 import { connectGateway, encode } from '../helpers/gateway.js'
 import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
 import { startTestMosquitto, type TestMosquitto } from '../helpers/mosquitto.js'
 import { eventually } from '../helpers/service.js'
+import { openSseStream } from '../helpers/sse.js'
 
-// A worker reaches its external broker over TLS (mqtts://, BROKER_CA_FILE; docs/scaling-out.md).
+// A worker reaches its external broker over TLS (mqtts://, BROKER_CA_FILE; docs/scaling-out.md), as
+// `worker+api`: one process ingesting and serving a live stream fed by the announcements.
 const PASSWORD = 'service-password-0123456789'
 let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
 let mosquitto: TestMosquitto
@@ -22,7 +24,7 @@ let ca: TestCa
 let dir: string
 const started: ServiceProcess[] = []
 
-async function worker(name: string, env: Record<string, string>): Promise<ServiceProcess> {
+async function worker(name: string, env: Record<string, string>): Promise<{ proc: ServiceProcess; url: string }> {
   const port = await freePort()
   const proc = new ServiceProcess({
     SERVICE_MODE: 'worker', DATA_DIR: join(dir, name), REGISTRY_FILE: join(dir, 'registry.json'), INFLUX_URL: influxd.url, INFLUX_DATABASE: 'tls',
@@ -31,7 +33,7 @@ async function worker(name: string, env: Record<string, string>): Promise<Servic
   }, `http://127.0.0.1:${port}`)
   started.push(proc)
   await proc.start(20_000)
-  return proc
+  return { proc, url: `http://127.0.0.1:${port}` }
 }
 
 beforeAll(async () => {
@@ -55,9 +57,10 @@ afterAll(async () => {
 }, 30_000)
 
 describe('worker over TLS', () => {
-  it('refuses a broker whose certificate it cannot verify, and ingests through one it can', async () => {
+  it('refuses a broker whose certificate it cannot verify, and ingests through one it can; its stream has each message once', async () => {
     await expect(worker('untrusting', {})).rejects.toThrow(/exited[^]*(certificate|self[- ]signed|verify)/i)
-    await worker('w-tls', { BROKER_CA_FILE: ca.cert })
+    const w = await worker('w-tls', { BROKER_CA_FILE: ca.cert, SERVICE_MODE: 'worker+api' })
+    const stream = await openSseStream(w.url, '/api/v1/stream?kinds=telemetry', KEYS.all)
     const gw = await connectGateway(mosquitto.url, 'gw-a', SECRETS.gwA, { ca: await ca.read(ca.cert) })
     const t0 = Date.now() - 60_000
     for (let i = 0; i < 50; i++) await gw.publishAsync('iiot/v1/za/fa/l1/m1/telemetry', encode('telemetry', { seq: i, samples: [{ signal: 'tls', doubleValue: i, tsMs: t0 + i }] }), { qos: 1 })
@@ -66,5 +69,10 @@ describe('worker over TLS', () => {
       const rows = await influxQuery(influxd.url, 'tls', `SELECT count("value") FROM "telemetry" WHERE "signal" = 'tls'`)
       return rows[0]?.values[0]?.[1] === 50
     }, 20_000, 200)
+    // Fed by the announcements only (not also by its own processor): no event twice.
+    await eventually(() => stream.events.length >= 50, 10_000)
+    await new Promise((r) => setTimeout(r, 300))
+    await stream.close()
+    expect(stream.events.map((e) => e.data.message.seq).sort((a: number, b: number) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i))
   }, 60_000)
 })
