@@ -44,6 +44,9 @@ ensure_mosquitto() {
   if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || [ -n "${MOSQUITTO_BIN:-}" ]; then return 0; fi
   log "installing Debian's mosquitto package with apt-get (needs root or sudo): worker mode's tests run it as the external broker"
   apt_install mosquitto
+  # The tests start their own mosquitto processes on free ports. Debian's package may also start a
+  # system service on 1883, the embedded broker's default port (Quick start): stop and disable it.
+  if command -v systemctl >/dev/null 2>&1; then as_root systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
 }
 
 ensure_npm_deps() {
