@@ -129,6 +129,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       journalStats: () => ({ ...journal.stats(), full: journal.full }),
       rejections,
       sparkplug,
+      serviceMode: config.scaleOut.mode,
       brokerAccess: config.scaleOut.authSecret ? { secret: config.scaleOut.authSecret, serviceUser: config.scaleOut.broker.username, servicePassword: config.scaleOut.broker.password, announceTopic: config.scaleOut.broker.announceTopic, sparkplugHostId: sp.hostId } : undefined,
       metrics,
       log: log.child({ component: 'api' }),

@@ -28,6 +28,8 @@ export interface ApiDeps {
   readonly rejections: RejectionStore
   /** The Sparkplug B host, for commands to edge nodes (docs/sparkplug.md); absent: those routes answer 404. */
   readonly sparkplug?: Pick<SparkplugHost, 'requestRebirth'>
+  /** SERVICE_MODE (docs/scaling-out.md): outside `embedded`, counters are this process's only. Default embedded. */
+  readonly serviceMode?: 'embedded' | 'worker' | 'api' | 'worker+api'
   /** The external broker's HTTP auth endpoint (SERVICE_MODE worker/api, BROKER_AUTH_SECRET set); undefined: no such routes. */
   readonly brokerAccess?: BrokerAccessConfig
   readonly metrics: Metrics

@@ -27,6 +27,7 @@ export const ingestRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
             qos0Dropped: z.number(),
             journal: z.object({ unwrittenRecords: z.number(), unwrittenBytes: z.number(), oldestUnwrittenAgeS: z.number().nullable(), full: z.boolean() }),
             writeErrors: counts,
+            node: z.object({ mode: z.enum(['embedded', 'worker', 'api', 'worker+api']), counters: z.enum(['service', 'node']) }).describe('whose counters these are: the whole service (embedded), or only this process (workers and API nodes; docs/scaling-out.md)'),
           }),
         },
       },
@@ -59,7 +60,8 @@ export const ingestRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
           full: journal.full,
         },
         writeErrors: await byLabel(m.writeErrors, 'retriable'),
-      }
+        node: { mode: deps.serviceMode ?? 'embedded', counters: (deps.serviceMode ?? 'embedded') === 'embedded' ? 'service' : 'node' },
+      } as const
     },
   )
 
