@@ -22,6 +22,7 @@ import { RejectionStore } from './pipeline/rejection-store.js'
 import { RejectionKeeper } from './pipeline/rejection-keeper.js'
 import { createValidator } from './pipeline/validate.js'
 import { RegistryStore } from './registry/registry-store.js'
+import { brokerAccessOf } from './source/broker-access.js'
 import { startSources, type Sources } from './source/sources.js'
 import { Drainer } from './spool/drainer.js'
 import type { Journal } from './spool/journal.js'
@@ -130,7 +131,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       rejections,
       sparkplug,
       serviceMode: config.scaleOut.mode,
-      brokerAccess: config.scaleOut.authSecret ? { secret: config.scaleOut.authSecret, serviceUser: config.scaleOut.broker.username, servicePassword: config.scaleOut.broker.password, announceTopic: config.scaleOut.broker.announceTopic, sparkplugHostId: sp.hostId } : undefined,
+      brokerAccess: brokerAccessOf(config),
       metrics,
       log: log.child({ component: 'api' }),
     })

@@ -1,6 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { mayPublish, maySubscribe } from '../domain/acl.js'
 import { isUnderRoot } from '../domain/topic.js'
+import type { Config } from '../config/config.js'
 import type { Registry } from '../registry/registry.js'
 import { isSparkplugTopic, mayPublishSparkplug, maySubscribeSparkplug } from '../sparkplug/topic.js'
 
@@ -16,6 +17,13 @@ export interface BrokerAccessConfig {
 }
 
 export type BrokerAction = 'publish' | 'subscribe'
+
+/** The endpoint's settings from the configuration; undefined (no endpoint) without BROKER_AUTH_SECRET. */
+export function brokerAccessOf(config: Pick<Config, 'scaleOut' | 'sparkplug'>): BrokerAccessConfig | undefined {
+  const so = config.scaleOut
+  if (!so.authSecret) return undefined
+  return { secret: so.authSecret, serviceUser: so.broker.username, servicePassword: so.broker.password, announceTopic: so.broker.announceTopic, sparkplugHostId: config.sparkplug.hostId }
+}
 
 /** Constant-time string equality (over digests, so lengths do not leak either). */
 export function sameSecret(a: string, b: string): boolean {

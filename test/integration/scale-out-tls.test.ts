@@ -59,7 +59,10 @@ afterAll(async () => {
 describe('worker over TLS', () => {
   it('refuses a broker whose certificate it cannot verify, and ingests through one it can; its stream has each message once', async () => {
     await expect(worker('untrusting', {})).rejects.toThrow(/exited[^]*(certificate|self[- ]signed|verify)/i)
-    const w = await worker('w-tls', { BROKER_CA_FILE: ca.cert, SERVICE_MODE: 'worker+api' })
+    const w = await worker('w-tls', { BROKER_CA_FILE: ca.cert, SERVICE_MODE: 'worker+api', BROKER_AUTH_SECRET: 'broker-auth-secret-0123456789' })
+    // The broker HTTP auth endpoint is wired when its secret is set (docs/scaling-out.md).
+    const auth = await fetch(`${w.url}/api/v1/broker/auth`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer broker-auth-secret-0123456789' }, body: JSON.stringify({ username: 'iiot-service', password: PASSWORD }) })
+    expect(await auth.json()).toEqual({ result: 'allow', is_superuser: false })
     const stream = await openSseStream(w.url, '/api/v1/stream?kinds=telemetry', KEYS.all)
     const gw = await connectGateway(mosquitto.url, 'gw-a', SECRETS.gwA, { ca: await ca.read(ca.cert) })
     const t0 = Date.now() - 60_000
