@@ -52,6 +52,8 @@ export function mosquittoFiles(doc: RegistryFile, opts: MosquittoFilesOptions): 
     acl.push(`user ${gw.id}`)
     for (const line of f.lines) acl.push(`topic write ${prefix}${line}/+/+`)
     acl.push(`topic write ${prefix}${GATEWAY_SEGMENT}/${gw.id}/+`)
+    // Subscribing inside its own factory, as the embedded broker allows (src/domain/acl.ts, maySubscribe).
+    acl.push(`topic read ${prefix}#`)
     for (const node of nodesOf.get(gw.id) ?? []) {
       const [group, edge] = node.split('/') as [string, string]
       for (const t of SPARKPLUG_NODE_TYPES) acl.push(`topic write spBv1.0/${group}/${t}/${edge}`)

@@ -31,10 +31,14 @@ describe('Mosquitto files from the registry', () => {
     expect(files.withoutBrokerHash).toEqual(['gw-b'])
     const block = (user: string) => files.acl.split('\n\n').find((b) => b.includes(`user ${user}\n`))!.split('\n').filter((l) => l.startsWith('topic'))
     // Not `iiot/v1/za/fa/+/+/+`: that would match `_gateway/{another gateway}/...` too.
-    expect(block('gw-a')).toEqual(['topic write iiot/v1/za/fa/l1/+/+', 'topic write iiot/v1/za/fa/_gateway/gw-a/+'])
-    expect(block('gw-b')).toEqual(['topic write iiot/v1/zb/fb/l1/+/+', 'topic write iiot/v1/zb/fb/_gateway/gw-b/+'])
+    // Reading inside its own factory, as the embedded broker allows (maySubscribe).
+    expect(block('gw-a')).toEqual(['topic write iiot/v1/za/fa/l1/+/+', 'topic write iiot/v1/za/fa/_gateway/gw-a/+', 'topic read iiot/v1/za/fa/#'])
+    expect(block('gw-b')).toEqual(['topic write iiot/v1/zb/fb/l1/+/+', 'topic write iiot/v1/zb/fb/_gateway/gw-b/+', 'topic read iiot/v1/zb/fb/#'])
     expect(block('svc')).toContain('topic readwrite iiot-internal/v1/accepted/#')
-    for (const gw of ['gw-a', 'gw-b']) expect(block(gw).join('\n')).not.toMatch(/iiot-internal|#|spBv1\.0\/\+\/NCMD/)
+    for (const gw of ['gw-a', 'gw-b']) {
+      expect(block(gw).join('\n')).not.toMatch(/iiot-internal|spBv1\.0\/\+\/NCMD|read iiot\/v1\/#/)
+      expect(block(gw).filter((l) => l.startsWith('topic write')).join('\n')).not.toContain('#')
+    }
   })
 })
 
