@@ -60,7 +60,7 @@ export interface SparkplugHost {
   flush(): boolean
   /** An operator's rebirth request (the API): sent unless one went out within the minimum interval; true when sent. */
   requestRebirth(group: string, edgeNode: string): boolean
-  /** Stops the reorder timers and flushes the births. */
+  /** Stops the reorder timers, keeps what the windows held as rejections (the caller closes the keeper after), and flushes the births. */
   close(): void
 }
 
@@ -337,7 +337,16 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
       return true
     },
     close() {
-      for (const n of nodes.values()) if (n.timer) clearTimeout(n.timer)
+      // What still waits for a missing message is kept as a rejection, not dropped with the process
+      // (its journal records are behind the checkpoint already: docs/sparkplug.md).
+      for (const [key, n] of nodes) {
+        if (n.timer) clearTimeout(n.timer)
+        n.timer = undefined
+        if (n.window.held.size === 0) continue
+        const slash = key.indexOf('/')
+        const e = registry.current().sparkplugNode(key.slice(0, slash), key.slice(slash + 1))
+        if (e) endWindow(key, e, 'the service stopped first', undefined)
+      }
       flush()
     },
   }

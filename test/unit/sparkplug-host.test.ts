@@ -154,6 +154,15 @@ describe('Sparkplug host: seq, reorder window, rebirth', () => {
     expect(lines(h.handle(ndata(9, [{ alias: 1, doubleValue: 9 }])))).toHaveLength(1)
   })
 
+  it('a message still waiting when the service stops is kept as a rejection, not dropped', () => {
+    const h = host()
+    h.handle(nbirth(0))
+    expect(h.handle(ndata(2, [{ alias: 1, doubleValue: 2 }]))).toEqual([])
+    h.close()
+    expect(kept.map((k) => [k.reason, k.gateway])).toEqual([['sequence_gap', 'gw-a']])
+    expect(kept[0]!.message).toMatch(/stopped/)
+  })
+
   it('a full window ends at once; a late duplicate is a rejection', () => {
     const h = host({ maxHeld: 2 })
     h.handle(nbirth(0))
