@@ -1,5 +1,5 @@
 import type { AcceptedMessage } from '../pipeline/pipeline.js'
-import type { DecodedPart } from '../pipeline/decode-part.js'
+import { PartBuilder, type DecodedPart } from '../pipeline/decode-part.js'
 import type { MessageFrame } from '../spool/message-frame.js'
 import type { SparkplugHost } from './host.js'
 import { isSparkplugTopic } from './topic.js'
@@ -14,11 +14,8 @@ export type SparkplugPart = DecodedPart & { readonly inline: readonly AcceptedMe
  * rejections (one per metric that did not fit), each listed against the frame's position.
  */
 export function decodeSparkplugPart(host: Pick<SparkplugHost, 'handle' | 'flush'>, recordCount: number, framesOf: (record: number) => readonly MessageFrame[] | undefined): SparkplugPart {
-  const texts: string[] = []
-  const accepted: number[] = []
+  const part = new PartBuilder()
   const inline: AcceptedMessage[] = []
-  const rejected: DecodedPart['rejected'][number][] = []
-  const acceptedByKind: Record<string, number> = {}
   let handled = false
   for (let r = 0; r < recordCount; r++) {
     const frames = framesOf(r)
@@ -28,19 +25,12 @@ export function decodeSparkplugPart(host: Pick<SparkplugHost, 'handle' | 'flush'
       if (!isSparkplugTopic(frame.topic)) continue
       handled = true
       for (const outcome of host.handle(frame)) {
-        if (outcome.ok) {
-          for (const l of outcome.accepted.lines) texts.push(l)
-          accepted.push(r, f, outcome.accepted.lines.length)
-          inline.push(outcome.accepted)
-          const kind = outcome.accepted.topic.kind
-          acceptedByKind[kind] = (acceptedByKind[kind] ?? 0) + 1
-        } else {
-          rejected.push({ record: r, frame: f, reason: outcome.reason, message: outcome.message, zone: outcome.topic?.zone, factory: outcome.topic?.factory })
-        }
+        part.add(r, f, outcome)
+        if (outcome.ok) inline.push(outcome.accepted)
       }
     }
   }
   // Births of this batch on disk before the journal's checkpoint may pass them (birth-store.ts).
   if (handled) host.flush()
-  return { text: texts.join('\n'), accepted, acceptedByKind, rejected, inline }
+  return { ...part.build(), inline }
 }
