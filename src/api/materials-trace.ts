@@ -3,6 +3,7 @@ import { linksOf, lotUses, originsByLot, orderKey, type LotUse } from '../domain
 import type { StateInterval } from '../domain/state-timeline.js'
 import type { InspectionRow, MaterialsReader, MovementQuery, Scope } from '../storage/ports.js'
 import { isoOf } from './history.js'
+import { createLineCache } from './line-cache.js'
 
 export interface TraceRequest {
   readonly scope: Scope
@@ -34,8 +35,10 @@ const INSPECTIONS_READ_PER_LOT = 200
  * they produced. Lots already met are not read again, so bad data with a
  * cycle ends the walk; the tree (src/domain/genealogy.ts) reports the cycle.
  */
-export async function traceLot(reader: MaterialsReader, r: TraceRequest): Promise<TraceResult> {
+export async function traceLot(db: MaterialsReader, r: TraceRequest): Promise<TraceResult> {
   let truncated = false
+  const cache = createLineCache(db, r)
+  const reader = cache.reader
   const read = async (q: Omit<MovementQuery, 'startMs' | 'endMs' | 'scope'>, scope: Scope): Promise<LotUse[]> => {
     // The whole window, also after a lot's consumption: a lot may still be in production while the next machine uses it, and its origin counts all of it.
     const res = await reader.movements({ ...q, scope, startMs: r.startMs, endMs: r.endMs }, r.maxRows)
@@ -69,7 +72,12 @@ export async function traceLot(reader: MaterialsReader, r: TraceRequest): Promis
     // Forward, the lots past the root were found by their production: their origins are known.
     const originUses = r.direction === 'back' || level === 0 ? await findOrigins(frontier) : []
     for (const [lot, list] of originsByLot(originUses)) origins.set(lot, list)
-    if (level === 0) scope = narrowed(scope, origins.get(r.lot) ?? [])
+    if (level === 0) {
+      scope = narrowed(scope, origins.get(r.lot) ?? [])
+      // Back, the trace mostly stays on the line that made the lot: read that line once, if it is not too much.
+      const made = (origins.get(r.lot) ?? []).filter((o) => o.movement === 'produced')
+      if (r.direction === 'back' && made.length === 1) await cache.load(made[0]!)
+    }
     if (level === r.depth) break
     let found: LotLink[]
     if (r.direction === 'back') {

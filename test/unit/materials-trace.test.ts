@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { createLineCache } from '../../src/api/line-cache.js'
 import { traceLot, type TraceRequest } from '../../src/api/materials-trace.js'
 import type { MovementRow } from '../../src/domain/material-movements.js'
 import type { MaterialsReader, MovementQuery } from '../../src/storage/ports.js'
@@ -39,7 +40,7 @@ describe('traceLot', () => {
     mv('f2', 'l1', 'm1', 'produced', 'W', 'WO-9', 3),
   ]
 
-  it('narrows to the root lot’s factory, looks on the consuming line first, then in the factory', async () => {
+  it('narrows to the root lot’s factory, reads the root’s line once, looks on the consuming line first, then in the factory', async () => {
     const { reader, scopes } = memoryReader(rows)
     const t = await traceLot(reader, request('F'))
     const lots = (n: any): unknown => (n.children.length ? { [n.lot]: n.children.map(lots) } : n.lot)
@@ -47,10 +48,9 @@ describe('traceLot', () => {
     expect(t.tree.root.children[0]!.origins.map((o) => o.factory)).toEqual(['f1']) // not f2's W
     expect(scopes).toEqual([
       {}, // the root, anywhere in the key's scope
-      { zone: 'z', factory: 'f1' }, // WO-2's consumption
-      { zone: 'z', factory: 'f1', line: 'l2' }, // W, where it was consumed: not there
-      { zone: 'z', factory: 'f1' }, // W in the factory
-      { zone: 'z', factory: 'f1' }, // WO-1's consumption
+      { zone: 'z', factory: 'f1', line: 'l2' }, // the line that made F, read once: WO-2's consumption and W's lookup there come from memory
+      { zone: 'z', factory: 'f1' }, // W is not from l2: looked for in the factory
+      { zone: 'z', factory: 'f1' }, // WO-1's consumption (on l1, not read whole)
       { zone: 'z', factory: 'f1', line: 'l1' }, // S, where it was consumed: found
       { zone: 'z', factory: 'f1' }, // S was received, not produced: no work order to read (the InfluxDB reader answers [] without a query)
     ])
@@ -61,5 +61,16 @@ describe('traceLot', () => {
     const t = await traceLot(memoryReader(wide).reader, request('P', { maxLots: 5 }))
     expect(t.truncated).toBe(true)
     expect(t.tree.root.children.map((c) => c.lot)).toEqual(['S0', 'S1', 'S2', 'S3'])
+  })
+
+  it('reads a line whole only when it is small enough; otherwise every read goes to the database', async () => {
+    const { reader, scopes } = memoryReader(rows)
+    const small = createLineCache(reader, { startMs: 0, endMs: 1000 })
+    expect(await small.load({ zone: 'z', factory: 'f1', line: 'l1' })).toBe(true)
+    const q = { scope: { zone: 'z', factory: 'f1', line: 'l1' }, movements: ['consumed' as const], startMs: 0, endMs: 1000 }
+    expect((await small.reader.movements(q, 10)).rows.map((r) => r.lot)).toEqual(['S'])
+    expect(scopes).toHaveLength(1) // the load only
+    const big = createLineCache({ ...reader, movements: async () => ({ rows: [], truncated: true }) }, { startMs: 0, endMs: 1000 })
+    expect(await big.load({ zone: 'z', factory: 'f1', line: 'l1' })).toBe(false)
   })
 })
