@@ -94,7 +94,8 @@ describe('retained messages', () => {
   async function retainedCount(): Promise<number> {
     const persistence = (svc.broker.aedes as unknown as { persistence: { createRetainedStream(pattern: string): AsyncIterable<unknown> } }).persistence
     let n = 0
-    for await (const _ of persistence.createRetainedStream('#')) n++
+    // Ingest topics only: the service's own Sparkplug STATE message is retained, as Sparkplug requires.
+    for await (const _ of persistence.createRetainedStream('iiot/v1/#')) n++
     return n
   }
 
