@@ -68,9 +68,11 @@ cat >&2 <<MSG
     curl -H "Authorization: Bearer $key" "$api/api/v1/ingest/stats"
     xdg-open $api/docs     # the OpenAPI explorer, or open that address in a browser
 
-  The simulator runs below; Ctrl-C stops everything.
+  The simulator runs below: z1-f1's gateway speaks iiot/v1, z1-f2's is a Sparkplug B edge node
+  (SIMULATE_ARGS="--protocol iiot" for iiot/v1 only). Ctrl-C stops everything.
 
 MSG
-node dist/src/simulator/simulate.js --credentials ./data/simulator.json --url "$mqtt_url" ${SIMULATE_ARGS:-} &
+# Both protocols by default: z1-f1's gateway speaks iiot/v1 (with material movements), z1-f2's Sparkplug B.
+node dist/src/simulator/simulate.js --credentials ./data/simulator.json --url "$mqtt_url" ${SIMULATE_ARGS:---protocol mixed} &
 pids+=($!)
 wait "${pids[-1]}"
