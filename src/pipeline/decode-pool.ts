@@ -100,13 +100,15 @@ export class DecodePool {
 }
 
 /**
- * `DECODE_WORKERS`: a number is taken as it is; `auto` is one worker per core beyond the first (the
- * main thread keeps MQTT, the journal and the API), at most 8, and 1 on two cores, where moving the
- * decoding off the acknowledgement's thread measured faster (docs/configuration.md).
+ * `DECODE_WORKERS`: a number is taken as it is. `auto` leaves a core to the main thread (MQTT, the
+ * journal, the API) and one to InfluxDB and the rest of the machine, and gives the others to
+ * decoding, at most 8; on two cores or fewer that is none: there a worker measured more CPU per
+ * point, a lower ceiling and 50-100 MB more memory, and an acknowledgement no shorter beyond the noise
+ * (docs/decisions.md, "Decode workers").
  */
 export function decodeWorkerCount(setting: number | 'auto', cores = availableParallelism()): number {
   if (setting !== 'auto') return setting
-  return Math.max(1, Math.min(8, cores - 1))
+  return Math.max(0, Math.min(8, cores - 2))
 }
 
 /** The worker's module: compiled JavaScript, or (tests, `npm run dev`) TypeScript loaded through tsx. */
