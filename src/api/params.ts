@@ -34,3 +34,19 @@ export function resolveWindow(start: string | undefined, end: string | undefined
   if (endMs - startMs > maxMs) throw badRequest('start', `window longer than the maximum of ${Math.round(maxMs / 86_400_000)} days`)
   return { startMs, endMs }
 }
+
+/** A report's window (connectivity, park overview): a calendar year in UTC, or start/end; and its format. */
+export const reportQuery = {
+  zone: scopeQuery.zone,
+  factory: scopeQuery.factory,
+  year: z.coerce.number().int().min(2000).max(2100).optional(),
+  start: timeParam.optional(),
+  end: timeParam.optional(),
+  format: z.enum(['json', 'csv']).default('json'),
+}
+
+/** `year` (UTC), or `start`/`end` defaulting to the last 30 days; never both. */
+export function reportWindow(q: { year?: number | undefined; start?: string | undefined; end?: string | undefined }, maxMs: number): Window {
+  if (q.year !== undefined && (q.start !== undefined || q.end !== undefined)) throw badRequest('year', 'give either year or start/end, not both')
+  return q.year !== undefined ? { startMs: Date.UTC(q.year, 0, 1), endMs: Date.UTC(q.year + 1, 0, 1) } : resolveWindow(q.start, q.end, 30 * 86_400_000, maxMs)
+}

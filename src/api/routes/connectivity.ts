@@ -3,8 +3,7 @@ import { z } from 'zod'
 import type { LinkSummary } from '../../storage/ports.js'
 import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
-import { resolveWindow, scopeQuery, timeParam } from '../params.js'
-import { badRequest } from '../problem.js'
+import { reportQuery, reportWindow } from '../params.js'
 import { resolveScope } from '../scope.js'
 
 /** Radio access classes of the report: wired covers ethernet and fibre. */
@@ -23,22 +22,14 @@ export const connectivityRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
         description:
           'Per zone and window (a calendar year in UTC with `year`, or `start`/`end`): registered and reporting factories, gateways that reported, factories and gateways by radio access (5G SA, 5G NSA, LTE, Wi-Fi, wired = ethernet + fibre; a factory counts under every access its gateways used), percentiles (p5/p50/p95) of RSRP, RSRQ, SINR, RTT and throughput per gateway link, and `no5g: true` for zones where no factory reported over 5G. `format=csv` gives one row per gateway link.',
         security: [{ bearerAuth: [] }],
-        querystring: z.object({
-          zone: scopeQuery.zone,
-          factory: scopeQuery.factory,
-          year: z.coerce.number().int().min(2000).max(2100).optional(),
-          start: timeParam.optional(),
-          end: timeParam.optional(),
-          format: z.enum(['json', 'csv']).default('json'),
-        }),
+        querystring: z.object(reportQuery),
       },
     },
     async (request, reply) => {
       const q = request.query
       const registry = deps.registry.current()
       const scope = resolveScope(registry, apiKeyOf(request), q)
-      if (q.year !== undefined && (q.start !== undefined || q.end !== undefined)) throw badRequest('year', 'give either year or start/end, not both')
-      const window = q.year !== undefined ? { startMs: Date.UTC(q.year, 0, 1), endMs: Date.UTC(q.year + 1, 0, 1) } : resolveWindow(q.start, q.end, 30 * 86_400_000, deps.config.maxWindowMs)
+      const window = reportWindow(q, deps.config.maxWindowMs)
       const zones = registry.zones.filter((z) => scope.zone === undefined || z.id === scope.zone)
       const links = await deps.manufacturing.connectivity(zones.map((z) => z.id), scope.factory, window.startMs, window.endMs)
       if (q.format === 'csv') {

@@ -4,8 +4,7 @@ import type { Scope } from '../../storage/ports.js'
 import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
 import { isoOf } from '../history.js'
-import { resolveWindow, scopeQuery, timeParam } from '../params.js'
-import { badRequest } from '../problem.js'
+import { reportQuery, reportWindow } from '../params.js'
 import { resolveScope } from '../scope.js'
 import { ACCESS_CLASS, CLASSES } from './connectivity.js'
 
@@ -24,22 +23,14 @@ export const parkRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
         description:
           'Over a calendar year (UTC) with `year`, or `start`/`end` (default: the last 30 days). Per factory: the gateways that sent link reports and their radio access classes (as the connectivity report counts them), whether it is a live pilot (it stored at least one state report and one production report in the window), and its good/reject/total counts. Per zone: the same rolled up, and `no5g`. Targets: every zone with at least one factory connected over 5G, and at least two pilots. `format=csv` gives one row per factory.',
         security: [{ bearerAuth: [] }],
-        querystring: z.object({
-          zone: scopeQuery.zone,
-          factory: scopeQuery.factory,
-          year: z.coerce.number().int().min(2000).max(2100).optional(),
-          start: timeParam.optional(),
-          end: timeParam.optional(),
-          format: z.enum(['json', 'csv']).default('json'),
-        }),
+        querystring: z.object(reportQuery),
       },
     },
     async (request, reply) => {
       const q = request.query
       const registry = deps.registry.current()
       const scope = resolveScope(registry, apiKeyOf(request), q)
-      if (q.year !== undefined && (q.start !== undefined || q.end !== undefined)) throw badRequest('year', 'give either year or start/end, not both')
-      const window = q.year !== undefined ? { startMs: Date.UTC(q.year, 0, 1), endMs: Date.UTC(q.year + 1, 0, 1) } : resolveWindow(q.start, q.end, 30 * 86_400_000, deps.config.maxWindowMs)
+      const window = reportWindow(q, deps.config.maxWindowMs)
       const zones = registry.zones.filter((z) => scope.zone === undefined || z.id === scope.zone)
       const factories = zones.flatMap((z) => z.factories.filter((f) => scope.factory === undefined || f.id === scope.factory).map((f) => ({ zone: z.id, factory: f.id, name: f.name ?? null })))
       const [links, counts, flags] = await Promise.all([
