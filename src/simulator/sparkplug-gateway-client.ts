@@ -152,9 +152,17 @@ export function createSparkplugGatewayClient(opts: GatewayClientOptions): Gatewa
       const deadline = Date.now() + timeoutMs
       while (inFlight > 0 && client.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
       try {
-        // A clean stop says so: the NDEATH a will would have sent (Sparkplug 3.0, 7.1).
-        if (client.connected) await client.publishAsync(sparkplugTopic(group, 'NDEATH', node), encodeSparkplugPayload({ timestamp: Date.now(), metrics: [bdSeqMetric] }), { qos: 1 })
-        await client.endAsync(inFlight > 0)
+        // A clean stop says so: the NDEATH a will would have sent (Sparkplug 3.0, 7.1). Waited for until
+        // the deadline only: a broker that went away meanwhile would leave it waiting for its PUBACK forever.
+        let deathAcked = false
+        if (client.connected) {
+          const ndeath = client.publishAsync(sparkplugTopic(group, 'NDEATH', node), encodeSparkplugPayload({ timestamp: Date.now(), metrics: [bdSeqMetric] }), { qos: 1 })
+          let timer: NodeJS.Timeout | undefined
+          const giveUp = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))))
+          deathAcked = await Promise.race([ndeath.then(() => true as const, () => false as const), giveUp])
+          clearTimeout(timer)
+        }
+        await client.endAsync(inFlight > 0 || !deathAcked)
       } catch (err) {
         log(`${gateway.id}: error while disconnecting: ${(err as Error).message}`)
       }
