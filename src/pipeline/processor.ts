@@ -4,12 +4,13 @@ import type { DecodedMessage } from '../domain/records.js'
 import { parseTopic, type ParsedTopic } from '../domain/topic.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { RecordBatch } from '../spool/journal.js'
-import { decodeFrames, type MessageFrame } from '../spool/message-frame.js'
+import { anyTopicStartsWith, decodeFrames, type MessageFrame } from '../spool/message-frame.js'
 import { decodePart, type DecodedPart } from './decode-part.js'
 import type { DecodePool } from './decode-pool.js'
 import { gatewayPartition, type PartResult } from './decode-protocol.js'
 import { createLogSampler } from './log-sampler.js'
 import { decodeSparkplugPart, type SparkplugPart } from '../sparkplug/sparkplug-part.js'
+import { SPARKPLUG_PREFIX } from '../sparkplug/topic.js'
 import type { SparkplugHost } from '../sparkplug/host.js'
 import type { AcceptedMessage, Pipeline } from './pipeline.js'
 import type { RejectionKeeper } from './rejection-keeper.js'
@@ -65,6 +66,7 @@ export interface ProcessorDeps {
 }
 
 const NONE: readonly PartResult[] = []
+const SPARKPLUG_PREFIX_BYTES = Buffer.from(SPARKPLUG_PREFIX)
 
 /** The processing path: everything the acknowledgement no longer waits for (docs/architecture.md). */
 export function createProcessor(deps: ProcessorDeps): Processor {
@@ -172,7 +174,9 @@ export function createProcessor(deps: ProcessorDeps): Processor {
   }
 
   /** Sparkplug B frames of the batch, after the rest, in batch order (docs/sparkplug.md). */
-  const sparkplugPart = (records: readonly FrameRecord[]): SparkplugPart[] => (deps.sparkplug ? [decodeSparkplugPart(deps.sparkplug, records.length, (r) => records[r]!.frames())] : [])
+  // Only records holding a Sparkplug frame are split here: with decode workers, the others never need their frames on this thread.
+  const sparkplugPart = (records: readonly FrameRecord[]): SparkplugPart[] =>
+    deps.sparkplug ? [decodeSparkplugPart(deps.sparkplug, records.length, (r) => (anyTopicStartsWith(records[r]!.bytes, SPARKPLUG_PREFIX_BYTES) ? records[r]!.frames() : undefined))] : []
 
   return {
     process(batch) {

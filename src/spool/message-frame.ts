@@ -72,6 +72,24 @@ export function decodeFrames(buf: Buffer): MessageFrame[] {
   return frames
 }
 
+/**
+ * Whether any frame in `buf` has a topic starting with the bytes `prefix`, read from the headers
+ * alone: nothing is decoded or allocated, so a thread that handles only some topics can skip the
+ * records that hold none of them.
+ */
+export function anyTopicStartsWith(buf: Buffer, prefix: Buffer): boolean {
+  const n = prefix.length
+  let pos = 0
+  while (pos + FRAME_HEADER_BYTES <= buf.length) {
+    const payloadBytes = buf.readUInt32LE(pos)
+    const topicBytes = buf.readUInt16LE(pos + 12)
+    const topicAt = pos + FRAME_HEADER_BYTES
+    if (topicBytes >= n && buf.compare(prefix, 0, n, topicAt, topicAt + n) === 0) return true
+    pos = topicAt + topicBytes + buf[pos + 14]! + payloadBytes
+  }
+  return false
+}
+
 /** The points a frame is expected to carry, from its payload size alone (at least one). */
 export function estimatedPoints(payloadBytes: number): number {
   return Math.max(1, Math.floor(payloadBytes / PAYLOAD_BYTES_PER_POINT_ESTIMATE))

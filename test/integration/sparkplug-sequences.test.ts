@@ -85,7 +85,8 @@ describe('Sparkplug sequences', () => {
     await drained()
     await node.endAsync()
     await svc.close()
-    svc = { ...svc, ...(await startTestService(influxd.url, { dir: svc.dir, database: svc.database, env: { SPARKPLUG_REORDER_WINDOW_MS: '300' } })) }
+    // With decode workers this time: Sparkplug frames stay on the main thread, found there from the journal records' headers.
+    svc = { ...svc, ...(await startTestService(influxd.url, { dir: svc.dir, database: svc.database, env: { SPARKPLUG_REORDER_WINDOW_MS: '300', DECODE_WORKERS: '2' } })) }
     node = await connectNode(svc.mqttUrl)
     await data(1, 42, T0 + 21_000)
     await drained()
