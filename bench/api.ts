@@ -7,7 +7,7 @@ import { buildDemoRegistry } from '../src/registry/demo-registry.js'
 import { mulberry32 } from '../src/simulator/prng.js'
 import { LoadGenerator, type LoadGateway } from './lib/load-generator.js'
 import { lineMaterialHistory, lotId, type BenchLine } from './lib/material-history.js'
-import { ServiceProcess } from './lib/service-process.js'
+import { localServiceEnv, ServiceProcess } from './lib/service-process.js'
 import type { BenchResult } from './scenario.js'
 
 const STATES = ['running', 'running', 'running', 'idle', 'setup', 'planned_stop', 'unplanned_stop', 'fault'] as const
@@ -138,7 +138,7 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
 
     const [mqttPort, httpPort] = [await freePort(), await freePort()]
     const httpUrl = `http://127.0.0.1:${httpPort}`
-    service = new ServiceProcess({ DATA_DIR: join(dir, 'service'), REGISTRY_FILE: join(dir, 'registry.json'), INFLUX_URL: influxd.url, INFLUX_DATABASE: 'bench', MQTT_HOST: '127.0.0.1', MQTT_PORT: String(mqttPort), MQTT_WS_ENABLED: 'false', HTTP_HOST: '127.0.0.1', HTTP_PORT: String(httpPort), LOG_LEVEL: 'warn', API_RATE_LIMIT_PER_MIN: '1000000', MACHINE_OFFLINE_AFTER_S: String(86_400) }, httpUrl)
+    service = new ServiceProcess({ ...localServiceEnv({ dataDir: join(dir, 'service'), registryFile: join(dir, 'registry.json'), influxUrl: influxd.url, database: 'bench', mqttPort, httpPort }), API_RATE_LIMIT_PER_MIN: '1000000', MACHINE_OFFLINE_AFTER_S: String(86_400) }, httpUrl)
     await service.start(120_000)
 
     const ingestRate = Number(values['ingest-rate'])

@@ -5,7 +5,7 @@ import { freePort, startLocalInfluxd, type LocalInfluxd } from '../../src/devtoo
 import { buildDemoRegistry } from '../../src/registry/demo-registry.js'
 import { buildBenchRegistry } from './bench-registry.js'
 import type { LoadGateway } from './load-generator.js'
-import { ServiceProcess } from './service-process.js'
+import { localServiceEnv, ServiceProcess } from './service-process.js'
 
 export interface Target {
   readonly influxd: LocalInfluxd
@@ -67,19 +67,7 @@ async function startRest(
   const httpUrl = `http://127.0.0.1:${httpPort}`
   const database = 'bench'
   const service = new ServiceProcess(
-    {
-      DATA_DIR: join(dir, 'service'),
-      REGISTRY_FILE: join(dir, 'registry.json'),
-      INFLUX_URL: influxd.url,
-      INFLUX_DATABASE: database,
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: String(mqttPort),
-      MQTT_WS_ENABLED: 'false',
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(httpPort),
-      LOG_LEVEL: 'warn',
-      ...opts.env,
-    },
+    { ...localServiceEnv({ dataDir: join(dir, 'service'), registryFile: join(dir, 'registry.json'), influxUrl: influxd.url, database, mqttPort, httpPort }), ...opts.env },
     httpUrl,
     opts.nodeArgs ?? [],
   )

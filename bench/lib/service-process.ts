@@ -5,6 +5,32 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/?$/, '')
 
+/** Where a throwaway service keeps its data and finds its registry and InfluxDB, and its loopback ports. */
+export interface LocalServicePlaces {
+  readonly dataDir: string
+  readonly registryFile: string
+  readonly influxUrl: string
+  readonly database: string
+  readonly mqttPort: number
+  readonly httpPort: number
+}
+
+/** The environment of a service the bench or a test starts: loopback only, no WebSocket listener, quiet logs. */
+export function localServiceEnv(p: LocalServicePlaces): Record<string, string> {
+  return {
+    DATA_DIR: p.dataDir,
+    REGISTRY_FILE: p.registryFile,
+    INFLUX_URL: p.influxUrl,
+    INFLUX_DATABASE: p.database,
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: String(p.mqttPort),
+    MQTT_WS_ENABLED: 'false',
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(p.httpPort),
+    LOG_LEVEL: 'warn',
+  }
+}
+
 /**
  * How to run a TypeScript entry point as ONE process: node with tsx's loader.
  * The `tsx` command would start a wrapper that spawns node as its child, so a

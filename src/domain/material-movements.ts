@@ -13,16 +13,9 @@ export interface MovementRow extends MachineRef {
   readonly warning: string | null
 }
 
-/** Movements of one lot at one machine in one work order, summed. */
-export interface LotUse extends MachineRef {
-  readonly lot: string
+/** Movements of one lot at one machine in one work order, summed (an origin's fields, any movement). */
+export interface LotUse extends Omit<LotOrigin, 'movement'> {
   readonly movement: MovementKind
-  readonly material: string
-  readonly workOrder: string | null
-  readonly quantity: number
-  readonly unit: string
-  readonly firstMs: number
-  readonly lastMs: number
 }
 
 const machineOf = (r: MachineRef): string => `${r.zone}/${r.factory}/${r.line}/${r.machine}`

@@ -10,16 +10,19 @@ import protobuf from 'protobufjs'
  * loses precision past 2^53, so Sparkplug payloads are read with a Reader whose 64-bit reads
  * give a bigint.
  */
-export interface SpPropertyValue {
-  readonly type?: number
-  readonly isNull?: boolean
-  readonly value?: string
+export interface SpScalarValues {
   readonly intValue?: number
   readonly longValue?: bigint
   readonly floatValue?: number
   readonly doubleValue?: number
   readonly booleanValue?: boolean
   readonly stringValue?: string
+}
+
+export interface SpPropertyValue extends SpScalarValues {
+  readonly type?: number
+  readonly isNull?: boolean
+  readonly value?: string
 }
 
 export interface SpPropertySet {
@@ -33,7 +36,7 @@ export interface SpTemplate {
   readonly isDefinition?: boolean
 }
 
-export interface SpMetric {
+export interface SpMetric extends SpScalarValues {
   readonly name?: string
   readonly alias?: bigint
   readonly timestamp?: bigint
@@ -43,13 +46,7 @@ export interface SpMetric {
   readonly isNull?: boolean
   readonly properties?: SpPropertySet
   /** Which member of the value oneof is set. */
-  readonly value?: 'intValue' | 'longValue' | 'floatValue' | 'doubleValue' | 'booleanValue' | 'stringValue' | 'bytesValue' | 'datasetValue' | 'templateValue'
-  readonly intValue?: number
-  readonly longValue?: bigint
-  readonly floatValue?: number
-  readonly doubleValue?: number
-  readonly booleanValue?: boolean
-  readonly stringValue?: string
+  readonly value?: keyof SpScalarValues | 'bytesValue' | 'datasetValue' | 'templateValue'
   readonly bytesValue?: Uint8Array
   readonly datasetValue?: unknown
   readonly templateValue?: SpTemplate

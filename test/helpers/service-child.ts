@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ServiceProcess } from '../../bench/lib/service-process.js'
+import { localServiceEnv, ServiceProcess } from '../../bench/lib/service-process.js'
 import { freePort } from '../../src/devtools/local-influxd.js'
 import { testRegistry } from './fixtures.js'
 import { startTestInfluxd } from './influxd.js'
@@ -26,19 +26,7 @@ export async function startChildService(database: string, extraEnv: Record<strin
   await writeFile(join(dir, 'registry.json'), JSON.stringify(await testRegistry()))
   const [mqttPort, httpPort] = [await freePort(), await freePort()]
   const httpUrl = `http://127.0.0.1:${httpPort}`
-  const env = {
-    DATA_DIR: dir,
-    REGISTRY_FILE: join(dir, 'registry.json'),
-    INFLUX_URL: influxd.url,
-    INFLUX_DATABASE: database,
-    MQTT_HOST: '127.0.0.1',
-    MQTT_PORT: String(mqttPort),
-    MQTT_WS_ENABLED: 'false',
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: String(httpPort),
-    LOG_LEVEL: 'warn',
-    ...extraEnv,
-  }
+  const env = { ...localServiceEnv({ dataDir: dir, registryFile: join(dir, 'registry.json'), influxUrl: influxd.url, database, mqttPort, httpPort }), ...extraEnv }
   process.env.IIOT_SERVICE_FROM_SOURCE = '1'
   const service = new ServiceProcess(env, httpUrl)
   try {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { sourceCommand } from '../../bench/lib/service-process.js'
+import { localServiceEnv, sourceCommand } from '../../bench/lib/service-process.js'
 import { Registry } from '../../src/registry/registry.js'
 import { freePort } from '../../src/devtools/local-influxd.js'
 import { SECRETS, testRegistry } from '../helpers/fixtures.js'
@@ -56,18 +56,8 @@ describe('service process', () => {
     const registryFile = join(dir, 'registry.json')
     await writeFile(registryFile, JSON.stringify(await testRegistry()))
     const [mqttPort, httpPort] = [await freePort(), await freePort()]
-    const proc = run(['src/main.ts'], {
-      REGISTRY_FILE: registryFile,
-      DATA_DIR: dir,
-      INFLUX_URL: influxd.url,
-      INFLUX_DATABASE: 'proc',
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: String(mqttPort),
-      MQTT_WS_ENABLED: 'false',
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(httpPort),
-      LOG_LEVEL: 'info',
-    })
+    // info, not the default warn: the test reads the start-up and shutdown lines.
+    const proc = run(['src/main.ts'], { ...localServiceEnv({ dataDir: dir, registryFile, influxUrl: influxd.url, database: 'proc', mqttPort, httpPort }), LOG_LEVEL: 'info' })
     const deadline = Date.now() + 20_000
     while (!(await fetch(`http://127.0.0.1:${httpPort}/readyz`).then((r) => r.ok, () => false))) {
       if (Date.now() > deadline) throw new Error(`service did not start: ${proc.output()}`)
