@@ -12,6 +12,8 @@ import type { BenchResult } from './scenario.js'
 
 const STATES = ['running', 'running', 'running', 'idle', 'setup', 'planned_stop', 'unplanned_stop', 'fault'] as const
 const REASONS: Record<string, string> = { planned_stop: 'break', unplanned_stop: 'no-material', fault: 'jam', setup: 'changeover', idle: 'waiting', running: '' }
+/** The queries measured, in this order; `--queries` picks some. */
+const QUERIES = ['currentState', 'machineTimeline', 'lineOee', 'lineOeeByShift', 'materialsTrace', 'spc'] as const
 const progress = (line: string) => process.stderr.write(`[bench api] ${line}\n`)
 
 /** Line protocol for one machine's history: production every minute, state changes every 5-35 min, an inspection every 10 min. */
@@ -103,13 +105,16 @@ async function measure(name: string, makeUrl: () => string, apiKey: string, seco
 export async function run(argv: readonly string[]): Promise<BenchResult> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { factories: { type: 'string', default: '20' }, lines: { type: 'string', default: '5' }, machines: { type: 'string', default: '10' }, days: { type: 'string', default: '7' }, 'material-days': { type: 'string', default: '30' }, seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '4' }, 'ingest-rate': { type: 'string', default: '1000' } },
+    options: { factories: { type: 'string', default: '20' }, lines: { type: 'string', default: '5' }, machines: { type: 'string', default: '10' }, days: { type: 'string', default: '7' }, 'material-days': { type: 'string', default: '30' }, seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '4' }, 'ingest-rate': { type: 'string', default: '1000' }, queries: { type: 'string', default: QUERIES.join(',') } },
   })
   const shape = { zones: 1, factoriesPerZone: Math.min(200, Number(values.factories)), linesPerFactory: Math.min(50, Number(values.lines)), machinesPerLine: Math.min(100, Number(values.machines)) }
   const days = Math.min(30, Number(values.days))
   const materialDays = Math.min(31, Number(values['material-days']))
   const seconds = Math.min(120, Number(values.seconds))
   const concurrency = Math.min(64, Number(values.concurrency))
+  const queries = values.queries.split(',').map((q) => q.trim())
+  const unknown = queries.filter((q) => !(QUERIES as readonly string[]).includes(q))
+  if (unknown.length > 0) throw new Error(`--queries: unknown ${unknown.join(', ')} (known: ${QUERIES.join(', ')})`)
   const dir = await mkdtemp(join(tmpdir(), 'iiot-bench-api-'))
   const influxd = await startLocalInfluxd({ dataDir: join(dir, 'influxdb') })
   let service: ServiceProcess | undefined
@@ -172,13 +177,16 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
       machines: machines.length,
       ingestMessagesPerSec: ingestRate,
       concurrency,
-      currentState: await measure('currentState', () => `${httpUrl}/api/v1/equipment/state`, apiKey, seconds, concurrency),
-      machineTimeline: await measure('machineTimeline', () => { const m = pick(); return `${httpUrl}/api/v1/equipment/timeline?factory=${m.factory}&line=${m.line}&machine=${m.machine}&start=${dayAgo()}` }, apiKey, seconds, concurrency),
-      lineOee: await measure('lineOee', () => { const m = pick(); return `${httpUrl}/api/v1/production/oee?factory=${m.factory}&line=${m.line}&start=${dayAgo()}` }, apiKey, seconds, concurrency),
-      lineOeeByShift: await measure('lineOeeByShift', () => { const m = pick(); return `${httpUrl}/api/v1/production/oee?factory=${m.factory}&line=${m.line}&start=${dayAgo()}&by=shift` }, apiKey, seconds, concurrency),
-      materialsTrace: await measure('materialsTrace', traceUrl, apiKey, seconds, concurrency),
-      spc: await measure('spc', () => { const m = pick(); return `${httpUrl}/api/v1/quality/spc?factory=${m.factory}&line=${m.line}&machine=${m.machine}&characteristic=bore.diameter&start=${dayAgo()}` }, apiKey, seconds, concurrency),
     }
+    const urls: Record<(typeof QUERIES)[number], () => string> = {
+      currentState: () => `${httpUrl}/api/v1/equipment/state`,
+      machineTimeline: () => { const m = pick(); return `${httpUrl}/api/v1/equipment/timeline?factory=${m.factory}&line=${m.line}&machine=${m.machine}&start=${dayAgo()}` },
+      lineOee: () => { const m = pick(); return `${httpUrl}/api/v1/production/oee?factory=${m.factory}&line=${m.line}&start=${dayAgo()}` },
+      lineOeeByShift: () => { const m = pick(); return `${httpUrl}/api/v1/production/oee?factory=${m.factory}&line=${m.line}&start=${dayAgo()}&by=shift` },
+      materialsTrace: traceUrl,
+      spc: () => { const m = pick(); return `${httpUrl}/api/v1/quality/spc?factory=${m.factory}&line=${m.line}&machine=${m.machine}&characteristic=bore.diameter&start=${dayAgo()}` },
+    }
+    for (const q of QUERIES) if (queries.includes(q)) result[q] = await measure(q, urls[q], apiKey, seconds, concurrency)
     if (gen) result.ingestAcked = gen.stats().acked
     return result
   } finally {
