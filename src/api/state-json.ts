@@ -66,3 +66,49 @@ export class MachineStateJson {
     return fresh
   }
 }
+
+/** How old a scope's `equipment/state` answer may be when it is served again (docs/api.md, "Machine state"). */
+export const STATE_ANSWER_MAX_AGE_MS = 50
+
+/** A machine of a scope with its key in the live table, computed once per registry. */
+export interface KeyedMachine {
+  readonly m: MachineInScope
+  readonly key: string
+}
+
+interface ScopeAnswer {
+  readonly registry: object
+  readonly machines: readonly KeyedMachine[]
+  builtAtMs: number
+  body: Buffer | undefined
+}
+
+/**
+ * Each scope's whole `equipment/state` answer as one Buffer, built again only when it is
+ * `maxAgeMs` old (or the registry changed): under load a request writes a ready Buffer instead
+ * of joining, measuring and encoding a string of every machine (bench/README.md, `api`). The
+ * answer's `at` is when it was built, so a client sees how old it is.
+ */
+export class ScopeStateAnswers {
+  private readonly answers = new Map<string, ScopeAnswer>()
+
+  constructor(private readonly maxAgeMs: number) {}
+
+  /**
+   * The answer for `scopeKey` at `nowMs`: the cached one while it is younger than `maxAgeMs`, else
+   * `build(machines, nowMs)` (the scope's machines from `list`, called once per registry).
+   */
+  body(registry: object, scopeKey: string, nowMs: number, list: () => readonly KeyedMachine[], build: (machines: readonly KeyedMachine[], nowMs: number) => string): Buffer {
+    let a = this.answers.get(scopeKey)
+    if (a && a.registry === registry && a.body && nowMs >= a.builtAtMs && nowMs - a.builtAtMs < this.maxAgeMs) return a.body
+    if (!a || a.registry !== registry) {
+      // Scopes are few (a key's own, its factories and lines); never let odd ones pile up.
+      if (!a && this.answers.size >= 10_000) this.answers.clear()
+      a = { registry, machines: list(), builtAtMs: nowMs, body: undefined }
+      this.answers.set(scopeKey, a)
+    }
+    a.body = Buffer.from(build(a.machines, nowMs))
+    a.builtAtMs = nowMs
+    return a.body
+  }
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MachineStateJson, machineStateView } from '../../src/api/state-json.js'
+import { MachineStateJson, machineStateView, ScopeStateAnswers } from '../../src/api/state-json.js'
 import { LiveStateTable } from '../../src/domain/live-state.js'
 import type { MachineState } from '../../src/domain/records.js'
 
@@ -47,5 +47,31 @@ describe('equipment/state JSON, cached per machine', () => {
     }
     // Asked twice with nothing changed in between, the second answer is the cached one.
     expect(rebuilt).toBe(0)
+  })
+})
+
+describe('a scope\'s whole equipment/state answer, cached for at most maxAgeMs', () => {
+  const machines = [{ m: { zone: 'z', factory: 'f', line: 'l', machine: 'm1', idealCycleTimeS: 1 }, key: 'z/f/l/m1' }]
+  it('is built again once it is maxAgeMs old, when the registry changes, and when the clock goes back', () => {
+    const answers = new ScopeStateAnswers(50)
+    let builds = 0
+    let lists = 0
+    const list = () => (lists++, machines)
+    const build = (ms: readonly unknown[], now: number) => `{"at":${now},"n":${ms.length},"build":${++builds}}`
+    const registry = {}
+    const first = answers.body(registry, 'z///', 1000, list, build)
+    expect(first.toString()).toBe('{"at":1000,"n":1,"build":1}')
+    // Within 50 ms: the same Buffer, not built again.
+    expect(answers.body(registry, 'z///', 1049, list, build)).toBe(first)
+    // Another scope has its own answer.
+    expect(answers.body(registry, 'z/f//', 1049, list, build).toString()).toBe('{"at":1049,"n":1,"build":2}')
+    // 50 ms old: built again, from the machines listed once for this registry.
+    expect(answers.body(registry, 'z///', 1050, list, build).toString()).toBe('{"at":1050,"n":1,"build":3}')
+    expect(lists).toBe(2)
+    // A clock stepped back does not make an answer from its future last forever.
+    expect(answers.body(registry, 'z///', 900, list, build).toString()).toBe('{"at":900,"n":1,"build":4}')
+    // A reloaded registry: the machines are listed again and the answer built afresh at once.
+    expect(answers.body({}, 'z///', 901, list, build).toString()).toBe('{"at":901,"n":1,"build":5}')
+    expect(lists).toBe(3)
   })
 })

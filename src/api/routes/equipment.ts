@@ -5,7 +5,7 @@ import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
 import { scopeQuery } from '../params.js'
 import { machinesInScope, resolveScope, type MachineInScope } from '../scope.js'
-import { MachineStateJson, machineStateView, type MachineStateView } from '../state-json.js'
+import { MachineStateJson, machineStateView, ScopeStateAnswers, STATE_ANSWER_MAX_AGE_MS, type MachineStateView } from '../state-json.js'
 import type { MachineLive } from '../../domain/live-state.js'
 
 const machineState = z.object({
@@ -34,6 +34,7 @@ export function currentStates(deps: ApiDeps, machines: readonly MachineInScope[]
 
 export const equipmentRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
   const stateJson = new MachineStateJson()
+  const stateAnswers = new ScopeStateAnswers(STATE_ANSWER_MAX_AGE_MS)
   app.get(
     '/hierarchy',
     {
@@ -80,7 +81,7 @@ export const equipmentRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
       schema: {
         tags: ['equipment'],
         summary: 'Current state of every machine in a scope',
-        description: 'State, reason, alarms, since when, last seen and online; a machine silent for MACHINE_OFFLINE_AFTER_S is "offline". Served from the live table kept by the pipeline.',
+        description: 'State, reason, alarms, since when, last seen and online; a machine silent for MACHINE_OFFLINE_AFTER_S is "offline". Served from the live table kept by the pipeline; a scope\'s answer is built at most every 50 ms and `at` says when.',
         security: [{ bearerAuth: [] }],
         querystring: z.object(scopeQuery),
         response: { 200: z.object({ at: z.string(), count: z.number(), byState: z.record(z.string(), z.number()), machines: z.array(machineState) }) },
@@ -89,18 +90,20 @@ export const equipmentRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
     async (request, reply) => {
       const registry = deps.registry.current()
       const scope = resolveScope(registry, apiKeyOf(request), request.query)
-      const now = Date.now()
-      const byState: Record<string, number> = {}
-      const parts: string[] = []
-      for (const m of machinesInScope(registry, scope)) {
-        const key = machineKey(m.zone, m.factory, m.line, m.machine)
-        const e = deps.live.get(key)
-        const { json, shown } = stateJson.of(key, m, e, isOnline(deps, e, now))
-        parts.push(json)
-        byState[shown] = (byState[shown] ?? 0) + 1
-      }
-      // Already JSON (the schema above documents it): Fastify sends a string as it is.
-      const body = `{"at":"${new Date(now).toISOString()}","count":${parts.length},"byState":${JSON.stringify(byState)},"machines":[${parts.join(',')}]}`
+      const scopeKey = `${scope.zone ?? ''}/${scope.factory ?? ''}/${scope.line ?? ''}/${scope.machine ?? ''}`
+      const list = () => machinesInScope(registry, scope).map((m) => ({ m, key: machineKey(m.zone, m.factory, m.line, m.machine) }))
+      const body = stateAnswers.body(registry, scopeKey, Date.now(), list, (machines, now) => {
+        const byState: Record<string, number> = {}
+        const parts: string[] = []
+        for (const { m, key } of machines) {
+          const e = deps.live.get(key)
+          const { json, shown } = stateJson.of(key, m, e, isOnline(deps, e, now))
+          parts.push(json)
+          byState[shown] = (byState[shown] ?? 0) + 1
+        }
+        return `{"at":"${new Date(now).toISOString()}","count":${parts.length},"byState":${JSON.stringify(byState)},"machines":[${parts.join(',')}]}`
+      })
+      // Already JSON (the schema above documents it): Fastify sends a Buffer as it is.
       return reply.type('application/json; charset=utf-8').send(body as never)
     },
   )
