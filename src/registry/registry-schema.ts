@@ -113,6 +113,8 @@ export const sparkplugMappingSchema = z.object({
     target: z.number().finite().optional(),
     unit: z.string().max(32).optional(),
   }).strict()).max(1000).default([]),
+  /** The DataSet metric of a device's material movements (docs/sparkplug.md); default `Material/Movements`. */
+  materialMovements: metricName.optional(),
   /** Link-quality metrics of an edge node (its NBIRTH/NDATA): stored as the gateway's connectivity. */
   link: z.object({
     access: z.enum(RADIO_ACCESSES),

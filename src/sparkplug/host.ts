@@ -6,9 +6,11 @@ import type { StateChange } from '../domain/records.js'
 import type { GatewayTopic, MachineTopic } from '../domain/topic.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { CounterTracker } from '../pipeline/counter-tracker.js'
+import { MaterialTracker } from '../pipeline/material-tracker.js'
 import type { IngestOutcome } from '../pipeline/pipeline.js'
 import { toLines } from '../pipeline/to-lines.js'
 import type { RejectionKeeper } from '../pipeline/rejection-keeper.js'
+import type { Validate } from '../pipeline/validate.js'
 import type { RegistrySource } from '../registry/registry-store.js'
 import type { SparkplugNodeEntry } from '../registry/sparkplug-nodes.js'
 import type { BirthDefs, BirthStore } from './birth-store.js'
@@ -37,6 +39,8 @@ export interface SparkplugHostDeps {
   readonly births: BirthStore
   readonly live: LiveStateTable
   readonly keeper: Pick<RejectionKeeper, 'keep'>
+  /** The iiot/v1 validator (validate.ts): material movements are checked by it (material-dataset.ts). */
+  readonly validate: Validate
   /** Publishes NCMD `Node Control/Rebirth` = true to an edge node (command.ts). */
   readonly sendRebirth: (group: string, edgeNode: string) => void
   readonly metrics: Pick<Metrics, 'registry'>
@@ -91,7 +95,8 @@ interface NodeRuntime {
 export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
   const { registry, births, live, keeper, log } = deps
   const now = deps.now ?? Date.now
-  const trackers = { counters: new CounterTracker(), live }
+  // Loads seen by this host judge its consumptions (material-tracker.ts), as each decoder's do for iiot/v1.
+  const trackers = { counters: new CounterTracker(), live, materials: new MaterialTracker() }
   const counters: CounterMemory = new Map()
   const nodes = new Map<string, NodeRuntime>()
   const receivedCounter = new Counter({ name: 'iiot_sparkplug_messages_received_total', help: 'Sparkplug B messages taken from the journal, by message type (NBIRTH, DDATA, ...; "invalid" for a topic that is not one)', labelNames: ['type'], registers: [deps.metrics.registry] })
@@ -156,7 +161,7 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
       if (b && !(e.mapping?.state && resolved.metrics.some((m) => m.name === e.mapping!.state!.metric))) out.push(b)
     }
     const target: Target = { gatewayId: frame.gatewayId, gatewayTopic: gatewayTopic(e), machine }
-    const records = toRecords(target, resolved.metrics, e.mapping, trackers, counters, Number(payload.seq ?? 0n), frame.receivedMs)
+    const records = toRecords(target, resolved.metrics, e.mapping, trackers, counters, Number(payload.seq ?? 0n), frame.receivedMs, deps.validate)
     for (const r of records.rejected) out.push(reject(r.reason, r.message, e))
     for (const a of records.accepted) out.push({ ok: true, accepted: a })
     if (machine && !resolved.metrics.every((m) => m.historical)) live.seen(machineKey(machine.zone, machine.factory, machine.line, machine.machine), frame.receivedMs)

@@ -90,6 +90,11 @@ export function resolveData(payload: SpPayload, defs: BirthDefs, receivedMs: num
       }
       return
     }
+    if (datatype === DataType.DataSet && !m.isNull) {
+      // A table: only the material movements metric is one we read (to-records.ts); the mapping decides.
+      if (m.value !== 'datasetValue' || !m.datasetValue) return void rejected.push({ reason: 'datatype_mismatch', message: `metric "${name}" declares datatype DataSet but carries ${m.value ?? 'no value'}` })
+      return void metrics.push({ name, value: null, dataset: m.datasetValue, unit: '', tsMs: tsOf(m, payload, receivedMs), historical: m.isHistorical === true })
+    }
     const v = metricValue(datatype, m)
     if (!v.ok) return void rejected.push({ reason: v.reason, message: v.message })
     metrics.push({ name, value: v.value, unit: unitOf(def), tsMs: tsOf(m, payload, receivedMs), historical: m.isHistorical === true })

@@ -30,6 +30,19 @@ export interface SpPropertySet {
   readonly values: readonly SpPropertyValue[]
 }
 
+/** A DataSet value (Sparkplug 3.0, 6.4.8): one of the scalar members, named in `value`; none for an empty cell. */
+export interface SpDataSetValue extends SpScalarValues {
+  readonly value?: keyof SpScalarValues
+}
+
+/** A DataSet (6.4.8): a table, `types[i]` the datatype of `columns[i]`, each row one value per column. */
+export interface SpDataSet {
+  readonly numOfColumns?: bigint
+  readonly columns?: readonly string[]
+  readonly types?: readonly number[]
+  readonly rows?: readonly { readonly elements?: readonly SpDataSetValue[] }[]
+}
+
 export interface SpTemplate {
   readonly metrics: readonly SpMetric[]
   readonly templateRef?: string
@@ -48,7 +61,7 @@ export interface SpMetric extends SpScalarValues {
   /** Which member of the value oneof is set. */
   readonly value?: keyof SpScalarValues | 'bytesValue' | 'datasetValue' | 'templateValue'
   readonly bytesValue?: Uint8Array
-  readonly datasetValue?: unknown
+  readonly datasetValue?: SpDataSet
   readonly templateValue?: SpTemplate
 }
 

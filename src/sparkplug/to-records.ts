@@ -5,7 +5,10 @@ import type { DecodedMessage, Inspection, ProductionReport, Sample, StateChange 
 import type { GatewayTopic, MachineTopic } from '../domain/topic.js'
 import type { AcceptedMessage } from '../pipeline/pipeline.js'
 import { machineTags, toLines, type Trackers } from '../pipeline/to-lines.js'
+import type { Validate } from '../pipeline/validate.js'
 import type { SparkplugMapping } from '../registry/registry-schema.js'
+import { MATERIAL_METRIC, movementsOf } from './material-dataset.js'
+import type { SpDataSet } from './payload.js'
 import type { SpValue } from './values.js'
 
 /** A metric resolved against its birth and checked against its datatype. */
@@ -17,6 +20,8 @@ export interface ResolvedMetric {
   readonly tsMs: number
   /** `is_historical`: stored at its own time, never moves the live state. */
   readonly historical: boolean
+  /** A DataSet metric's table (`value` is then null). */
+  readonly dataset?: SpDataSet
 }
 
 export interface Rejected {
@@ -79,9 +84,11 @@ function sampleValue(v: SpValue | null): Sample['value'] {
  * Sparkplug metrics as the records an iiot/v1 gateway would have sent (docs/sparkplug.md): the
  * factory's mapping names the state, counter, cycle-time, inspection and link metrics; every
  * other metric is telemetry. State, production, quality and connectivity lines come from the
- * same `toLines` as iiot/v1, so equipment state, timeline, OEE and SPC read them alike.
+ * same `toLines` as iiot/v1, so equipment state, timeline, OEE and SPC read them alike. The
+ * material movements metric (a DataSet) becomes the material message iiot/v1 would have sent,
+ * checked by the same `validate` (material-dataset.ts).
  */
-export function toRecords(target: Target, metrics: readonly ResolvedMetric[], mapping: SparkplugMapping | undefined, trackers: Trackers, counters: CounterMemory, seq: number, nowMs: number): { accepted: AcceptedMessage[]; rejected: Rejected[] } {
+export function toRecords(target: Target, metrics: readonly ResolvedMetric[], mapping: SparkplugMapping | undefined, trackers: Trackers, counters: CounterMemory, seq: number, nowMs: number, validate: Validate): { accepted: AcceptedMessage[]; rejected: Rejected[] } {
   const accepted: AcceptedMessage[] = []
   const rejected: Rejected[] = []
   const t = target.machine
@@ -90,12 +97,33 @@ export function toRecords(target: Target, metrics: readonly ResolvedMetric[], ma
   const changes: StateChange[] = []
   const historicalStates: string[] = []
   const inspections: Inspection[] = []
+  const materials: DecodedMessage[] = []
+  const materialMetric = mapping?.materialMovements ?? MATERIAL_METRIC
   const link: Record<string, number> = {}
   let counts: { good?: number; reject?: number; cycleTimeS?: number; tsMs: number } | undefined
   const linkByMetric = new Map<string, string>()
   if (mapping?.link) for (const k of ['rsrpDbm', 'rsrqDb', 'sinrDb', 'rttMs'] as const) if (mapping.link[k]) linkByMetric.set(mapping.link[k]!, k)
 
   for (const m of metrics) {
+    if (m.dataset || m.name === materialMetric) {
+      if (m.name !== materialMetric) {
+        rejected.push({ reason: 'unsupported_datatype', message: `metric "${m.name}" is a DataSet, which is stored only as the material movements metric "${materialMetric}" (docs/sparkplug.md)` })
+        continue
+      }
+      if (!m.dataset) {
+        // A null DataSet: nothing moved. Anything else under this name is not a table of movements.
+        if (m.value !== null) rejected.push({ reason: 'bad_dataset', message: `metric "${m.name}" must be a DataSet (datatype 16) of material movements` })
+        continue
+      }
+      if (!t) {
+        if ((m.dataset.rows?.length ?? 0) > 0) rejected.push({ reason: 'invalid_payload', message: `material movements of an edge node the registry gives no machine: report them in the DBIRTH/DDATA of the device of the machine` })
+        continue
+      }
+      const read = movementsOf(m.name, m.dataset, { seq, tsMs: m.tsMs, nowMs }, validate)
+      if (!read.ok) rejected.push({ reason: read.reason, message: read.message })
+      else if (read.message) materials.push(read.message)
+      continue
+    }
     const linkField = linkByMetric.get(m.name)
     if (linkField !== undefined) {
       const n = asNumber(m.value)
@@ -167,6 +195,7 @@ export function toRecords(target: Target, metrics: readonly ResolvedMetric[], ma
     emit('production', { ...header, kind: 'production', reports: [report] })
   }
   if (t && inspections.length > 0) emit('quality', { ...header, kind: 'quality', inspections })
+  for (const message of materials) emit('material', message)
   if (mapping?.link && Object.keys(link).length > 0) {
     const ts = metrics.reduce((a, m) => Math.max(a, m.tsMs), 0)
     const message: DecodedMessage = { ...header, kind: 'connectivity', reports: [{ access: mapping.link.access, rsrpDbm: link['rsrpDbm'], rsrqDb: link['rsrqDb'], sinrDb: link['sinrDb'], rttMs: link['rttMs'], uplinkMbps: undefined, downlinkMbps: undefined, cellId: '', tsMs: ts }] }

@@ -8,6 +8,7 @@ import { LiveStateTable } from '../../src/domain/live-state.js'
 import { createMetrics } from '../../src/metrics/metrics.js'
 import type { IngestOutcome } from '../../src/pipeline/pipeline.js'
 import type { RejectionInput } from '../../src/pipeline/rejection-store.js'
+import { createValidator } from '../../src/pipeline/validate.js'
 import { Registry } from '../../src/registry/registry.js'
 import { BirthStore } from '../../src/sparkplug/birth-store.js'
 import { createSparkplugHost, type SparkplugHost } from '../../src/sparkplug/host.js'
@@ -47,6 +48,7 @@ function hostDeps(opts: { windowMs?: number; maxHeld?: number; births?: BirthSto
     births: opts.births ?? BirthStore.open(join(dir, 'births.json')),
     live,
     keeper: { keep: async (r) => void kept.push(r) },
+    validate: createValidator({ maxFutureSkewMs: 60_000, maxAgeMs: 365 * 86_400_000, maxBatch: 100, maxStringLength: 256 }, () => clock),
     sendRebirth: (g, e) => sent.push(`${g}/${e}`),
     metrics: createMetrics(),
     log: pino({ level: 'silent' }),
