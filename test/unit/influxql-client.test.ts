@@ -61,3 +61,19 @@ describe('InfluxQL client failures are AppErrors from the catalogue, with their 
     }
   })
 })
+
+describe('InfluxQL answers compressed only when INFLUX_GZIP is on', () => {
+  it('asks a loopback InfluxDB (auto) for identity, and for gzip when INFLUX_GZIP=true', async () => {
+    const asked: (string | undefined)[] = []
+    server = createServer((req, res) => {
+      asked.push(req.headers['accept-encoding'])
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0}]}')
+    })
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    await new InfluxQLClient(loadConfig({ INFLUX_URL: url }).influx).select('SELECT * FROM "telemetry"')
+    await new InfluxQLClient(loadConfig({ INFLUX_URL: url, INFLUX_GZIP: 'true' }).influx).select('SELECT * FROM "telemetry"')
+    expect(asked[0]).toBe('identity')
+    expect(asked[1]).toMatch(/gzip/)
+  })
+})
