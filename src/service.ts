@@ -31,6 +31,7 @@ import { SegmentJournal } from './spool/segment-journal.js'
 import { createInfluxLineWriter } from './storage/influx/influx-line-writer.js'
 import { InfluxQLClient } from './storage/influx/influxql-client.js'
 import { createInfluxManufacturingReader } from './storage/influx/manufacturing-reader.js'
+import { createMaterialIndex } from './api/material-index.js'
 import { createInfluxMaterialsReader } from './storage/influx/materials-reader.js'
 import { createInfluxRecordsReader } from './storage/influx/records-reader.js'
 import { createInfluxTelemetryReader } from './storage/influx/telemetry-reader.js'
@@ -102,6 +103,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const processor = createProcessor({ pipeline, pool, live, sparkplug, rejections, replayBelowSeq: journal.replayBelowSeq, keeper: rejectionKeeper, metrics, log: log.child({ component: 'ingest' }) })
   const ingestor = createIngestor({ journal, processor, metrics, log: log.child({ component: 'ingest' }) })
   ingestor.onAccepted(materialWarningCounter((warning, n) => metrics.materialWarnings.inc({ warning }, n)), 'material-warnings')
+  // Only a process that decodes every message can hold every movement (docs/materials.md, "The movement index").
+  const mi = config.api.materialIndex
+  const materialIndex = config.scaleOut.mode === 'embedded' && mi.maxMovements > 0 ? createMaterialIndex({ db: createInfluxMaterialsReader(influxql), ...mi, registry: metrics.registry, log: log.child({ component: 'materials' }) }) : undefined
+  if (materialIndex) ingestor.onAccepted(materialIndex.listener, 'material-index')
   const drainer = new Drainer(journal, lineWriter, { batchSize: config.write.batchSize, lingerMs: config.write.lingerMs, maxInFlight: config.write.maxInFlight, retryBaseMs: 250, retryMaxMs: config.write.retryMaxMs }, {
     metrics,
     log: log.child({ component: 'drainer' }),
@@ -123,7 +128,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       telemetry: createInfluxTelemetryReader(influxql),
       records: createInfluxRecordsReader(influxql),
       manufacturing,
-      materials: createInfluxMaterialsReader(influxql),
+      materials: materialIndex?.reader ?? createInfluxMaterialsReader(influxql),
       live,
       ingestor: sources.accepted,
       readiness,
@@ -148,6 +153,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     throw err
   }
   registry.watch()
+  void materialIndex?.load()
   const httpPort = (api.server.address() as AddressInfo).port
   log.info({ port: httpPort, journal: config.journal.enabled ? 'disk' : 'memory' }, 'API listening')
 
@@ -173,6 +179,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     close() {
       closing ??= (async () => {
         registry.close()
+        materialIndex?.close()
         // Workers share one host id: one stopping must not declare the others offline (docs/scaling-out.md).
         if (config.scaleOut.embeddedBroker) await hostLink?.offline().catch((err: unknown) => log.error({ err }, 'could not publish the Sparkplug STATE offline message'))
         await src.close()

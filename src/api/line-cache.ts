@@ -1,26 +1,10 @@
 import type { MovementRow } from '../domain/material-movements.js'
+import { matchesQuery } from '../domain/movement-index.js'
 import type { MaterialsReader, MovementQuery } from '../storage/ports.js'
 
 /** A line's movements read at once when there are at most this many in the window; else reads go to the database as usual. */
 export const LINE_READ_MAX_ROWS = 20_000
 const CACHED_MOVEMENTS = ['produced', 'received', 'consumed'] as const
-
-/** Whether `row` is one `q` asks for (the reader port's semantics). */
-export function matchesQuery(row: MovementRow, q: MovementQuery): boolean {
-  const s = q.scope
-  return (
-    q.movements.includes(row.movement) &&
-    (s.zone === undefined || row.zone === s.zone) &&
-    (s.factory === undefined || row.factory === s.factory) &&
-    (s.line === undefined || row.line === s.line) &&
-    (s.machine === undefined || row.machine === s.machine) &&
-    (q.lots === undefined || q.lots.includes(row.lot)) &&
-    (q.workOrder === undefined || row.workOrder === q.workOrder) &&
-    (q.orders === undefined || q.orders.some((o) => o.zone === row.zone && o.factory === row.factory && o.line === row.line && o.machine === row.machine && o.workOrder === row.workOrder)) &&
-    row.tsMs >= q.startMs &&
-    row.tsMs < q.endMs
-  )
-}
 
 /**
  * A reader that answers from memory the reads confined to lines it has

@@ -100,6 +100,8 @@ export const envSchema = z.object({
   API_AUTH_FAILURES_PER_MIN: int(1, 100_000).default(30),
   API_CORS_ORIGINS: z.string().default(''),
   API_TRUST_PROXY: z.string().default('false').transform(trustProxy),
+  MATERIAL_INDEX_MAX_MOVEMENTS: int(0, 100_000_000).default(1_000_000),
+  MATERIAL_INDEX_DAYS: int(1, 3660).default(35),
   ...scaleOutEnvShape,
 })
 
@@ -190,6 +192,8 @@ export interface ApiConfig {
   readonly corsOrigins: readonly string[]
   /** Fastify's `trustProxy`: which X-Forwarded-For hops to believe for the client address. */
   readonly trustProxy: boolean | readonly string[]
+  /** The movement index (docs/materials.md): movements held at most (0: none), and how far back. */
+  readonly materialIndex: { readonly maxMovements: number; readonly horizonMs: number }
 }
 
 export interface JournalConfig {
@@ -348,6 +352,7 @@ function toConfig(e: Env): Config {
       authFailuresPerMin: e.API_AUTH_FAILURES_PER_MIN,
       corsOrigins: e.API_CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o.length > 0),
       trustProxy: e.API_TRUST_PROXY,
+      materialIndex: { maxMovements: e.MATERIAL_INDEX_MAX_MOVEMENTS, horizonMs: e.MATERIAL_INDEX_DAYS * 86_400_000 },
     },
     scaleOut: toScaleOutConfig(e),
   }

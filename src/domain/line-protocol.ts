@@ -52,3 +52,61 @@ export function tagValue(lineText: string, key: string): string | undefined {
   const m = new RegExp(`,${key}=([^,]+)`).exec(head)
   return m?.[1]
 }
+
+export interface ParsedLine {
+  readonly measurement: string
+  readonly tags: Record<string, string>
+  /** Strings unquoted and unescaped; integers (`12i`) and floats as numbers; booleans as booleans. */
+  readonly fields: Record<string, string | number | boolean>
+  readonly tsMs: number
+}
+
+/** Parses a line this service built (`line` above: millisecond timestamp); undefined when it is not one. */
+export function parseLine(text: string): ParsedLine | undefined {
+  let i = 0
+  const readUntil = (stops: string): string => {
+    let out = ''
+    while (i < text.length && !stops.includes(text[i]!)) {
+      if (text[i] === '\\' && i + 1 < text.length) i++
+      out += text[i++]
+    }
+    return out
+  }
+  const measurement = readUntil(', ')
+  const tags: Record<string, string> = {}
+  while (text[i] === ',') {
+    i++
+    const key = readUntil('=')
+    i++
+    tags[key] = readUntil(', ')
+  }
+  if (text[i++] !== ' ') return undefined
+  const fields: Record<string, string | number | boolean> = {}
+  for (;;) {
+    const key = readUntil('=')
+    if (text[i++] !== '=') return undefined
+    if (text[i] === '"') {
+      i++
+      let s = ''
+      while (i < text.length && text[i] !== '"') {
+        if (text[i] === '\\' && i + 1 < text.length) i++
+        s += text[i++]
+      }
+      if (text[i++] !== '"') return undefined
+      fields[key] = s
+    } else {
+      const raw = readUntil(', ')
+      if (raw === 'true' || raw === 'false') fields[key] = raw === 'true'
+      else {
+        const n = Number(raw.endsWith('i') ? raw.slice(0, -1) : raw)
+        if (!Number.isFinite(n)) return undefined
+        fields[key] = n
+      }
+    }
+    if (text[i] === ',') i++
+    else break
+  }
+  if (text[i++] !== ' ') return undefined
+  const tsMs = Number(text.slice(i))
+  return Number.isFinite(tsMs) ? { measurement, tags, fields, tsMs } : undefined
+}
