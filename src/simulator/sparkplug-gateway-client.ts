@@ -4,7 +4,9 @@ import { decodeSparkplugPayload, encodeSparkplugPayload, type SpMetricInput } fr
 import { sparkplugTopic } from '../sparkplug/topic.js'
 import { DataType } from '../sparkplug/values.js'
 import type { GatewayClient, GatewayClientOptions } from './gateway-client.js'
-import type { MessageBody, SampleMsg } from './messages.js'
+import { MOVEMENTS } from '../domain/records.js'
+import { MATERIAL_METRIC } from '../sparkplug/material-dataset.js'
+import type { MessageBody, MovementMsg, SampleMsg } from './messages.js'
 
 interface Device {
   /** metric name -> its alias and last value (a birth repeats each at its own time: the same point again). */
@@ -21,13 +23,26 @@ function sampleMetric(s: SampleMsg): SpMetricInput & { name: string } {
   return { name: s.signal, datatype: DataType.Double, doubleValue: s.doubleValue ?? 0, timestamp: s.tsMs }
 }
 
+const MOVEMENT_COLUMNS = ['movement', 'material', 'lot', 'quantity', 'unit', 'work_order', 'ts_ms']
+const MOVEMENT_TYPES = [DataType.String, DataType.String, DataType.String, DataType.Double, DataType.String, DataType.String, DataType.DateTime]
+
+/** Movements as the material DataSet of docs/sparkplug.md: one row each, movement by name, its own ts_ms (so a birth repeating it writes the same points). */
+function movementsMetric(movements: readonly MovementMsg[]): SpMetricInput & { name: string } {
+  const rows = movements.map((m) => ({
+    elements: [{ stringValue: MOVEMENTS[m.movement - 1]!.toUpperCase() }, { stringValue: m.material }, { stringValue: m.lot }, { doubleValue: m.quantity }, { stringValue: m.unit }, { stringValue: m.workOrder }, { longValue: BigInt(m.tsMs) }],
+  }))
+  const ts = movements.reduce((t, m) => Math.max(t, m.tsMs), 0)
+  return { name: MATERIAL_METRIC, datatype: DataType.DataSet, datasetValue: { numOfColumns: MOVEMENT_COLUMNS.length, columns: MOVEMENT_COLUMNS, types: MOVEMENT_TYPES, rows }, timestamp: ts }
+}
+
 /**
  * The simulator's gateway as a Sparkplug B edge node (docs/sparkplug.md, demo convention of
  * src/registry/demo-registry.ts): group = factory, edge node = gateway, device = `{line}.{machine}`.
  * It births each device with the metrics it is about to publish (again when a new metric name
  * appears), sends data by alias, counts parts as monotonic counters, answers the host's rebirth
- * request, and leaves an NDEATH will with its bdSeq. Material movements have no Sparkplug form
- * here and are skipped (counted).
+ * request, and leaves an NDEATH will with its bdSeq. Material movements go as the device's
+ * `Material/Movements` DataSet. Connectivity reports have no Sparkplug form here and are skipped
+ * (counted).
  */
 export function createSparkplugGatewayClient(opts: GatewayClientOptions): GatewayClient {
   const { gateway, stats, log, qos } = opts
@@ -141,6 +156,8 @@ export function createSparkplugGatewayClient(opts: GatewayClientOptions): Gatewa
         }
         case 'quality':
           return publishDevice(id, body.inspections.map((i) => ({ name: `Quality/${i.characteristic}`, datatype: DataType.Double, doubleValue: i.value, timestamp: i.tsMs })), 'quality')
+        case 'material':
+          return publishDevice(id, [movementsMetric(body.movements)], 'material')
         default:
           stats.skipped++
       }

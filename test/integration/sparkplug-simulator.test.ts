@@ -4,7 +4,7 @@ import { buildDemoRegistry } from '../../src/registry/demo-registry.js'
 import { parseCredentials, planFleet } from '../../src/simulator/credentials.js'
 import { startSimulation } from '../../src/simulator/runner.js'
 import { createStats } from '../../src/simulator/stats.js'
-import { startTestInfluxd } from '../helpers/influxd.js'
+import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
 import { apiGet, eventually, startTestService, type TestService } from '../helpers/service.js'
 
 /** `simulate --protocol mixed`: one factory's gateway speaks iiot/v1, the other's Sparkplug B; both end in the same API. */
@@ -21,12 +21,16 @@ beforeAll(async () => {
   const stats = createStats()
   const sim = startSimulation({ plan, url: svc.mqttUrl, qos: 1, protocol: 'mixed', rate: 5, samples: 4, seed: 7, types: messageTypes(), stats, log: () => undefined })
   try {
-    await eventually(() => stats.byKind.production >= 4 && stats.byKind.quality > 0, 30_000, 200)
+    // Until the Sparkplug factory's material movements (its Material/Movements DataSets) are stored too.
+    await eventually(async () => stats.byKind.production >= 4 && stats.byKind.quality > 0 && (await materialOf('z1-f2')).length > 0, 30_000, 200)
   } finally {
     await sim.stop()
   }
   await eventually(() => svc.journal.stats().unwrittenRecords === 0)
 }, 60_000)
+
+/** The stored movements of a factory: [movement, lot, work order] by time. */
+const materialOf = async (factory: string) => ((await influxQuery(influxd.url, svc.database, `SELECT "movement", "lot", "work_order" FROM "material" WHERE "factory" = '${factory}'`))[0]?.values ?? []).map((v) => v.slice(1))
 
 afterAll(async () => {
   await svc?.dispose()
@@ -44,6 +48,15 @@ describe('simulator --protocol mixed', () => {
     // The Sparkplug gateway (the second) stopped cleanly with an NDEATH: its machines are offline.
     const f2 = await apiGet(svc.httpUrl, '/api/v1/equipment/state?factory=z1-f2', apiKey)
     expect(f2.body.machines.map((m: any) => m.reason)).toEqual(['sparkplug_ndeath', 'sparkplug_ndeath'])
+    // Both factories' material movements: the Sparkplug one's as DataSets of its devices.
+    for (const factory of ['z1-f1', 'z1-f2']) {
+      const moves = await materialOf(factory)
+      expect(moves.map((m) => m[0]), factory).toEqual(expect.arrayContaining(['received', 'loaded', 'consumed', 'produced']))
+    }
+    const made = (await materialOf('z1-f2')).find((m) => m[0] === 'produced')!
+    const trace = await apiGet(svc.httpUrl, `/api/v1/materials/lots/${made[1]}/trace?direction=back&factory=z1-f2`, apiKey)
+    expect(trace.body).toMatchObject({ found: true, tree: { lot: made[1], origins: [{ movement: 'produced', factory: 'z1-f2', workOrder: made[2] }] } })
+    expect(trace.body.tree.children.length).toBeGreaterThan(0)
     const rejections = await apiGet(svc.httpUrl, '/api/v1/ingest/rejections', apiKey)
     expect(rejections.body.rejections.map((r: any) => `${r.reason}: ${r.message}`)).toEqual([])
   })
