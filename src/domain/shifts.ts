@@ -87,6 +87,20 @@ export function plannedTimeMs(shifts: readonly Shift[], timeZone: string | undef
  * offset at the resulting instant is that offset.
  */
 export function localToUtc(localMs: number, timeZone: string): number {
+  // Shift boundaries recur every day, and every OEE request converts the same few (about 50
+  // formatToParts calls for a day's window): remembered, as the answer for a zone never changes.
+  const key = `${timeZone} ${localMs}`
+  const known = instants.get(key)
+  if (known !== undefined) return known
+  if (instants.size >= 100_000) instants.clear()
+  const instant = convert(localMs, timeZone)
+  instants.set(key, instant)
+  return instant
+}
+
+const instants = new Map<string, number>()
+
+function convert(localMs: number, timeZone: string): number {
   const before = offsetMs(localMs - DAY_MS, timeZone)
   const after = offsetMs(localMs + DAY_MS, timeZone)
   const valid = [before, after].map((o) => localMs - o).filter((t) => offsetMs(t, timeZone) === localMs - t)
