@@ -72,7 +72,7 @@ cat >&2 <<MSG
   (SIMULATE_ARGS="--protocol iiot" for iiot/v1 only). Ctrl-C stops everything.
 
 MSG
-# Both protocols by default: z1-f1's gateway speaks iiot/v1 (with material movements), z1-f2's Sparkplug B.
+# Both protocols by default: z1-f1's gateway speaks iiot/v1, z1-f2's Sparkplug B (material movements as DataSets: docs/sparkplug.md).
 node dist/src/simulator/simulate.js --credentials ./data/simulator.json --url "$mqtt_url" ${SIMULATE_ARGS:---protocol mixed} &
 pids+=($!)
 wait "${pids[-1]}"
