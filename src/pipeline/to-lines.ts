@@ -71,8 +71,8 @@ export function toLines(topic: MachineTopic | GatewayTopic, message: DecodedMess
       for (const r of message.reports) {
         // A counter's first report since this process started has no previous value: its delta fields
         // are left out rather than written as 0, so a report decoded again from the journal after a
-        // restart never overwrites the delta it was stored with (docs/delivery.md).
-        const counts = r.mode === 'counter' ? trackers.counters.delta(tags, r.good, r.reject) : r
+        // restart never overwrites the delta it was stored with; so is a repeat of the previous report (docs/delivery.md).
+        const counts = r.mode === 'counter' ? trackers.counters.delta(tags, r.good, r.reject, r.tsMs) : r
         out.push(
           line(MEASUREMENTS.production, tags, {
             good: counts ? intField(counts.good) : undefined,

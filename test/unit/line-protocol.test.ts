@@ -32,4 +32,12 @@ describe('CounterTracker', () => {
     expect(t.delta('m', 4, 0)).toEqual({ good: 4, reject: 0 })
     expect(t.delta('other', 9, 9)).toBeUndefined()
   })
+
+  it('gives a report decoded again right after itself (same timestamp) no delta, so its stored delta is not overwritten with 0', () => {
+    const t = new CounterTracker()
+    expect(t.delta('m', 100, 5, 1000)).toBeUndefined()
+    expect(t.delta('m', 130, 6, 2000)).toEqual({ good: 30, reject: 1 })
+    expect(t.delta('m', 130, 6, 2000)).toBeUndefined()
+    expect(t.delta('m', 140, 6, 3000)).toEqual({ good: 10, reject: 0 })
+  })
 })
