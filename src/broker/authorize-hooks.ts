@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { Ingestor } from '../pipeline/ingestor.js'
 import type { LimitReporter } from './limit-reporter.js'
 import type { PublishThrottle } from './publish-throttle.js'
+import type { Qos2Receipts } from './qos2-receipts.js'
 
 export interface AuthorizeDeps {
   readonly ingestor: Ingestor
@@ -14,6 +15,7 @@ export interface AuthorizeDeps {
   readonly log: Logger
   readonly report: LimitReporter
   readonly throttle: PublishThrottle
+  readonly qos2: Qos2Receipts
   readonly maxTopicLength: number
   identity(client: Client): GatewayIdentity | undefined
 }
@@ -28,11 +30,23 @@ type PublishCallback = (error?: Error | null) => void
  * journaled there and the callback held until it is durable.
  */
 export function createAuthorizeHooks(deps: AuthorizeDeps): Pick<AedesOptions, 'authorizePublish' | 'authorizeSubscribe'> {
-  const { ingestor, metrics, log, report, throttle } = deps
+  const { ingestor, metrics, log, report, throttle, qos2 } = deps
 
-  function ingest(client: Client, packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2 }, gw: GatewayIdentity, callback: PublishCallback): void {
+  function ingest(client: Client, packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2; messageId?: number | undefined }, gw: GatewayIdentity, callback: PublishCallback): void {
     if (!isUnderRoot(packet.topic) && !isSparkplugTopic(packet.topic)) return callback(null)
     const started = performance.now()
+    // QoS 2 is exactly once: a resend of a message journaled and not yet released (PUBREL) is
+    // answered as soon as that append is durable, without a second one; Aedes finds it in its
+    // incoming store and answers PUBREC again without publishing it (qos2-receipts.ts).
+    const qos2Id = packet.qos === 2 ? packet.messageId : undefined
+    if (qos2Id !== undefined) {
+      const journaled = qos2.pending(client.id, gw.id, qos2Id)
+      if (journaled) return void journaled.then(() => callback(null), (err: unknown) => callback(err as Error))
+      if (qos2.full(client.id, gw.id)) {
+        report('inflight_qos2', { clientId: client.id, max: qos2.maxPerClient })
+        return callback(new Error('too many QoS 2 messages awaiting PUBREL'))
+      }
+    }
     let durable: Promise<void> | undefined
     try {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
@@ -41,6 +55,7 @@ export function createAuthorizeHooks(deps: AuthorizeDeps): Pick<AedesOptions, 'a
       // QoS 1: the PUBACK waits until the message is in the journal; meanwhile Aedes reads no more from this socket.
       // QoS 0 waits too (nothing is acknowledged): that paces a flood by the journal instead of by memory.
       durable = ingestor.handle({ topic: packet.topic, payload, gatewayId: gw.id }, packet.qos)
+      if (durable && qos2Id !== undefined) qos2.journaled(client.id, gw.id, qos2Id, durable)
     } catch (err) {
       log.error({ err, clientId: client.id }, 'ingest failed; closing the connection so the gateway resends')
       return callback(err as Error)

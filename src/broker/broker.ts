@@ -15,6 +15,7 @@ import { createLimitReporter, createThrottledWarn, limitOfAedesError } from './l
 import { startListener, type Listener, type ListenerKind } from './listeners.js'
 import { guardPacketSize } from './packet-size-guard.js'
 import { guardProtocolLevel } from './protocol-level-guard.js'
+import { followReleases, Qos2Receipts, type IncomingStore } from './qos2-receipts.js'
 import { readTlsMaterial, secureContextOptions, warnIfExpiring, watchTlsFiles } from './tls-context.js'
 
 export interface BrokerHandle {
@@ -25,11 +26,16 @@ export interface BrokerHandle {
   connectionsOf(gatewayId?: string): number
   /** Client ids bound to a gateway: held by a connection or kept by a persistent session (docs/security.md). */
   ownedClientIds(): number
+  /** QoS 2 messages journaled and awaiting their PUBREL, over all client ids (docs/delivery.md). */
+  qos2Awaiting(): number
   /** Re-reads the certificate files (also done on change); resolves true when the new ones are in force. */
   reloadCertificates(): Promise<boolean>
   /** Stops accepting, disconnects clients, and resolves when the listeners are closed. */
   close(): Promise<void>
 }
+
+/** Inbound QoS 2 messages awaiting PUBREL per client id (docs/security.md); Aedes' default, set here so the journal's receipts share it. */
+const MAX_INFLIGHT_QOS2 = 1000
 
 export interface BrokerDeps {
   readonly registry: RegistrySource
@@ -50,7 +56,8 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
 
   // Asked only when a connection closes, so after `aedes` below exists.
   const persistence = () => (aedes as unknown as { persistence: SessionStore }).persistence
-  const hooks = createGatewayHooks({ ...deps, report, limits: config, sessionExists: (id) => sessionExists(persistence(), id) })
+  const qos2 = new Qos2Receipts(MAX_INFLIGHT_QOS2)
+  const hooks = createGatewayHooks({ ...deps, report, qos2, limits: config, sessionExists: (id) => sessionExists(persistence(), id) })
   const aedes = await Aedes.createBroker({
     preConnect: hooks.preConnect,
     authenticate: hooks.authenticate,
@@ -65,7 +72,10 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
     queueLimit: config.queueLimit,
     // Keepalive bounds are ours (gateway-auth.ts): Aedes' keepaliveLimit answers CONNACK 6, which MQTT 3.1.1 does not define.
     keepaliveLimit: 0,
+    maxInflightInbound: MAX_INFLIGHT_QOS2,
   })
+  // A QoS 2 receipt ends where Aedes ends its receive state: PUBREL, or a clean session.
+  followReleases((aedes as unknown as { persistence: IncomingStore }).persistence, qos2)
   aedes.on('clientReady', () => metrics.clients.set(aedes.connectedClients))
   aedes.on('clientDisconnect', () => metrics.clients.set(aedes.connectedClients))
   // Aedes can report one cause many times (a drain timeout fails every pending write); count it once per client.
@@ -150,6 +160,7 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
     ports: { tcp: port('tcp'), ws: port('ws'), tls: port('tls'), wss: port('wss') },
     connectionsOf: (id) => (id === undefined ? hooks.connections() : hooks.connectionsOf(id)),
     ownedClientIds: () => hooks.ownedClientIds(),
+    qos2Awaiting: () => qos2.size(),
     reloadCertificates,
     async close() {
       unwatch()

@@ -11,6 +11,7 @@ import { ClientIdOwners } from './client-id-owners.js'
 import { GatewayConnections } from './gateway-connections.js'
 import type { LimitReporter } from './limit-reporter.js'
 import { createPublishThrottle } from './publish-throttle.js'
+import type { Qos2Receipts } from './qos2-receipts.js'
 
 export interface HookDeps {
   readonly registry: RegistrySource
@@ -18,6 +19,8 @@ export interface HookDeps {
   readonly metrics: Metrics
   readonly log: Logger
   readonly report: LimitReporter
+  /** QoS 2 messages journaled and not yet released (docs/delivery.md). */
+  readonly qos2: Qos2Receipts
   /** Whether Aedes' persistence keeps a session (subscriptions or queued messages) for a client id. */
   sessionExists(clientId: string): Promise<boolean>
   readonly limits: {
@@ -105,7 +108,7 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
     )
 
   return {
-    ...createAuthorizeHooks({ ingestor: deps.ingestor, metrics, log, report, throttle, maxTopicLength: limits.maxTopicLength, identity }),
+    ...createAuthorizeHooks({ ingestor: deps.ingestor, metrics, log, report, throttle, qos2: deps.qos2, maxTopicLength: limits.maxTopicLength, identity }),
     identity,
     attach: (client, cert) => void (stateOf(client).cert = cert),
     detach(client) {
