@@ -188,4 +188,14 @@ describe('Sparkplug material movements (a DataSet metric of a device)', () => {
 
     expect(rejections(send('DBIRTH', [{ name: 'Recipe/Table', datatype: DT.String, stringValue: 'x' }]))).toEqual([{ reason: 'bad_dataset', message: expect.stringContaining('must be a DataSet') }])
   })
+
+  it('an edge node the registry gives no machine: an empty DataSet in its NBIRTH is nothing, rows are invalid_payload (never dropped silently)', async () => {
+    const reg = (await sparkplugRegistry()) as { sparkplug: { groups: { edgeNodes: Record<string, unknown>[] }[] } }
+    delete reg.sparkplug.groups[0]!.edgeNodes[0]!.line
+    delete reg.sparkplug.groups[0]!.edgeNodes[0]!.machine
+    registry = Registry.fromJson(reg)
+    const node = (type: string, metrics: SpMetricInput[]) => host.handle({ topic: `spBv1.0/plant-a/${type}/edge-1`, gatewayId: 'gw-a', payload: encodeSparkplugPayload({ timestamp: T0, seq: seq++, metrics }), receivedMs: T0 })
+    expect(node('NBIRTH', [{ name: 'bdSeq', datatype: DT.UInt64, longValue: 0 }, movements(dataset([]))])).toEqual([])
+    expect(rejections(node('NDATA', [movements(dataset([good]))]))).toEqual([{ reason: 'invalid_payload', message: expect.stringContaining('no machine') }])
+  })
 })
