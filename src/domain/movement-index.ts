@@ -1,5 +1,6 @@
 import type { MovementQuery } from '../storage/ports.js'
 import type { MovementRow } from './material-movements.js'
+import type { MovementKind } from './records.js'
 
 /** Whether `row` is one `q` asks for (the semantics of the materials reader port, storage/ports.ts). */
 export function matchesQuery(row: MovementRow, q: MovementQuery): boolean {
@@ -20,14 +21,59 @@ export function matchesQuery(row: MovementRow, q: MovementQuery): boolean {
 
 const lineOf = (r: { zone?: string | undefined; factory?: string | undefined; line?: string | undefined }) => `${r.zone}/${r.factory}/${r.line}`
 const orderOf = (r: { zone: string; factory: string; line: string; machine: string; workOrder: string | null }) => `${r.zone}/${r.factory}/${r.line}/${r.machine}#${r.workOrder}`
-/** A point's series (its tags); with its timestamp, what InfluxDB keys it by: a second point with the same key overwrites the first. */
-const seriesOf = (r: MovementRow) => `${r.zone}/${r.factory}/${r.line}/${r.machine}/${r.movement}`
 
-/** A held row; `dead` once a later point with the same series and timestamp replaced it. */
-type Held = MovementRow & { dead?: true }
+/** One series (its tags), shared by its rows, which it holds in time order: with a timestamp, what InfluxDB keys a point by. */
+interface Series {
+  readonly zone: string
+  readonly factory: string
+  readonly line: string
+  readonly machine: string
+  readonly movement: MovementKind
+  readonly rows: Held[]
+}
 
-const sameRow = (a: MovementRow, b: MovementRow) =>
+/**
+ * A held row: the series' tags are read through it (prototype getters cost no
+ * memory per row). `dead` once a later point of the same series and
+ * timestamp replaced it.
+ */
+class Held {
+  dead = false
+  constructor(
+    readonly s: Series,
+    readonly tsMs: number,
+    readonly material: string,
+    readonly lot: string,
+    readonly quantity: number,
+    readonly unit: string,
+    readonly workOrder: string | null,
+    readonly warning: string | null,
+  ) {}
+  get zone() { return this.s.zone }
+  get factory() { return this.s.factory }
+  get line() { return this.s.line }
+  get machine() { return this.s.machine }
+  get movement() { return this.s.movement }
+  plain(): MovementRow {
+    const s = this.s
+    return { tsMs: this.tsMs, zone: s.zone, factory: s.factory, line: s.line, machine: s.machine, movement: s.movement, material: this.material, lot: this.lot, quantity: this.quantity, unit: this.unit, workOrder: this.workOrder, warning: this.warning }
+  }
+}
+
+const sameRow = (a: Held, b: MovementRow) =>
   a.material === b.material && a.lot === b.lot && a.quantity === b.quantity && a.unit === b.unit && a.workOrder === b.workOrder && a.warning === b.warning
+
+/** The index of the first row at or after `tsMs` in a series' time-ordered rows. */
+function lowerBound(rows: readonly Held[], tsMs: number): number {
+  let lo = 0
+  let hi = rows.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (rows[mid]!.tsMs < tsMs) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
 
 /**
  * Material movements held in memory, indexed by lot, by work order on a
@@ -45,13 +91,13 @@ const sameRow = (a: MovementRow, b: MovementRow) =>
  * InfluxDB overwrites it.
  */
 export class MovementIndex {
-  private rows: Held[] = []
-  private bySeries = new Map<string, Map<number, Held>>()
+  private bySeries = new Map<string, Series>()
+  private byLine = new Map<string, Series[]>()
   private byLot = new Map<string, Held[]>()
   private byOrder = new Map<string, Held[]>()
-  private byLine = new Map<string, Held[]>()
-  /** Interned strings: tags, materials and units repeat on every row, lots and work orders on several. */
+  /** Interned strings: materials and units repeat on many rows, lots and work orders on several. */
   private strings = new Map<string, string>()
+  private live = 0
   /** Nothing before this is known to be held; +Infinity until a load completes (`markComplete`). */
   completeFromMs = Number.POSITIVE_INFINITY
   /** Where the last prune left the oldest row kept. */
@@ -62,51 +108,47 @@ export class MovementIndex {
     this.completeFromMs = Math.max(fromMs, this.prunedFromMs)
   }
 
+  /** Movements held (a replaced one no longer counts). */
   get size(): number {
-    return this.rows.length
+    return this.live
   }
 
   add(row: MovementRow): void {
-    const key = seriesOf(row)
-    let points = this.bySeries.get(key)
-    if (!points) this.bySeries.set(key, (points = new Map()))
-    const held = points.get(row.tsMs)
-    if (held && sameRow(held, row)) return
-    if (held) held.dead = true
-    const r: Held = {
-      tsMs: row.tsMs,
-      zone: this.intern(row.zone),
-      factory: this.intern(row.factory),
-      line: this.intern(row.line),
-      machine: this.intern(row.machine),
-      movement: row.movement,
-      material: this.intern(row.material),
-      lot: this.intern(row.lot),
-      quantity: row.quantity,
-      unit: this.intern(row.unit),
-      workOrder: row.workOrder === null ? null : this.intern(row.workOrder),
-      warning: row.warning,
+    const s = this.seriesOf(row)
+    const rows = s.rows
+    let at = rows.length
+    if (at > 0 && rows[at - 1]!.tsMs >= row.tsMs) {
+      at = lowerBound(rows, row.tsMs)
+      const held = rows[at]
+      if (held && held.tsMs === row.tsMs) {
+        if (sameRow(held, row)) return
+        held.dead = true
+        this.live--
+        rows.splice(at, 1)
+      }
     }
-    points.set(r.tsMs, r)
-    this.rows.push(r)
-    this.indexRow(r)
+    const h = new Held(s, row.tsMs, this.intern(row.material), this.intern(row.lot), row.quantity, this.intern(row.unit), row.workOrder === null ? null : this.intern(row.workOrder), row.warning)
+    rows.splice(at, 0, h)
+    this.live++
+    push(this.byLot, h.lot, h)
+    if (h.workOrder !== null) push(this.byOrder, orderOf(h), h)
   }
 
   /** The rows `q` asks for, in time order, at most `limit`; undefined when the index cannot answer it. */
   answer(q: MovementQuery, limit: number): { rows: MovementRow[]; truncated: boolean } | undefined {
     if (q.startMs < this.completeFromMs) return undefined
-    let lists: (Held[] | undefined)[]
+    let lists: (readonly Held[] | undefined)[]
     if (q.lots !== undefined) lists = q.lots.map((lot) => this.byLot.get(lot))
     else if (q.orders !== undefined) lists = q.orders.map((o) => this.byOrder.get(orderOf(o)))
-    else if (q.scope.line !== undefined && q.scope.factory !== undefined && q.scope.zone !== undefined) lists = [this.byLine.get(lineOf(q.scope))]
+    else if (q.scope.line !== undefined && q.scope.factory !== undefined && q.scope.zone !== undefined) lists = (this.byLine.get(lineOf(q.scope)) ?? []).filter((s) => q.movements.includes(s.movement)).map((s) => s.rows)
     else return undefined
     const hits = new Set<Held>()
     for (const list of lists) {
       if (!list) continue
-      for (const r of list) if (r.dead !== true && matchesQuery(r, q)) hits.add(r)
+      for (const r of list) if (!r.dead && matchesQuery(r, q)) hits.add(r)
     }
     const rows = [...hits].sort((a, b) => a.tsMs - b.tsMs)
-    return { rows: rows.slice(0, limit), truncated: rows.length > limit }
+    return { rows: rows.slice(0, limit).map((r) => r.plain()), truncated: rows.length > limit }
   }
 
   /**
@@ -114,37 +156,50 @@ export class MovementIndex {
    * `maxRows` remain; `completeFromMs` moves past what was dropped.
    */
   prune(cutoffMs: number, maxRows: number): void {
-    let keep = this.rows.filter((r) => r.tsMs >= cutoffMs && r.dead !== true)
     let from = cutoffMs
-    if (keep.length > maxRows) {
+    const all = [...this.bySeries.values()]
+    let kept = 0
+    for (const s of all) kept += s.rows.length - lowerBound(s.rows, from)
+    if (kept > maxRows) {
       // Every row from the new start on stays (ties included), so the index stays complete from there.
-      from = Float64Array.from(keep, (r) => r.tsMs).sort()[keep.length - maxRows]!
-      keep = keep.filter((r) => r.tsMs >= from)
+      const times = new Float64Array(kept)
+      let i = 0
+      for (const s of all) for (let j = lowerBound(s.rows, from); j < s.rows.length; j++) times[i++] = s.rows[j]!.tsMs
+      from = times.sort()[kept - maxRows]!
     }
-    if (keep.length < this.rows.length) {
-      this.rows = []
+    if (all.some((s) => s.rows.length > 0 && s.rows[0]!.tsMs < from)) {
+      const keep = all.flatMap((s) => s.rows.slice(lowerBound(s.rows, from)))
       this.bySeries = new Map()
+      this.byLine = new Map()
       this.byLot = new Map()
       this.byOrder = new Map()
-      this.byLine = new Map()
       this.strings = new Map()
-      for (const r of keep) this.add(r)
+      this.live = 0
+      for (const r of keep.sort((a, b) => a.tsMs - b.tsMs)) this.add(r.plain())
     }
     this.prunedFromMs = Math.max(this.prunedFromMs, from)
     if (this.completeFromMs !== Number.POSITIVE_INFINITY) this.completeFromMs = Math.max(this.completeFromMs, from)
   }
 
-  private indexRow(r: Held): void {
-    push(this.byLot, r.lot, r)
-    if (r.workOrder !== null) push(this.byOrder, orderOf(r), r)
-    push(this.byLine, lineOf(r), r)
+  private seriesOf(row: MovementRow): Series {
+    const key = `${row.zone}/${row.factory}/${row.line}/${row.machine}/${row.movement}`
+    let s = this.bySeries.get(key)
+    if (!s) {
+      s = { zone: this.intern(row.zone), factory: this.intern(row.factory), line: this.intern(row.line), machine: this.intern(row.machine), movement: row.movement, rows: [] }
+      this.bySeries.set(key, s)
+      const line = lineOf(row)
+      const list = this.byLine.get(line)
+      if (list) list.push(s)
+      else this.byLine.set(line, [s])
+    }
+    return s
   }
 
-  private intern(s: string): string {
-    const known = this.strings.get(s)
+  private intern(str: string): string {
+    const known = this.strings.get(str)
     if (known !== undefined) return known
-    this.strings.set(s, s)
-    return s
+    this.strings.set(str, str)
+    return str
   }
 }
 
