@@ -106,6 +106,8 @@ export function createProcessor(deps: ProcessorDeps): Processor {
     return t
   }
 
+  const splitParts = new WeakMap<PartResult, string[]>()
+
   /** An accepted message another thread decoded: what listeners read of it is decoded here only when read. */
   function acceptedFromWorker(frame: MessageFrame, part: PartResult, firstLine: number, lineCount: number): AcceptedMessage {
     const topic = topicOf(frame.topic)
@@ -122,7 +124,10 @@ export function createProcessor(deps: ProcessorDeps): Processor {
         return message
       },
       get lines() {
-        return part.text.split('\n').slice(firstLine, firstLine + lineCount)
+        // Split once per part, however many of its messages a listener reads (material messages: two listeners each).
+        let all = splitParts.get(part)
+        if (!all) splitParts.set(part, (all = part.text.split('\n')))
+        return all.slice(firstLine, firstLine + lineCount)
       },
     }
   }
