@@ -157,7 +157,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
         const record = records[x.record]!
         const source: JournalPosition = { seq: record.seq, index: x.frame }
         // Decoded again after a crash: its rejection may have been kept the first time.
-        if (record.seq < deps.replayBelowSeq && rejections.holds(source)) continue
+        if (record.seq < deps.replayBelowSeq && rejections.holds(source, deps.replayBelowSeq)) continue
         const frame = record.frames()[x.frame]!
         const suppressedSinceLast = sampleRejected(`${frame.gatewayId}\0${x.reason}`)
         if (suppressedSinceLast !== undefined) log.warn({ gateway: frame.gatewayId, topic: frame.topic, reason: x.reason, suppressedSinceLast }, 'message rejected')

@@ -28,6 +28,16 @@ export interface JournalPosition {
 }
 
 const positionKey = (p: JournalPosition) => `${p.seq}:${p.index}`
+const before = (a: JournalPosition, b: JournalPosition) => a.seq < b.seq || (a.seq === b.seq && a.index < b.index)
+
+/**
+ * The first line of a compacted file: every rejection at a journal position up to `floor` was
+ * kept, except at the positions `unkept` lists, although the file may no longer list them.
+ */
+interface PositionsHeader {
+  readonly floor: JournalPosition
+  readonly unkept: readonly JournalPosition[]
+}
 
 export type RejectionInput = Omit<Rejection, 'id' | 'time' | 'payloadBytes' | 'payloadBase64'> & { payload: Buffer }
 
@@ -97,6 +107,15 @@ export const defaultRejectionFiles: RejectionFiles = {
  * temporary file, fsynced, renamed over the old one (atomic), and the
  * directory fsynced, so a crash at any step leaves one complete file. A failed
  * step loses nothing: the ring stays in memory and the next add compacts again.
+ *
+ * A compaction must not forget which journal positions were kept, or a replay after a crash
+ * that reaches that far back would keep their rejections again. Rejections are submitted in
+ * journal order (the processor keeps a batch's rejections together, batch after batch), so
+ * once one is kept, every rejection before it has been submitted: it is kept, or waiting
+ * (queued, or failed and retried by the keeper). The compacted file therefore starts with a
+ * header: the highest position compacted away (the floor) and the positions below it still
+ * waiting then, the only ones below it not kept. Its size is bounded by the rejections in
+ * flight, not by how many were compacted away.
  */
 export class RejectionStore {
   /** Durable records, oldest first, at most `max`. */
@@ -111,7 +130,12 @@ export class RejectionStore {
   private handle: AppendHandle | undefined
   /** Journal positions of the rejections the file holds (durable): a replay keeps none of them again. */
   private keptPositions = new Set<string>()
-  private queue: { readonly rejection: Rejection; readonly done: Deferred }[] = []
+  /** Every position up to this one was kept, apart from `unkept` (the compacted file's header). */
+  private floor: JournalPosition | undefined
+  private unkept = new Map<string, JournalPosition>()
+  /** Rejections submitted and not yet kept (a retry by the keeper passes the same input again). */
+  private readonly waiting = new Map<RejectionInput, JournalPosition>()
+  private queue: { readonly rejection: Rejection; readonly done: Deferred; readonly input: RejectionInput }[] = []
   private writing: Promise<void> | undefined
   private closed = false
 
@@ -146,6 +170,12 @@ export class RejectionStore {
       } catch {
         return // Not a record: skip it.
       }
+      if ('floor' in r) {
+        const h = r as unknown as PositionsHeader
+        store.floor = h.floor
+        store.unkept = new Map(h.unkept.map((p) => [positionKey(p), p]))
+        return
+      }
       // Every position the file holds, not only the ring's: a replay after a crash must find each.
       if (r.source) store.keptPositions.add(positionKey(r.source))
       // Ids only grow; a record written twice around a compaction is kept once.
@@ -160,9 +190,15 @@ export class RejectionStore {
   /**
    * Whether the rejection of the message at `position` was already recorded: the journal is
    * decoded again after a crash from its checkpoint, and a rejection must be kept once.
+   * `journalNextSeq` is the journal's first sequence number of this run: a floor at or past it
+   * was written against another journal (removed, or in memory) and is not trusted.
    */
-  holds(position: JournalPosition): boolean {
-    return this.keptPositions.has(positionKey(position))
+  holds(position: JournalPosition, journalNextSeq?: number): boolean {
+    const key = positionKey(position)
+    if (this.keptPositions.has(key)) return true
+    const floor = this.floor
+    if (!floor || (journalNextSeq !== undefined && floor.seq >= journalNextSeq)) return false
+    return !before(floor, position) && !this.unkept.has(key)
   }
 
   /** Records a rejection; resolves once it is durable, rejects when it cannot be made so. */
@@ -176,8 +212,9 @@ export class RejectionStore {
       payloadBytes: payload.length,
       payloadBase64: payload.subarray(0, this.payloadBytes).toString('base64'),
     }
+    if (input.source) this.waiting.set(input, input.source)
     const done = deferred()
-    this.queue.push({ rejection, done })
+    this.queue.push({ rejection, done, input })
     this.writing ??= this.drain()
     return done.promise
   }
@@ -211,7 +248,10 @@ export class RejectionStore {
       this.ring.push(...records)
       this.ring.splice(0, Math.max(0, this.ring.length - this.max))
       for (const r of records) if (r.source) this.keptPositions.add(positionKey(r.source))
-      for (const g of group) g.done.resolve()
+      for (const g of group) {
+        this.waiting.delete(g.input)
+        g.done.resolve()
+      }
     }
     this.writing = undefined
   }
@@ -241,7 +281,9 @@ export class RejectionStore {
     // The old file stays whole in place until the rename replaces it.
     await this.discardHandle()
     const kept = [...this.ring, ...records].slice(-Math.max(this.max, records.length))
-    const bytes = serialize(kept)
+    const keptNow = new Set(kept.flatMap((r) => (r.source ? [positionKey(r.source)] : [])))
+    const positions = this.positionsAfter(keptNow)
+    const bytes = Buffer.concat([positions ? Buffer.from(JSON.stringify(positions) + '\n') : Buffer.alloc(0), serialize(kept)])
     const tmp = this.path + '.tmp'
     try {
       await this.files.writeSynced(tmp, bytes)
@@ -254,10 +296,34 @@ export class RejectionStore {
     // old one (whole too), so these records are acknowledged only after it.
     this.durableSize = bytes.length
     this.linesInFile = kept.length
-    // Bounded with the file: positions compacted away are forgotten (a replay that reaches that far back keeps a duplicate, never loses one).
-    this.keptPositions = new Set(kept.flatMap((r) => (r.source ? [positionKey(r.source)] : [])))
+    this.keptPositions = keptNow
+    if (positions) {
+      this.floor = positions.floor
+      this.unkept = new Map(positions.unkept.map((p) => [positionKey(p), p]))
+    }
     this.rewrite = false
     await this.files.syncDir(dirname(this.path))
+  }
+
+  /**
+   * The header of a compaction that keeps only the positions `keptNow`: the floor rises to the
+   * highest position compacted away, and the positions below it not kept are those waiting now
+   * and those the previous header named, unless kept since.
+   */
+  private positionsAfter(keptNow: ReadonlySet<string>): PositionsHeader | undefined {
+    let floor = this.floor
+    for (const key of this.keptPositions) {
+      if (keptNow.has(key)) continue
+      const [seq, index] = key.split(':').map(Number) as [number, number]
+      if (!floor || before(floor, { seq, index })) floor = { seq, index }
+    }
+    if (!floor) return undefined
+    const unkept = new Map<string, JournalPosition>()
+    for (const p of [...this.unkept.values(), ...this.waiting.values()]) {
+      const key = positionKey(p)
+      if (before(p, floor) && !this.keptPositions.has(key) && !keptNow.has(key)) unkept.set(key, p)
+    }
+    return { floor, unkept: [...unkept.values()] }
   }
 
   /** Opens the file for appending, cutting off what was never acknowledged. */

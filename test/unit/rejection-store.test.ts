@@ -184,4 +184,53 @@ describe('RejectionStore: journal positions', () => {
     // Three lines in the file, two in the ring: all three positions are found.
     expect([[7, 0], [9, 3], [10, 0], [9, 2]].map(([seq, index]) => again.holds({ seq: seq!, index: index! }))).toEqual([true, true, true, false])
   })
+
+  const at = (seq: number) => ({ seq, index: 0 })
+  const withSource = (n: number, seq: number): RejectionInput => ({ ...input(n), source: at(seq) })
+
+  it('still holds the positions a compaction dropped from the file, after a reopen (a replay does not keep them twice)', async () => {
+    const store = await open(2)
+    for (let seq = 1; seq <= 7; seq++) await store.add(withSource(seq, seq))
+    // Compacted to the last 2 when it held 4: the file lists fewer positions than were kept.
+    expect(listed(store)).toEqual(['bad 6', 'bad 7'])
+    await store.close()
+    const again = await open(2)
+    expect([1, 2, 3, 4, 5, 6, 7].map((seq) => again.holds(at(seq)))).toEqual(Array(7).fill(true))
+    expect(again.holds(at(8))).toBe(false)
+    // A floor written against another journal (its next sequence number is at or below the floor) is not trusted.
+    expect(again.holds(at(3), 3)).toBe(false)
+    expect(again.holds(at(3), 100)).toBe(true)
+    // More compactions keep the floor rising, and the header does not show as a record.
+    for (let seq = 8; seq <= 12; seq++) await again.add(withSource(seq, seq))
+    await again.close()
+    const third = await open(2)
+    expect([1, 5, 10, 12].map((seq) => third.holds(at(seq)))).toEqual([true, true, true, true])
+    expect(listed(third)).toEqual(['bad 11', 'bad 12'])
+  })
+
+  it('a position still waiting when a compaction drops later ones is not held: its replay is kept', async () => {
+    let fail = false
+    const store = await open(2, {
+      openAppend: async (p) => {
+        const real = await defaultRejectionFiles.openAppend(p)
+        return { ...real, write: (bytes: Buffer) => (fail ? Promise.reject(Object.assign(new Error('EIO'), { code: 'EIO' })) : real.write(bytes)) }
+      },
+    })
+    fail = true
+    const first = withSource(1, 1)
+    await expect(store.add(first)).rejects.toThrow(/EIO/) // the keeper would retry it
+    fail = false
+    for (let seq = 2; seq <= 7; seq++) await store.add(withSource(seq, seq))
+    expect(store.holds(at(2))).toBe(true)
+    expect(store.holds(at(1))).toBe(false)
+    await store.close()
+    // The process died before the retry: after the restart, position 1 is replayed and must be kept.
+    const again = await open(2)
+    expect(again.holds(at(1))).toBe(false)
+    expect(again.holds(at(2))).toBe(true)
+    await again.add(first)
+    for (let seq = 8; seq <= 12; seq++) await again.add(withSource(seq, seq))
+    // Kept now, and compacted away since: held by the floor.
+    expect(again.holds(at(1))).toBe(true)
+  })
 })
