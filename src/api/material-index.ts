@@ -64,11 +64,15 @@ export function createMaterialIndex(o: MaterialIndexOptions) {
   new Gauge({ name: 'iiot_material_index_movements', help: 'material movements held by the movement index', registers: [o.registry], collect() { this.set(index.size) } })
   new Gauge({ name: 'iiot_material_index_loaded', help: '1 once the movement index holds its whole horizon and answers trace reads', registers: [o.registry], collect() { this.set(loaded ? 1 : 0) } })
 
+  /** Movements decoded while the load runs: added after it, so each series is built oldest first (appends, not inserts). */
+  let pending: MovementRow[] | undefined = []
   const listener: AcceptedListener = (accepted) => {
     if (accepted.topic.kind !== 'material') return
     for (const text of accepted.lines) {
       const row = movementOfLine(text)
-      if (row) index.add(row)
+      if (!row) continue
+      if (pending) pending.push(row)
+      else index.add(row)
     }
     if (index.size > o.maxMovements * 1.1) prune()
   }
@@ -77,6 +81,7 @@ export function createMaterialIndex(o: MaterialIndexOptions) {
     async movements(q, limit) {
       return index.answer(q, limit) ?? o.db.movements(q, limit)
     },
+    covers: (startMs) => startMs >= index.completeFromMs,
     inspectionsOfLots: (...args) => o.db.inspectionsOfLots(...args),
   }
 
@@ -94,26 +99,35 @@ export function createMaterialIndex(o: MaterialIndexOptions) {
     async load(): Promise<void> {
       const t0 = now()
       const from = t0 - o.horizonMs
+      const days: MovementRow[][] = []
       try {
         let completeFrom = from
+        let held = 0
         for (let end = t0 + DAY_MS; end > from && !closed; end -= DAY_MS) {
           const start = Math.max(from, end - DAY_MS)
           const res = await o.db.movements({ scope: {}, movements: [...MOVEMENTS], startMs: start, endMs: end }, o.maxMovements)
           // Past the bound, the index holds the newest days whole and answers windows within them.
-          if (res.truncated || index.size + res.rows.length > o.maxMovements) {
+          if (res.truncated || held + res.rows.length > o.maxMovements) {
             completeFrom = end
             o.log.warn({ maxMovements: o.maxMovements, completeFrom: new Date(end).toISOString() }, 'MATERIAL_INDEX_MAX_MOVEMENTS reached while loading: older windows read InfluxDB')
             break
           }
-          for (const r of res.rows) index.add(r)
+          days.push(res.rows)
+          held += res.rows.length
         }
         if (closed) return
+        for (let d = days.length - 1; d >= 0; d--) for (const r of days[d]!) index.add(r)
         index.markComplete(completeFrom)
-        prune()
         loaded = true
         o.log.info({ movements: index.size, ms: now() - t0 }, 'material movement index loaded')
       } catch (err) {
         o.log.warn({ err }, 'material movement index not loaded: traces read InfluxDB')
+      } finally {
+        // What was decoded meanwhile is held either way: the index stays current if a later load completes it.
+        const decoded = pending ?? []
+        pending = undefined
+        for (const r of decoded) index.add(r)
+        prune()
       }
     },
     close(): void {

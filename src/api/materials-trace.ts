@@ -76,7 +76,7 @@ export async function traceLot(db: MaterialsReader, r: TraceRequest): Promise<Tr
       scope = narrowed(scope, origins.get(r.lot) ?? [])
       // Back, the trace mostly stays on the line that made the lot: read that line once, if it is not too much.
       const made = (origins.get(r.lot) ?? []).filter((o) => o.movement === 'produced')
-      if (r.direction === 'back' && made.length === 1) await cache.load(made[0]!)
+      if (r.direction === 'back' && made.length === 1 && db.covers?.(r.startMs) !== true) await cache.load(made[0]!)
     }
     if (level === r.depth) break
     let found: LotLink[]

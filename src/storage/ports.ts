@@ -196,6 +196,8 @@ export interface MovementQuery {
 export interface MaterialsReader {
   /** Matching movements in time order; `truncated` when more than `limit` matched (the first `limit` are returned). */
   movements(query: MovementQuery, limit: number): Promise<{ rows: MovementRow[]; truncated: boolean }>
+  /** True when reads whose window starts at `startMs` are answered from memory (the movement index): a caller's own cache of them only costs. */
+  covers?(startMs: number): boolean
   /** Inspections whose `lot` is one of `lots`, newest first, at most `limit`. */
   inspectionsOfLots(scope: Scope, lots: readonly string[], startMs: number, endMs: number, limit: number): Promise<InspectionRow[]>
 }
