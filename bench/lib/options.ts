@@ -75,14 +75,7 @@ export function parseBenchOptions(argv: readonly string[], defaults: Defaults, e
     },
   })
   const values = parsed as Record<string, string | boolean | undefined>
-  const serviceEnv: Record<string, string> = {}
-  for (const kv of (parsed['service-env'] as string[] | undefined) ?? []) {
-    for (const part of kv.split(',')) {
-      const eq = part.indexOf('=')
-      if (eq <= 0 || !/^[A-Z][A-Z0-9_]*$/.test(part.slice(0, eq))) throw new Error(`--service-env takes NAME=VALUE[,NAME=VALUE], got "${part}"`)
-      serviceEnv[part.slice(0, eq)] = part.slice(eq + 1)
-    }
-  }
+  const serviceEnv = parseServiceEnv(parsed['service-env'] as string[] | undefined)
   const num = (name: string, d: number | undefined, min: number, max: number): number => {
     const v = values[name]
     const n = v === undefined ? d : Number(v)
@@ -136,4 +129,17 @@ export function extraNum(o: BenchOptions, name: string, d: number, min: number, 
 function nodeArgs(args: readonly string[]): string[] {
   for (const a of args) if (!/^--[a-z][a-z0-9-]*(=\S+)?$/.test(a)) throw new Error(`--node-arg takes one node option such as --node-arg=--trace-gc, got "${a}"`)
   return [...args]
+}
+
+/** `--service-env NAME=VALUE[,NAME=VALUE]` (repeatable) as an environment. */
+export function parseServiceEnv(list: readonly string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const kv of list ?? []) {
+    for (const part of kv.split(',')) {
+      const eq = part.indexOf('=')
+      if (eq <= 0 || !/^[A-Z][A-Z0-9_]*$/.test(part.slice(0, eq))) throw new Error(`--service-env takes NAME=VALUE[,NAME=VALUE], got "${part}"`)
+      env[part.slice(0, eq)] = part.slice(eq + 1)
+    }
+  }
+  return env
 }
