@@ -18,6 +18,8 @@ export interface MaterialIndexOptions {
   readonly registry: Registry
   readonly log: Logger
   readonly now?: () => number
+  /** After a failed load, the next try (default a minute). */
+  readonly retryMs?: number
 }
 
 const DAY_MS = 86_400_000
@@ -58,6 +60,7 @@ export function createMaterialIndex(o: MaterialIndexOptions) {
   const index = new MovementIndex()
   let loaded = false
   let closed = false
+  let retry: NodeJS.Timeout | undefined
   const prune = () => index.prune(now() - o.horizonMs, o.maxMovements)
   const timer = setInterval(prune, PRUNE_EVERY_MS)
   timer.unref()
@@ -93,46 +96,51 @@ export function createMaterialIndex(o: MaterialIndexOptions) {
     },
     /**
      * Loads the horizon from InfluxDB, a day at a time, newest first; the
-     * index answers once all of it is in. A failure leaves the database
-     * reader answering everything, and is logged.
+     * index answers once all of it is in. A failure (InfluxDB down at
+     * start-up) leaves the database reader answering everything, is logged,
+     * and the load is tried again a minute later.
      */
-    async load(): Promise<void> {
-      const t0 = now()
-      const from = t0 - o.horizonMs
-      const days: MovementRow[][] = []
-      try {
-        let completeFrom = from
-        let held = 0
-        for (let end = t0 + DAY_MS; end > from && !closed; end -= DAY_MS) {
-          const start = Math.max(from, end - DAY_MS)
-          const res = await o.db.movements({ scope: {}, movements: [...MOVEMENTS], startMs: start, endMs: end }, o.maxMovements)
-          // Past the bound, the index holds the newest days whole and answers windows within them.
-          if (res.truncated || held + res.rows.length > o.maxMovements) {
-            completeFrom = end
-            o.log.warn({ maxMovements: o.maxMovements, completeFrom: new Date(end).toISOString() }, 'MATERIAL_INDEX_MAX_MOVEMENTS reached while loading: older windows read InfluxDB')
-            break
-          }
-          days.push(res.rows)
-          held += res.rows.length
-        }
-        if (closed) return
-        for (let d = days.length - 1; d >= 0; d--) for (const r of days[d]!) index.add(r)
-        index.markComplete(completeFrom)
-        loaded = true
-        o.log.info({ movements: index.size, ms: now() - t0 }, 'material movement index loaded')
-      } catch (err) {
-        o.log.warn({ err }, 'material movement index not loaded: traces read InfluxDB')
-      } finally {
-        // What was decoded meanwhile is held either way: the index stays current if a later load completes it.
-        const decoded = pending ?? []
-        pending = undefined
-        for (const r of decoded) index.add(r)
-        prune()
-      }
-    },
+    load,
     close(): void {
       closed = true
       clearInterval(timer)
+      clearTimeout(retry)
     },
+  }
+
+  async function load(): Promise<void> {
+    const t0 = now()
+    const from = t0 - o.horizonMs
+    const days: MovementRow[][] = []
+    try {
+      let completeFrom = from
+      let held = 0
+      for (let end = t0 + DAY_MS; end > from && !closed; end -= DAY_MS) {
+        const start = Math.max(from, end - DAY_MS)
+        const res = await o.db.movements({ scope: {}, movements: [...MOVEMENTS], startMs: start, endMs: end }, o.maxMovements)
+        // Past the bound, the index holds the newest days whole and answers windows within them.
+        if (res.truncated || held + res.rows.length > o.maxMovements) {
+          completeFrom = end
+          o.log.warn({ maxMovements: o.maxMovements, completeFrom: new Date(end).toISOString() }, 'MATERIAL_INDEX_MAX_MOVEMENTS reached while loading: older windows read InfluxDB')
+          break
+        }
+        days.push(res.rows)
+        held += res.rows.length
+      }
+      if (closed) return
+      for (let d = days.length - 1; d >= 0; d--) for (const r of days[d]!) index.add(r)
+      index.markComplete(completeFrom)
+      loaded = true
+      o.log.info({ movements: index.size, ms: now() - t0 }, 'material movement index loaded')
+    } catch (err) {
+      o.log.warn({ err }, 'material movement index not loaded: traces read InfluxDB; trying again later')
+      if (!closed) retry = setTimeout(() => void load(), o.retryMs ?? 60_000).unref()
+    } finally {
+      // What was decoded meanwhile is held either way: the index stays current if a later load completes it.
+      const decoded = pending ?? []
+      pending = undefined
+      for (const r of decoded) index.add(r)
+      prune()
+    }
   }
 }

@@ -88,3 +88,30 @@ describe('the movement index in front of InfluxDB', () => {
     expect(passedOn).toBeGreaterThan(0)
   })
 })
+
+describe('the movement index when InfluxDB is not there at start-up', () => {
+  it('leaves reads to InfluxDB, then loads on a later try and answers from memory', async () => {
+    let up = false
+    let passed = 0
+    const flaky: typeof db = {
+      movements: (q, limit) => (passed++, up ? db.movements(q, limit) : Promise.reject(new Error('connect ECONNREFUSED'))),
+      inspectionsOfLots: (...a) => db.inspectionsOfLots(...a),
+    }
+    const late = createMaterialIndex({ db: flaky, maxMovements: 100_000, horizonMs: 30 * DAY, registry: new Registry(), log: pino({ level: 'silent' }), retryMs: 50 })
+    try {
+      await late.load()
+      expect(late.loaded).toBe(false)
+      up = true
+      const q = { scope: { factory: 'f1' }, movements: ['produced' as const], lots: [lotId(lines[0]!, 3, 10)], startMs: from, endMs: Date.now() }
+      expect((await late.reader.movements(q, 10)).rows).toHaveLength(1)
+      const deadline = Date.now() + 20_000
+      while (!late.loaded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      expect(late.loaded).toBe(true)
+      passed = 0
+      expect(await late.reader.movements(q, 10)).toEqual(await db.movements(q, 10))
+      expect(passed).toBe(0)
+    } finally {
+      late.close()
+    }
+  })
+})
