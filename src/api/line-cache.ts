@@ -1,5 +1,5 @@
 import type { MovementRow } from '../domain/material-movements.js'
-import { matchesQuery } from '../domain/movement-index.js'
+import { matchesQuery } from '../storage/movement-index.js'
 import type { MaterialsReader, MovementQuery } from '../storage/ports.js'
 
 /** A line's movements read at once when there are at most this many in the window; else reads go to the database as usual. */
