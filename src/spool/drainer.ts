@@ -37,10 +37,28 @@ export interface DrainerDeps {
   readonly process?: (batch: RecordBatch) => BatchContent | Promise<BatchContent>
 }
 
+/** What a batch became, with its line protocol as UTF-8 bytes. */
+interface Encoded {
+  /** Line protocol, lines joined by "\n" (empty when none). */
+  readonly body: Buffer
+  readonly lineCount: number
+  readonly kept: Promise<void>
+}
+
 /** A batch read from the journal, with what it became (or will, once decode workers answer). */
 interface Read {
   readonly batch: RecordBatch
-  readonly content: BatchContent | Promise<BatchContent>
+  readonly content: Encoded | Promise<Encoded>
+}
+
+/**
+ * The line protocol is turned into bytes the moment it is made: a batch lives from its read until
+ * InfluxDB answered (tens to hundreds of milliseconds), long enough for V8 to promote strings to
+ * its old generation, where they piled up as garbage between full collections (most of the
+ * service's heap under a flood, docs/decisions.md). Bytes live off the heap; the string dies young.
+ */
+function encode(c: BatchContent): Encoded {
+  return { body: Buffer.from(c.text, 'utf8'), lineCount: c.lineCount, kept: c.kept }
 }
 
 
@@ -167,7 +185,8 @@ export class Drainer {
 
   /** Processes a batch the moment it is read: accepted messages reach their listeners without waiting for storage. */
   private read(batch: RecordBatch): Read {
-    return { batch, content: (this.deps.process ?? linesOf)(batch) }
+    const content = (this.deps.process ?? linesOf)(batch)
+    return { batch, content: content instanceof Promise ? content.then(encode) : encode(content) }
   }
 
   /**
@@ -203,11 +222,11 @@ export class Drainer {
     const estimated = reads.reduce((n, r) => n + r.batch.lineCount, 0)
     const decoded = contents.reduce((n, c) => n + c.lineCount, 0)
     if (estimated > 0 && decoded > 0) this.pointsPerEstimate = Math.min(100, Math.max(0.01, 0.8 * this.pointsPerEstimate + 0.2 * (decoded / estimated)))
-    const texts = contents.map((c) => c.text).filter((t) => t.length > 0)
+    const body = joinLines(contents.map((c) => c.body))
     const lineCount = decoded
     // Nothing to write (every message rejected): the batches are done once their rejections are kept.
     const refused: Promise<void>[] = []
-    const outcome = lineCount > 0 ? await this.write([texts.join('\n')], lineCount, refused) : 'done'
+    const outcome = lineCount > 0 ? await this.write(body, lineCount, refused) : 'done'
     // Stopped mid-retry: the batches stay in the journal and are replayed on the next start.
     if (outcome !== 'done') return
     // Shutting down while a rejection cannot be kept: leave the batches to the replay (kept once, by position).
@@ -215,18 +234,18 @@ export class Drainer {
     if (kept) for (const r of reads) this.journal.complete(r.batch)
   }
 
-  /** Writes `texts`, retrying; points refused as bad data are isolated, and their keeping added to `refused`. */
-  private async write(texts: readonly string[], lineCount: number, refused: Promise<void>[]): Promise<Outcome> {
+  /** Writes `body`, retrying; points refused as bad data are isolated, and their keeping added to `refused`. */
+  private async write(body: Buffer, lineCount: number, refused: Promise<void>[]): Promise<Outcome> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.writer.write(texts, lineCount)
+        await this.writer.write(body, lineCount)
         this.deps.metrics.pointsWritten.inc(lineCount)
         this.lastWriteMs = Date.now()
         return 'done'
       } catch (err) {
         const error = err instanceof StorageError ? err : new StorageError(String(err), true, undefined, { cause: err })
         this.deps.metrics.writeErrors.inc({ retriable: String(error.retriable) })
-        if (!error.retriable) return this.isolate(texts.flatMap((t) => t.split('\n')), error, refused)
+        if (!error.retriable) return this.isolate(body.toString('utf8').split('\n'), error, refused)
         if (Date.now() >= this.giveUpAt) return 'stopped'
         const delay = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(attempt, 20))
         if (attempt === 0 || attempt % 10 === 0) this.deps.log.warn({ attempt: attempt + 1, retryInMs: delay, points: lineCount, status: error.status, err: error.message }, 'write failed; will retry until it succeeds')
@@ -245,7 +264,7 @@ export class Drainer {
     }
     const mid = lines.length >> 1
     for (const half of [lines.slice(0, mid), lines.slice(mid)]) {
-      if ((await this.write(half, half.length, refused)) === 'stopped') return 'stopped'
+      if ((await this.write(Buffer.from(half.join('\n'), 'utf8'), half.length, refused)) === 'stopped') return 'stopped'
     }
     return 'done'
   }
@@ -272,6 +291,22 @@ export class Drainer {
 }
 
 const NEWLINE = 0x0a
+
+/** The non-empty bodies joined by newlines, in one buffer (the only one when there is one). */
+function joinLines(bodies: readonly Buffer[]): Buffer {
+  const parts = bodies.filter((b) => b.length > 0)
+  if (parts.length === 1) return parts[0]!
+  let size = -1
+  for (const b of parts) size += b.length + 1
+  const out = Buffer.allocUnsafe(Math.max(0, size))
+  let pos = 0
+  for (const b of parts) {
+    if (pos > 0) out[pos++] = NEWLINE
+    b.copy(out, pos)
+    pos += b.length
+  }
+  return out
+}
 
 /** The records' payloads joined by newlines, in one buffer. */
 export function joinPayloads(batches: readonly RecordBatch[]): Buffer {

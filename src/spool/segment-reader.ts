@@ -4,6 +4,13 @@ import { decodeRecord, HEADER_BYTES, type JournalRecord } from './record-codec.j
 import type { Segment } from './segment-files.js'
 
 const READ_CHUNK = 1024 * 1024
+/**
+ * A chunk already read is decoded on from where the last read stopped while at least this much of
+ * it is left (or it holds everything durable): a read takes a few records, and reading a fresh
+ * megabyte for each one (kept alive by its records until they are written) was most of the
+ * service's Buffer memory while draining a backlog.
+ */
+const MIN_CACHED_REST = 64 * 1024
 
 /** Where the next read starts: a segment (by its first sequence number) and a byte offset in it. */
 export interface Cursor {
@@ -25,11 +32,26 @@ export interface ReadRecords {
  */
 export class SegmentReader {
   private handle: { firstSeq: number; fh: FileHandle } | undefined
+  /** The last chunk read: `buf` holds the segment's bytes from `start`. */
+  private chunk: { firstSeq: number; start: number; buf: Buffer } | undefined
+  private at: Cursor
 
   constructor(
-    public cursor: Cursor,
+    cursor: Cursor,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.at = cursor
+  }
+
+  get cursor(): Cursor {
+    return this.at
+  }
+
+  /** Moving the cursor from outside (recovery, a segment emptied and written again) forgets the chunk read. */
+  set cursor(c: Cursor) {
+    this.at = c
+    this.chunk = undefined
+  }
 
   /** The next durable records after the cursor, up to about `maxLines` lines; none when there are none. */
   async read(segments: readonly Segment[], maxLines: number): Promise<ReadRecords> {
@@ -44,12 +66,12 @@ export class SegmentReader {
       if (this.cursor.offset >= segment.size) {
         const next = segments[index + 1]
         if (segment.sealed && next) {
-          this.cursor = { firstSeq: next.firstSeq, offset: 0 }
+          this.at = { firstSeq: next.firstSeq, offset: 0 }
           continue
         }
         break
       }
-      const chunk = await this.readChunk(segment, this.cursor.offset, Math.min(segment.size - this.cursor.offset, READ_CHUNK))
+      const chunk = await this.bytesFrom(segment, this.cursor.offset)
       if (chunk.length === 0) {
         // The file is shorter than its durable size says: never spin on it; report and stop this read.
         this.log.error({ segment: segment.path, offset: this.cursor.offset, size: segment.size }, 'journal: segment shorter than expected')
@@ -90,6 +112,18 @@ export class SegmentReader {
     return { records, lineCount, bytes, messages }
   }
 
+  /** The durable bytes of `segment` from `offset` on (up to a chunk): the rest of the last chunk read, or a fresh one. */
+  private async bytesFrom(segment: Segment, offset: number): Promise<Buffer> {
+    const c = this.chunk
+    if (c && c.firstSeq === segment.firstSeq && offset >= c.start) {
+      const end = c.start + c.buf.length
+      if (offset < end && (end - offset >= MIN_CACHED_REST || end >= segment.size)) return c.buf.subarray(offset - c.start)
+    }
+    const buf = await this.readChunk(segment, offset, Math.min(segment.size - offset, READ_CHUNK))
+    this.chunk = buf.length > 0 ? { firstSeq: segment.firstSeq, start: offset, buf } : undefined
+    return buf
+  }
+
   private async readChunk(segment: Segment, offset: number, length: number): Promise<Buffer> {
     if (this.handle?.firstSeq !== segment.firstSeq) {
       await this.handle?.fh.close()
@@ -102,12 +136,14 @@ export class SegmentReader {
 
   /** Closes the file of a segment about to be deleted, if it is the one open. */
   async release(firstSeq: number): Promise<void> {
+    if (this.chunk?.firstSeq === firstSeq) this.chunk = undefined
     if (this.handle?.firstSeq !== firstSeq) return
     await this.handle.fh.close()
     this.handle = undefined
   }
 
   async close(): Promise<void> {
+    this.chunk = undefined
     await this.handle?.fh.close()
     this.handle = undefined
   }

@@ -27,8 +27,8 @@ export class StorageError extends Error {
 
 /** Writes one batch; resolves once the database acknowledged it, rejects with StorageError. */
 export interface LineWriter {
-  /** Line-protocol texts, each of one or more lines separated by "\n", `lineCount` lines in all: one request. */
-  write(lines: readonly string[], lineCount: number): Promise<void>
+  /** Line protocol, UTF-8, lines separated by "\n", `lineCount` lines in all: one request. */
+  write(body: Buffer, lineCount: number): Promise<void>
 }
 
 /** Where received messages go before anything else: the journal. */

@@ -18,13 +18,13 @@ function fakeStorage() {
     down(n) {
       outage = n
     },
-    async write(texts) {
+    async write(body) {
       writer.requests++
       if (outage > 0) {
         outage--
         throw new StorageError('connect ECONNREFUSED', true, undefined)
       }
-      const lines = texts.flatMap((t) => t.split('\n'))
+      const lines = body.toString('utf8').split('\n')
       if (lines.some((l) => l.includes('BAD'))) {
         // Like InfluxDB 1.x: a partial write stores the good lines and answers 400.
         for (const l of lines) if (!l.includes('BAD')) stored.add(l)
@@ -178,8 +178,8 @@ describe('drainer: waits that stop() cuts short', () => {
     const journal = new MemoryJournal(1 << 24)
     const sizes: number[] = []
     const writer: LineWriter = {
-      async write(texts) {
-        sizes.push(texts.join('\n').split('\n').length)
+      async write(body) {
+        sizes.push(body.toString('utf8').split('\n').length)
       },
     }
     // Each record is estimated at 1 point and holds 10: a request sized by the estimate alone would carry 10 times too many.

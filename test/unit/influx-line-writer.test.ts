@@ -40,7 +40,7 @@ describe('InfluxDB line writer', () => {
   it('1.x: POST /write with db, rp and ms precision, Basic credentials, the lines as the body', async () => {
     const { url, seen } = await fakeInflux()
     const writer = createInfluxLineWriter({ ...base, url, flavor: 'v1', username: 'ingest', password: 's3cret' } as InfluxConfig, 10)
-    await writer.write(['m v=1 1\nm v=2 2', 'm v=3 3'], 3)
+    await writer.write(Buffer.from('m v=1 1\nm v=2 2\nm v=3 3'), 3)
     expect(seen).toHaveLength(1)
     expect(seen[0]).toMatchObject({ method: 'POST', url: '/write?db=iiot&rp=autogen&precision=ms', body: 'm v=1 1\nm v=2 2\nm v=3 3' })
     expect(seen[0]!.headers.authorization).toBe(`Basic ${Buffer.from('ingest:s3cret').toString('base64')}`)
@@ -51,7 +51,7 @@ describe('InfluxDB line writer', () => {
   it('2.x: POST /api/v2/write with org, bucket and ms precision, Token credentials', async () => {
     const { url, seen } = await fakeInflux()
     const writer = createInfluxLineWriter({ ...base, url, flavor: 'v2', org: 'park & co', bucket: 'iiot/raw', token: 'tok-1' } as InfluxConfig, 10)
-    await writer.write(['m v=1 1'], 1)
+    await writer.write(Buffer.from('m v=1 1'), 1)
     expect(seen[0]).toMatchObject({ method: 'POST', url: '/api/v2/write?org=park%20%26%20co&bucket=iiot%2Fraw&precision=ms', body: 'm v=1 1' })
     expect(seen[0]!.headers.authorization).toBe('Token tok-1')
     await writer.close()
@@ -60,12 +60,12 @@ describe('InfluxDB line writer', () => {
   it("a 400 is bad data (not retried) with InfluxDB's message; a 503 is retried; a batch over the limit is refused before sending", async () => {
     const bad = await fakeInflux(400, JSON.stringify({ error: 'partial write: field type conflict' }))
     const writer = createInfluxLineWriter({ ...base, url: bad.url, flavor: 'v1' } as InfluxConfig, 2)
-    await expect(writer.write(['m v=1 1'], 1)).rejects.toMatchObject({ retriable: false, status: 400, message: 'InfluxDB answered 400: partial write: field type conflict' })
-    await expect(writer.write(['a v=1 1\nb v=1 1\nc v=1 1'], 3)).rejects.toMatchObject({ retriable: false })
+    await expect(writer.write(Buffer.from('m v=1 1'), 1)).rejects.toMatchObject({ retriable: false, status: 400, message: 'InfluxDB answered 400: partial write: field type conflict' })
+    await expect(writer.write(Buffer.from('a v=1 1\nb v=1 1\nc v=1 1'), 3)).rejects.toMatchObject({ retriable: false })
     expect(bad.seen).toHaveLength(1)
     await new Promise((r) => server!.close(r))
     const down = await fakeInflux(503)
     const again = createInfluxLineWriter({ ...base, url: down.url, flavor: 'v1' } as InfluxConfig, 2)
-    await expect(again.write(['m v=1 1'], 1)).rejects.toMatchObject({ retriable: true, status: 503 })
+    await expect(again.write(Buffer.from('m v=1 1'), 1)).rejects.toMatchObject({ retriable: true, status: 503 })
   })
 })

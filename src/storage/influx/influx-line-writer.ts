@@ -32,15 +32,21 @@ export function createInfluxLineWriter(config: InfluxConfig, maxBatchLines: numb
     // The transport gzips bodies above the threshold; off, no body is ever compressed.
     gzipThreshold: config.gzip ? 1000 : Number.MAX_SAFE_INTEGER,
   }
+  // `request()` would send a Buffer as its JSON; `send()` hands the body to Buffer.from, which takes
+  // bytes as they are (typed string): the line protocol never becomes a string here (drainer.ts).
+  const send = (body: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      influx.transport.send(path, body as unknown as string, options, { next: () => undefined, error: reject, complete: () => resolve() })
+    })
   let pending = 0
   let idle: (() => void) | undefined
   return {
-    async write(lines, lineCount) {
-      if (lines.length === 0) return
+    async write(body, lineCount) {
+      if (body.length === 0) return
       if (lineCount > maxBatchLines) throw new StorageError(`batch of ${lineCount} lines exceeds ${maxBatchLines}`, false, undefined)
       pending++
       try {
-        await influx.transport.request(path, lines.length === 1 ? lines[0]! : lines.join('\n'), options)
+        await send(body)
       } catch (err) {
         throw toStorageError(err)
       } finally {
