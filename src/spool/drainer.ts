@@ -99,6 +99,8 @@ export class Drainer {
   /** Waits cut short by stop(); each removes itself when its own promise settles first. */
   private readonly stopWaiters = new Set<() => void>()
   private stopped = false
+  /** A read that did not fit the request being filled: the first of the next one. */
+  private carried: Read | undefined
   /** Points per point the journal estimated, over the recent decoded batches: sizes requests before the decoding answers. */
   private pointsPerEstimate = 1
 
@@ -128,12 +130,17 @@ export class Drainer {
         await new Promise<void>((resolve) => this.slotWaiters.push(resolve))
         continue
       }
-      const batch = await this.journal.read(this.readSize(this.opts.batchSize))
-      if (!batch) {
-        await this.orStop(this.journal.waitForData(500))
-        continue
+      let first = this.carried
+      this.carried = undefined
+      if (!first) {
+        const batch = await this.journal.read(this.readSize(this.opts.batchSize))
+        if (!batch) {
+          await this.orStop(this.journal.waitForData(500))
+          continue
+        }
+        first = this.read(batch)
       }
-      const reads = await this.linger(this.read(batch))
+      const reads = await this.linger(first)
       this.inFlight++
       void this.send(reads)
         // A bug of ours (the processing path threw): the batches stay in the journal, replayed on the next start.
@@ -205,6 +212,14 @@ export class Drainer {
       const more = await this.journal.read(this.readSize(this.opts.batchSize - lines))
       if (more) {
         const r = this.read(more)
+        // A read is a whole number of records (one socket chunk's messages each), so it can hold
+        // more than the request has room for: it starts the next request instead of overfilling
+        // this one past what the writer takes (which used to be refused, then split in halves as
+        // if it were bad data: most of the service's garbage under a flood).
+        if (lines + this.pointsOf(r) > this.opts.batchSize) {
+          this.carried = r
+          break
+        }
         reads.push(r)
         lines += this.pointsOf(r)
         bytes += more.bytes
@@ -226,9 +241,11 @@ export class Drainer {
     const lineCount = decoded
     // Nothing to write (every message rejected): the batches are done once their rejections are kept.
     const refused: Promise<void>[] = []
-    const outcome = lineCount > 0 ? await this.write(body, lineCount, refused) : 'done'
-    // Stopped mid-retry: the batches stay in the journal and are replayed on the next start.
-    if (outcome !== 'done') return
+    // One read alone may hold more than a request takes (a record is never split): it goes as several, in order.
+    for (const piece of lineCount > this.opts.batchSize ? splitLines(body, this.opts.batchSize) : lineCount > 0 ? [{ body, lines: lineCount }] : []) {
+      // Stopped mid-retry: the batches stay in the journal and are replayed on the next start.
+      if ((await this.write(piece.body, piece.lines, refused)) !== 'done') return
+    }
     // Shutting down while a rejection cannot be kept: leave the batches to the replay (kept once, by position).
     const kept = await this.orStop(Promise.all([...contents.map((c) => c.kept), ...refused]).then(() => true))
     if (kept) for (const r of reads) this.journal.complete(r.batch)
@@ -291,6 +308,29 @@ export class Drainer {
 }
 
 const NEWLINE = 0x0a
+
+/** `body` cut at line ends into pieces of at most `max` lines (views, no copy). */
+export function splitLines(body: Buffer, max: number): { body: Buffer; lines: number }[] {
+  const pieces: { body: Buffer; lines: number }[] = []
+  let start = 0
+  while (start < body.length) {
+    let end = start
+    let lines = 0
+    while (lines < max) {
+      const nl = body.indexOf(NEWLINE, end)
+      lines++
+      if (nl < 0) {
+        end = body.length
+        break
+      }
+      end = nl + 1
+      if (lines === max) end = nl
+    }
+    pieces.push({ body: body.subarray(start, end), lines })
+    start = end < body.length && body[end] === NEWLINE ? end + 1 : end
+  }
+  return pieces
+}
 
 /** The non-empty bodies joined by newlines, in one buffer (the only one when there is one). */
 function joinLines(bodies: readonly Buffer[]): Buffer {

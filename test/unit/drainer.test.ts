@@ -124,6 +124,39 @@ describe('drainer batching', () => {
   })
 })
 
+describe('drainer: requests never over the batch size', () => {
+  it('a read that would overfill a request starts the next one; a record larger than a request goes as several, in order', async () => {
+    const journal = new MemoryJournal(1 << 20)
+    const sizes: number[] = []
+    const stored: string[] = []
+    let refusals = 0
+    // Like the InfluxDB writer: a request over the batch size is refused as bad data.
+    const writer: LineWriter = {
+      async write(body, lineCount) {
+        const lines = body.toString('utf8').split('\n')
+        expect(lines).toHaveLength(lineCount)
+        if (lineCount > 100) {
+          refusals++
+          throw new StorageError(`batch of ${lineCount} lines exceeds 100`, false, undefined)
+        }
+        sizes.push(lineCount)
+        stored.push(...lines)
+      },
+    }
+    let n = 0
+    const record = (count: number) => Array.from({ length: count }, () => `m v=${n} ${n++}`)
+    for (const count of [60, 60, 60, 250, 30, 99, 1]) await journal.append(record(count))
+    const drainer = new Drainer(journal, writer, { ...opts, maxInFlight: 1, lingerMs: 0 }, { metrics: createMetrics(), log, onRefusedLine: () => undefined })
+    drainer.start()
+    await until(() => journal.stats().unwrittenRecords === 0)
+    await drainer.stop(100)
+    // Before, a request carried whatever the reads held (120, 250 lines...), was refused, and split as if it were bad data.
+    expect(refusals).toBe(0)
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(100)
+    expect(stored).toEqual(Array.from({ length: n }, (_, i) => `m v=${i} ${i}`))
+  })
+})
+
 describe('drainer: a flood of rejected messages', () => {
   it('sends a group once it spans MAX_GROUP_BYTES of journal, even when it holds no line (found in review: it read on while data kept coming)', async () => {
     const journal = new MemoryJournal(1 << 30)
@@ -182,8 +215,10 @@ describe('drainer: waits that stop() cuts short', () => {
         sizes.push(body.toString('utf8').split('\n').length)
       },
     }
+    const reads: number[] = []
     // Each record is estimated at 1 point and holds 10: a request sized by the estimate alone would carry 10 times too many.
     const process = async (batch: RecordBatch) => {
+      reads.push(batch.records.length)
       await new Promise((r) => setTimeout(r, 1))
       const lines = batch.records.flatMap((r) => Array.from({ length: 10 }, (_, i) => `m v=${i} ${r.seq * 10 + i}`))
       return { text: lines.join('\n'), lineCount: lines.length, kept: Promise.resolve() }
@@ -194,8 +229,11 @@ describe('drainer: waits that stop() cuts short', () => {
     await until(() => journal.stats().unwrittenRecords === 0)
     await drainer.stop(100)
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(30_000)
-    // The first request trusts the estimate (5,000 points); the later ones learned the real ratio.
-    expect(sizes[0]).toBe(5000)
-    for (const n of sizes.slice(-3)) expect(n).toBeLessThanOrEqual(1000)
+    // The first read trusts the estimate (500 records, 5,000 points: sent as ten requests of 500, never one over the
+    // batch size); the later reads learned the real ratio and ask for about a tenth.
+    expect(reads[0]).toBe(500)
+    expect(sizes.slice(0, 10)).toEqual(Array.from({ length: 10 }, () => 500))
+    for (const n of reads.slice(-3)) expect(n).toBeLessThanOrEqual(100)
+    for (const n of sizes) expect(n).toBeLessThanOrEqual(500)
   })
 })
