@@ -1,6 +1,6 @@
-import type { MovementQuery } from './ports.js'
 import type { MovementRow } from '../domain/material-movements.js'
 import type { MovementKind } from '../domain/records.js'
+import type { MovementQuery } from './ports.js'
 
 /** Whether `row` is one `q` asks for (the semantics of the materials reader port, storage/ports.ts). */
 export function matchesQuery(row: MovementRow, q: MovementQuery): boolean {
@@ -20,59 +20,19 @@ export function matchesQuery(row: MovementRow, q: MovementQuery): boolean {
 }
 
 const lineOf = (r: { zone?: string | undefined; factory?: string | undefined; line?: string | undefined }) => `${r.zone}/${r.factory}/${r.line}`
-const orderOf = (r: { zone: string; factory: string; line: string; machine: string; workOrder: string | null }) => `${r.zone}/${r.factory}/${r.line}/${r.machine}#${r.workOrder}`
+const machineOf = (r: { zone: string; factory: string; line: string; machine: string }) => `${r.zone}/${r.factory}/${r.line}/${r.machine}`
+const NONE = -1
 
-/** One series (its tags), shared by its rows, which it holds in time order: with a timestamp, what InfluxDB keys a point by. */
+/** One series (its tags): with a timestamp, what InfluxDB keys a point by. `rows` are its row ids in time order. */
 interface Series {
   readonly zone: string
   readonly factory: string
   readonly line: string
   readonly machine: string
   readonly movement: MovementKind
-  readonly rows: Held[]
-}
-
-/**
- * A held row: the series' tags are read through it (prototype getters cost no
- * memory per row). `dead` once a later point of the same series and
- * timestamp replaced it.
- */
-class Held {
-  dead = false
-  constructor(
-    readonly s: Series,
-    readonly tsMs: number,
-    readonly material: string,
-    readonly lot: string,
-    readonly quantity: number,
-    readonly unit: string,
-    readonly workOrder: string | null,
-    readonly warning: string | null,
-  ) {}
-  get zone() { return this.s.zone }
-  get factory() { return this.s.factory }
-  get line() { return this.s.line }
-  get machine() { return this.s.machine }
-  get movement() { return this.s.movement }
-  plain(): MovementRow {
-    const s = this.s
-    return { tsMs: this.tsMs, zone: s.zone, factory: s.factory, line: s.line, machine: s.machine, movement: s.movement, material: this.material, lot: this.lot, quantity: this.quantity, unit: this.unit, workOrder: this.workOrder, warning: this.warning }
-  }
-}
-
-const sameRow = (a: Held, b: MovementRow) =>
-  a.material === b.material && a.lot === b.lot && a.quantity === b.quantity && a.unit === b.unit && a.workOrder === b.workOrder && a.warning === b.warning
-
-/** The index of the first row at or after `tsMs` in a series' time-ordered rows. */
-function lowerBound(rows: readonly Held[], tsMs: number): number {
-  let lo = 0
-  let hi = rows.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (rows[mid]!.tsMs < tsMs) lo = mid + 1
-    else hi = mid
-  }
-  return lo
+  readonly machineId: number
+  rows: Int32Array
+  count: number
 }
 
 /**
@@ -85,19 +45,33 @@ function lowerBound(rows: readonly Held[], tsMs: number): number {
  * queries no index narrows (no lots, no orders, no line), which the database
  * answers better.
  *
+ * Rows are columns of typed arrays and strings are held once, so a million
+ * movements are a few dozen objects to the garbage collector, not millions
+ * (a pause of the whole service otherwise).
+ *
  * Movements are added as written. A point added again (a replay after a
  * crash, or one both loaded and decoded at start-up) is held once; one with
  * the same series and timestamp but other fields replaces the first, as
  * InfluxDB overwrites it.
  */
 export class MovementIndex {
-  private bySeries = new Map<string, Series>()
-  private byLine = new Map<string, Series[]>()
-  private byLot = new Map<string, Held[]>()
-  private byOrder = new Map<string, Held[]>()
-  /** Interned strings: materials and units repeat on many rows, lots and work orders on several. */
-  private strings = new Map<string, string>()
+  private n = 0
+  private ts = new Float64Array(1024)
+  private qty = new Float64Array(1024)
+  /** Per row: its series, and ids of its strings (NONE for null). */
+  private ser = new Int32Array(1024)
+  private cols = { material: new Int32Array(1024), lot: new Int32Array(1024), unit: new Int32Array(1024), wo: new Int32Array(1024), warning: new Int32Array(1024) }
+  private dead = new Uint8Array(1024)
   private live = 0
+  private strs: string[] = []
+  private strIds = new Map<string, number>()
+  private series: Series[] = []
+  private seriesIds = new Map<string, number>()
+  private machineIds = new Map<string, number>()
+  private byLine = new Map<string, number[]>()
+  private byLot = new Map<number, number[]>()
+  /** Machine id, then work order id: row ids. */
+  private byOrder = new Map<number, Map<number, number[]>>()
   /** Nothing before this is known to be held; +Infinity until a load completes (`markComplete`). */
   completeFromMs = Number.POSITIVE_INFINITY
   /** Where the last prune left the oldest row kept. */
@@ -114,41 +88,61 @@ export class MovementIndex {
   }
 
   add(row: MovementRow): void {
-    const s = this.seriesOf(row)
-    const rows = s.rows
-    let at = rows.length
-    if (at > 0 && rows[at - 1]!.tsMs >= row.tsMs) {
-      at = lowerBound(rows, row.tsMs)
-      const held = rows[at]
-      if (held && held.tsMs === row.tsMs) {
-        if (sameRow(held, row)) return
-        held.dead = true
+    const sid = this.seriesOf(row)
+    const s = this.series[sid]!
+    let at = s.count
+    if (at > 0 && this.ts[s.rows[at - 1]!]! >= row.tsMs) {
+      at = this.lowerBound(s, row.tsMs)
+      const held = at < s.count ? s.rows[at]! : NONE
+      if (held !== NONE && this.ts[held] === row.tsMs) {
+        if (this.sameAs(held, row)) return
+        this.dead[held] = 1
         this.live--
-        rows.splice(at, 1)
+        s.rows.copyWithin(at, at + 1, s.count)
+        s.count--
       }
     }
-    const h = new Held(s, row.tsMs, this.intern(row.material), this.intern(row.lot), row.quantity, this.intern(row.unit), row.workOrder === null ? null : this.intern(row.workOrder), row.warning)
-    rows.splice(at, 0, h)
+    const id = this.append(row, sid)
+    if (s.count === s.rows.length) s.rows = grow(s.rows)
+    s.rows.copyWithin(at + 1, at, s.count)
+    s.rows[at] = id
+    s.count++
     this.live++
-    push(this.byLot, h.lot, h)
-    if (h.workOrder !== null) push(this.byOrder, orderOf(h), h)
+    push(this.byLot, this.cols.lot[id]!, id)
+    const wo = this.cols.wo[id]!
+    if (wo !== NONE) {
+      let orders = this.byOrder.get(s.machineId)
+      if (!orders) this.byOrder.set(s.machineId, (orders = new Map()))
+      push(orders, wo, id)
+    }
   }
 
   /** The rows `q` asks for, in time order, at most `limit`; undefined when the index cannot answer it. */
   answer(q: MovementQuery, limit: number): { rows: MovementRow[]; truncated: boolean } | undefined {
     if (q.startMs < this.completeFromMs) return undefined
-    let lists: (readonly Held[] | undefined)[]
-    if (q.lots !== undefined) lists = q.lots.map((lot) => this.byLot.get(lot))
-    else if (q.orders !== undefined) lists = q.orders.map((o) => this.byOrder.get(orderOf(o)))
-    else if (q.scope.line !== undefined && q.scope.factory !== undefined && q.scope.zone !== undefined) lists = (this.byLine.get(lineOf(q.scope)) ?? []).filter((s) => q.movements.includes(s.movement)).map((s) => s.rows)
-    else return undefined
-    const hits = new Set<Held>()
-    for (const list of lists) {
-      if (!list) continue
-      for (const r of list) if (!r.dead && matchesQuery(r, q)) hits.add(r)
+    const ids: number[] = []
+    if (q.lots !== undefined) {
+      for (const lot of q.lots) ids.push(...(this.listOf(this.byLot, lot) ?? []))
+    } else if (q.orders !== undefined) {
+      for (const o of q.orders) {
+        const m = this.machineIds.get(machineOf(o))
+        ids.push(...((m !== undefined && this.listOf(this.byOrder.get(m), o.workOrder)) || []))
+      }
+    } else if (q.scope.line !== undefined && q.scope.factory !== undefined && q.scope.zone !== undefined) {
+      for (const sid of this.byLine.get(lineOf(q.scope)) ?? []) {
+        const s = this.series[sid]!
+        if (!q.movements.includes(s.movement)) continue
+        for (let i = this.lowerBound(s, q.startMs); i < s.count && this.ts[s.rows[i]!]! < q.endMs; i++) ids.push(s.rows[i]!)
+      }
+    } else return undefined
+    const rows: MovementRow[] = []
+    for (const id of new Set(ids)) {
+      if (this.dead[id] === 1) continue
+      const r = this.row(id)
+      if (matchesQuery(r, q)) rows.push(r)
     }
-    const rows = [...hits].sort((a, b) => a.tsMs - b.tsMs)
-    return { rows: rows.slice(0, limit).map((r) => r.plain()), truncated: rows.length > limit }
+    rows.sort((a, b) => a.tsMs - b.tsMs)
+    return { rows: rows.slice(0, limit), truncated: rows.length > limit }
   }
 
   /**
@@ -157,54 +151,113 @@ export class MovementIndex {
    */
   prune(cutoffMs: number, maxRows: number): void {
     let from = cutoffMs
-    const all = [...this.bySeries.values()]
-    let kept = 0
-    for (const s of all) kept += s.rows.length - lowerBound(s.rows, from)
-    if (kept > maxRows) {
+    const liveIds: number[] = []
+    for (let id = 0; id < this.n; id++) if (this.dead[id] === 0 && this.ts[id]! >= from) liveIds.push(id)
+    if (liveIds.length > maxRows) {
       // Every row from the new start on stays (ties included), so the index stays complete from there.
-      const times = new Float64Array(kept)
-      let i = 0
-      for (const s of all) for (let j = lowerBound(s.rows, from); j < s.rows.length; j++) times[i++] = s.rows[j]!.tsMs
-      from = times.sort()[kept - maxRows]!
+      from = Float64Array.from(liveIds, (id) => this.ts[id]!).sort()[liveIds.length - maxRows]!
     }
-    if (all.some((s) => s.rows.length > 0 && s.rows[0]!.tsMs < from)) {
-      const keep = all.flatMap((s) => s.rows.slice(lowerBound(s.rows, from)))
-      this.bySeries = new Map()
-      this.byLine = new Map()
-      this.byLot = new Map()
-      this.byOrder = new Map()
-      this.strings = new Map()
-      this.live = 0
-      for (const r of keep.sort((a, b) => a.tsMs - b.tsMs)) this.add(r.plain())
+    if (liveIds.length < this.live || from > cutoffMs || this.n > this.live * 2) {
+      const keep = liveIds.filter((id) => this.ts[id]! >= from).map((id) => this.row(id))
+      // Built again from what stays: row ids, string ids and lists all start over.
+      const { completeFromMs, prunedFromMs } = this
+      Object.assign(this, new MovementIndex(), { completeFromMs, prunedFromMs })
+      for (const r of keep.sort((a, b) => a.tsMs - b.tsMs)) this.add(r)
     }
     this.prunedFromMs = Math.max(this.prunedFromMs, from)
     if (this.completeFromMs !== Number.POSITIVE_INFINITY) this.completeFromMs = Math.max(this.completeFromMs, from)
   }
 
-  private seriesOf(row: MovementRow): Series {
-    const key = `${row.zone}/${row.factory}/${row.line}/${row.machine}/${row.movement}`
-    let s = this.bySeries.get(key)
-    if (!s) {
-      s = { zone: this.intern(row.zone), factory: this.intern(row.factory), line: this.intern(row.line), machine: this.intern(row.machine), movement: row.movement, rows: [] }
-      this.bySeries.set(key, s)
-      const line = lineOf(row)
-      const list = this.byLine.get(line)
-      if (list) list.push(s)
-      else this.byLine.set(line, [s])
-    }
-    return s
+  private row(id: number): MovementRow {
+    const s = this.series[this.ser[id]!]!
+    const c = this.cols
+    return { tsMs: this.ts[id]!, zone: s.zone, factory: s.factory, line: s.line, machine: s.machine, movement: s.movement, material: this.strs[c.material[id]!]!, lot: this.strs[c.lot[id]!]!, quantity: this.qty[id]!, unit: this.strs[c.unit[id]!]!, workOrder: this.str(c.wo[id]!), warning: this.str(c.warning[id]!) }
   }
 
-  private intern(str: string): string {
-    const known = this.strings.get(str)
-    if (known !== undefined) return known
-    this.strings.set(str, str)
-    return str
+  private sameAs(id: number, r: MovementRow): boolean {
+    const c = this.cols
+    return this.strs[c.material[id]!] === r.material && this.strs[c.lot[id]!] === r.lot && this.qty[id] === r.quantity && this.strs[c.unit[id]!] === r.unit && this.str(c.wo[id]!) === r.workOrder && this.str(c.warning[id]!) === r.warning
+  }
+
+  private append(r: MovementRow, sid: number): number {
+    if (this.n === this.ts.length) {
+      this.ts = grow(this.ts)
+      this.qty = grow(this.qty)
+      this.ser = grow(this.ser)
+      this.dead = grow(this.dead)
+      const c = this.cols
+      this.cols = { material: grow(c.material), lot: grow(c.lot), unit: grow(c.unit), wo: grow(c.wo), warning: grow(c.warning) }
+    }
+    const id = this.n++
+    const c = this.cols
+    this.ts[id] = r.tsMs
+    this.qty[id] = r.quantity
+    this.ser[id] = sid
+    c.material[id] = this.id(r.material)
+    c.lot[id] = this.id(r.lot)
+    c.unit[id] = this.id(r.unit)
+    c.wo[id] = r.workOrder === null ? NONE : this.id(r.workOrder)
+    c.warning[id] = r.warning === null ? NONE : this.id(r.warning)
+    return id
+  }
+
+  private seriesOf(r: MovementRow): number {
+    const key = `${machineOf(r)}/${r.movement}`
+    let sid = this.seriesIds.get(key)
+    if (sid === undefined) {
+      const machine = machineOf(r)
+      let machineId = this.machineIds.get(machine)
+      if (machineId === undefined) this.machineIds.set(machine, (machineId = this.machineIds.size))
+      sid = this.series.length
+      this.series.push({ zone: r.zone, factory: r.factory, line: r.line, machine: r.machine, movement: r.movement, machineId, rows: new Int32Array(16), count: 0 })
+      this.seriesIds.set(key, sid)
+      const line = this.byLine.get(lineOf(r))
+      if (line) line.push(sid)
+      else this.byLine.set(lineOf(r), [sid])
+    }
+    return sid
+  }
+
+  /** The position of the first row at or after `tsMs` in a series. */
+  private lowerBound(s: Series, tsMs: number): number {
+    let lo = 0
+    let hi = s.count
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.ts[s.rows[mid]!]! < tsMs) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  private listOf(map: Map<number, number[]> | undefined, str: string): number[] | undefined {
+    const id = this.strIds.get(str)
+    return id === undefined ? undefined : map?.get(id)
+  }
+
+  private id(str: string): number {
+    let id = this.strIds.get(str)
+    if (id === undefined) {
+      id = this.strs.length
+      this.strs.push(str)
+      this.strIds.set(str, id)
+    }
+    return id
+  }
+
+  private str(id: number): string | null {
+    return id === NONE ? null : this.strs[id]!
   }
 }
 
-function push(map: Map<string, Held[]>, key: string, row: Held): void {
+function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2)
+  b.set(a)
+  return b
+}
+
+function push(map: Map<number, number[]>, key: number, id: number): void {
   const list = map.get(key)
-  if (list) list.push(row)
-  else map.set(key, [row])
+  if (list) list.push(id)
+  else map.set(key, [id])
 }
