@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics/metrics.js'
-import { encodeFrame, estimatedPoints } from '../spool/message-frame.js'
+import { estimatedPoints } from '../spool/message-frame.js'
 import type { MessageLog } from '../storage/ports.js'
 import type { InboundMessage } from './pipeline.js'
 import type { AcceptedListener, Processor } from './processor.js'
@@ -31,10 +31,13 @@ export interface IngestorDeps {
 export function createIngestor(deps: IngestorDeps): Ingestor {
   const { journal, processor, metrics, log } = deps
 
-  async function whenRoom(frame: Buffer, points: number): Promise<void> {
+  async function whenRoom(inbound: InboundMessage, qos: number, receivedMs: number, points: number): Promise<void> {
     await journal.waitForRoom()
-    await journal.appendFrame(frame, points)
+    await journal.appendMessage(inbound.topic, inbound.gatewayId, qos, receivedMs, inbound.payload, points)
   }
+
+  let qos0Durable: Promise<void> | undefined
+  let qos0Handled: Promise<void> | undefined
 
   return {
     handle(inbound, qos) {
@@ -44,13 +47,19 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
         metrics.qos0Dropped.inc()
         return undefined
       }
-      const frame = encodeFrame(inbound.topic, inbound.gatewayId, qos, inbound.receivedMs ?? Date.now(), inbound.payload)
+      const receivedMs = inbound.receivedMs ?? Date.now()
       const points = estimatedPoints(inbound.payload.length)
       // Above the high-water mark a QoS 1 publish waits: Aedes reads no more from that socket meanwhile.
-      // The journal's promise is its group commit's, shared by every message in the group: no per-message chain here.
-      const durable = full ? whenRoom(frame, points) : journal.appendFrame(frame, points)
-      if (qos === 0) return durable.catch((err: unknown) => log.error({ err }, 'QoS 0 message could not be journaled; it is lost, as QoS 0 allows'))
-      return durable
+      // The journal's promise is its group commit's, shared by every message in the group: no per-message chain here,
+      // and the message is written once, straight into the journal's record (no frame buffer per message).
+      const durable = full ? whenRoom(inbound, qos, receivedMs, points) : journal.appendMessage(inbound.topic, inbound.gatewayId, qos, receivedMs, inbound.payload, points)
+      if (qos !== 0) return durable
+      // QoS 0 messages of one record share one outcome, and one promise that reports its failure.
+      if (durable !== qos0Durable) {
+        qos0Durable = durable
+        qos0Handled = durable.catch((err: unknown) => log.error({ err }, 'QoS 0 messages could not be journaled; they are lost, as QoS 0 allows'))
+      }
+      return qos0Handled
     },
     onAccepted: (listener, name) => processor.onAccepted(listener, name),
   }

@@ -46,6 +46,12 @@ export interface Journal {
    */
   appendFrame(frame: Buffer, estimatedLines: number): Promise<void>
   /**
+   * The same as `appendFrame(encodeFrame(topic, gatewayId, qos, receivedMs, payload), estimatedLines)`, without
+   * a buffer per message: the journal writes the frame straight into its record. Throws a RangeError for a
+   * topic or gateway id too long for a frame.
+   */
+  appendMessage(topic: string, gatewayId: string, qos: number, receivedMs: number, payload: Buffer, estimatedLines: number): Promise<void>
+  /**
    * Records with a lower sequence number were appended before this process started: they are
    * being replayed, and may have been decoded (and their rejections kept) before a crash.
    */

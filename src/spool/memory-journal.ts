@@ -1,4 +1,5 @@
 import { CheckpointTracker, type Journal, type JournalPressure, type JournalStats, type RecordBatch } from './journal.js'
+import { encodeFrame } from './message-frame.js'
 import { HEADER_BYTES, type JournalRecord } from './record-codec.js'
 
 /**
@@ -51,6 +52,10 @@ export class MemoryJournal implements Journal {
 
   appendFrame(frame: Buffer, estimatedLines: number): Promise<void> {
     return this.push({ format: 'frames', seq: this.nextSeq++, appendMs: Date.now(), lineCount: estimatedLines, messages: 1, payload: frame, bytes: HEADER_BYTES + frame.length })
+  }
+
+  appendMessage(topic: string, gatewayId: string, qos: number, receivedMs: number, payload: Buffer, estimatedLines: number): Promise<void> {
+    return this.appendFrame(encodeFrame(topic, gatewayId, qos, receivedMs, payload), estimatedLines)
   }
 
   private push(record: JournalRecord): Promise<void> {

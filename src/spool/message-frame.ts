@@ -27,21 +27,35 @@ export interface MessageFrame {
 /** About this many payload bytes make one point, for sizing reads before anything is decoded. */
 const PAYLOAD_BYTES_PER_POINT_ESTIMATE = 40
 
+/** The bytes a frame of these parts takes (`topicBytes`, `gatewayBytes`: their UTF-8 lengths). */
+export function frameBytes(topicBytes: number, gatewayBytes: number, payloadBytes: number): number {
+  // MQTT topics are at most 65,535 bytes [MQTT-1.5.3]; gateway ids are slugs of at most 63 characters.
+  if (topicBytes > 0xffff || gatewayBytes > 0xff) throw new RangeError('topic or gateway id too long for a journal frame')
+  return FRAME_HEADER_BYTES + topicBytes + gatewayBytes + payloadBytes
+}
+
+/**
+ * Writes one frame at `pos` of `buf` (which has room: `frameBytes`) and returns where it ends. The
+ * journal writes each message straight into its record this way: one copy of the payload.
+ */
+export function writeFrame(buf: Buffer, pos: number, topic: string, topicBytes: number, gatewayId: string, gatewayBytes: number, qos: number, receivedMs: number, payload: Buffer): number {
+  buf.writeUInt32LE(payload.length, pos)
+  buf.writeDoubleLE(receivedMs, pos + 4)
+  buf.writeUInt16LE(topicBytes, pos + 12)
+  buf[pos + 14] = gatewayBytes
+  buf[pos + 15] = qos
+  let at = pos + FRAME_HEADER_BYTES
+  at += buf.write(topic, at, 'utf8')
+  at += buf.write(gatewayId, at, 'utf8')
+  return at + payload.copy(buf, at)
+}
+
 /** Encodes one frame into one buffer (a single allocation). */
 export function encodeFrame(topic: string, gatewayId: string, qos: number, receivedMs: number, payload: Buffer): Buffer {
   const topicBytes = Buffer.byteLength(topic)
   const gatewayBytes = Buffer.byteLength(gatewayId)
-  // MQTT topics are at most 65,535 bytes [MQTT-1.5.3]; gateway ids are slugs of at most 63 characters.
-  if (topicBytes > 0xffff || gatewayBytes > 0xff) throw new RangeError('topic or gateway id too long for a journal frame')
-  const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + topicBytes + gatewayBytes + payload.length)
-  buf.writeUInt32LE(payload.length, 0)
-  buf.writeDoubleLE(receivedMs, 4)
-  buf.writeUInt16LE(topicBytes, 12)
-  buf[14] = gatewayBytes
-  buf[15] = qos
-  buf.write(topic, FRAME_HEADER_BYTES, 'utf8')
-  buf.write(gatewayId, FRAME_HEADER_BYTES + topicBytes, 'utf8')
-  payload.copy(buf, FRAME_HEADER_BYTES + topicBytes + gatewayBytes)
+  const buf = Buffer.allocUnsafe(frameBytes(topicBytes, gatewayBytes, payload.length))
+  writeFrame(buf, 0, topic, topicBytes, gatewayId, gatewayBytes, qos, receivedMs, payload)
   return buf
 }
 

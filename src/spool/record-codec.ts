@@ -62,17 +62,28 @@ export function encodeRecord(seq: number, appendMs: number, lines: readonly stri
 export function encodeFrameRecord(seq: number, appendMs: number, frames: readonly Buffer[], estimatedLines: number): Buffer {
   let payloadBytes = 0
   for (const f of frames) payloadBytes += f.length
+  const buf = frameRecordShell(seq, appendMs, payloadBytes, frames.length, estimatedLines)
+  let pos = HEADER_BYTES
+  for (const f of frames) pos += f.copy(buf, pos)
+  return sealRecord(buf)
+}
+
+/**
+ * A frames record's buffer with its header written, `payloadBytes` of payload left for the caller
+ * to fill from HEADER_BYTES (frame-parts.ts writes each frame straight in); `sealRecord` once filled.
+ */
+export function frameRecordShell(seq: number, appendMs: number, payloadBytes: number, messages: number, estimatedLines: number): Buffer {
   const buf = Buffer.allocUnsafe(HEADER_BYTES + payloadBytes)
   buf.writeUInt32LE(payloadBytes, 0)
   buf.writeDoubleLE(seq, 8)
   buf.writeDoubleLE(appendMs, 16)
   buf.writeUInt32LE(Math.min(estimatedLines, 0xffffffff), 24)
-  buf.writeUInt32LE((frames.length | FRAMES_FLAG) >>> 0, 28)
-  let pos = HEADER_BYTES
-  for (const f of frames) {
-    f.copy(buf, pos)
-    pos += f.length
-  }
+  buf.writeUInt32LE((messages | FRAMES_FLAG) >>> 0, 28)
+  return buf
+}
+
+/** Writes the checksum of a record whose header and payload are complete. */
+export function sealRecord(buf: Buffer): Buffer {
   buf.writeUInt32LE(crc32(buf.subarray(8)), 4)
   return buf
 }

@@ -2,12 +2,11 @@ import { mkdir, unlink } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { AppendFile, type AppendFileOptions } from './append-file.js'
 import { CheckpointFile } from './checkpoint-file.js'
-import { deferred, type Deferred } from './deferred.js'
 import { FreeSpaceMonitor, type StatFs } from './free-space.js'
 import { CheckpointTracker, type Journal, type JournalPressure, type JournalStats, type RecordBatch } from './journal.js'
-import { encodeFrameRecord, encodeRecord } from './record-codec.js'
 import { recover, segmentPath, syncDir, type Recovered, type Segment } from './segment-files.js'
 import { SegmentReader } from './segment-reader.js'
+import { TickRecord } from './tick-record.js'
 
 export interface SegmentJournalOptions {
   readonly dir: string
@@ -70,7 +69,7 @@ export class SegmentJournal implements Journal {
   private closing = false
   private readonly space: FreeSpaceMonitor
   /** The record the messages of this tick are gathered into: lines, or frames (never both in one record). */
-  private tick: { lines: string[]; frames: Buffer[]; estimatedLines: number; messages: number; chars: number; done: Deferred } | undefined
+  private tick: TickRecord | undefined
 
   private constructor(
     private readonly opts: SegmentJournalOptions,
@@ -141,37 +140,38 @@ export class SegmentJournal implements Journal {
    */
   append(lines: readonly string[]): Promise<void> {
     const tick = this.tickFor('lines')
-    for (const l of lines) {
-      tick.lines.push(l)
-      tick.chars += l.length
-    }
-    tick.messages++
-    this.appendedRecords++
-    const done = tick.done.promise
-    // A burst bigger than a record should be (rare: one tick is one socket chunk) is cut short.
-    if (tick.chars > MAX_TICK_CHARS) this.flushTick()
-    return done
+    tick.addLines(lines)
+    return this.added(tick)
   }
 
   /** One received message, as a frame (message-frame.ts); gathered into the tick's record like `append`. */
   appendFrame(frame: Buffer, estimatedLines: number): Promise<void> {
     const tick = this.tickFor('frames')
-    tick.frames.push(frame)
-    tick.estimatedLines += estimatedLines
-    tick.chars += frame.length
-    tick.messages++
-    this.appendedRecords++
-    const done = tick.done.promise
-    if (tick.chars > MAX_TICK_CHARS) this.flushTick()
-    return done
+    tick.addFrame(frame, estimatedLines)
+    return this.added(tick)
   }
 
-  private tickFor(format: 'lines' | 'frames'): NonNullable<SegmentJournal['tick']> {
+  /** One received message by its parts, its frame written straight into the tick's record (tick-record.ts). */
+  appendMessage(topic: string, gatewayId: string, qos: number, receivedMs: number, payload: Buffer, estimatedLines: number): Promise<void> {
+    const tick = this.tickFor('frames')
+    tick.addMessage(topic, gatewayId, qos, receivedMs, payload, estimatedLines)
+    return this.added(tick)
+  }
+
+  private added(tick: TickRecord): Promise<void> {
+    this.appendedRecords++
+    // A burst bigger than a record should be (rare: one tick is one socket chunk) is cut short.
+    if (tick.chars > MAX_TICK_CHARS) this.flushTick()
+    return tick.done.promise
+  }
+
+  private tickFor(format: 'lines' | 'frames'): TickRecord {
     // A record holds one format: a message of the other one closes the tick's record first.
-    if (this.tick && (format === 'lines' ? this.tick.frames.length > 0 : this.tick.lines.length > 0)) this.flushTick()
+    const held = this.tick?.format
+    if (held !== undefined && held !== format) this.flushTick()
     let tick = this.tick
     if (!tick) {
-      tick = this.tick = { lines: [], frames: [], estimatedLines: 0, messages: 0, chars: 0, done: deferred() }
+      tick = this.tick = new TickRecord()
       process.nextTick(() => this.flushTick())
     }
     return tick
@@ -181,9 +181,11 @@ export class SegmentJournal implements Journal {
     const tick = this.tick
     if (!tick) return
     this.tick = undefined
+    // A message its frame's limits refused (RangeError) can leave a tick empty: no record then.
+    if (tick.messages === 0) return tick.done.resolve()
     const seq = this.nextSeq++
     const now = Date.now()
-    const buf = tick.frames.length > 0 ? encodeFrameRecord(seq, now, tick.frames, tick.estimatedLines) : encodeRecord(seq, now, tick.lines, tick.messages)
+    const buf = tick.encode(seq, now)
     this.unwrittenBytes += buf.length
     this.space.note(buf.length)
     this.unwrittenRecords += tick.messages

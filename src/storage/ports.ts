@@ -38,6 +38,8 @@ export interface MessageLog {
    * `estimatedPoints` points; resolves once it is durable (or, without a journal, queued).
    */
   appendFrame(frame: Buffer, estimatedPoints: number): Promise<void>
+  /** `appendFrame` of the frame of these parts, written by the log where it keeps it (no buffer per message); throws a RangeError for a topic or gateway id too long for a frame. */
+  appendMessage(topic: string, gatewayId: string, qos: number, receivedMs: number, payload: Buffer, estimatedPoints: number): Promise<void>
   /** True when the log is at its limit: QoS 1 waits, QoS 0 is dropped. */
   readonly full: boolean
   /** Resolves when the log has room again. */

@@ -2,7 +2,7 @@ import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { createMetrics, total } from '../../src/metrics/metrics.js'
 import { createIngestor } from '../../src/pipeline/ingestor.js'
-import { decodeFrames } from '../../src/spool/message-frame.js'
+import { decodeFrames, encodeFrame } from '../../src/spool/message-frame.js'
 import type { MessageLog } from '../../src/storage/ports.js'
 
 const log = pino({ level: 'silent' })
@@ -17,6 +17,9 @@ class ControlledLog implements MessageLog {
   appendFrame(frame: Buffer): Promise<void> {
     this.frames.push(frame)
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }))
+  }
+  appendMessage(topic: string, gatewayId: string, qos: number, receivedMs: number, payload: Buffer): Promise<void> {
+    return this.appendFrame(encodeFrame(topic, gatewayId, qos, receivedMs, payload))
   }
   waitForRoom(): Promise<void> {
     return Promise.resolve()

@@ -71,6 +71,23 @@ describe('segment journal', () => {
     await k.close()
   })
 
+  it('writes a message appended by its parts as the very frame encodeFrame makes, in the tick\'s record beside encoded frames', async () => {
+    const j = await open()
+    const payload = Buffer.from([7, 8, 9])
+    const topic = 'iiot/v1/z/f/l/mé/telemetry'
+    const encoded = encodeFrame('iiot/v1/z/f/l/m0/telemetry', 'gw-0', 0, 5, Buffer.alloc(0))
+    await Promise.all([j.appendMessage(topic, 'gw-1', 1, 1_700_000_000_000.5, payload, 2), j.appendFrame(encoded, 1), j.appendMessage(topic, 'gw-2', 2, 6, payload, 1)])
+    // A gateway id too long for a frame is refused at once, and leaves no record behind.
+    expect(() => j.appendMessage(topic, 'g'.repeat(256), 1, 7, payload, 1)).toThrow(RangeError)
+    const batch = (await j.read(100))!
+    expect(batch.records.map((r) => [r.format, r.messages, r.lineCount])).toEqual([['frames', 3, 4]])
+    const expected = Buffer.concat([encodeFrame(topic, 'gw-1', 1, 1_700_000_000_000.5, payload), encoded, encodeFrame(topic, 'gw-2', 2, 6, payload)])
+    expect(batch.records[0]!.payload.equals(expected)).toBe(true)
+    await new Promise((r) => setImmediate(r))
+    expect(await j.read(100)).toBeUndefined()
+    await j.close()
+  })
+
   it('reads back in order what was appended, in batches bounded by lines', async () => {
     const j = await open()
     for (let i = 0; i < 10; i++) await j.append(lines(i))
