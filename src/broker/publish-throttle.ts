@@ -8,6 +8,14 @@ export interface PublishThrottle {
    * was delayed.
    */
   run(gatewayId: string, connection: object, proceed: () => void): boolean
+  /**
+   * `run` in two halves, so a publish that proceeds at once needs no closure: takes the gateway's
+   * token and returns -1 when the publish may proceed now, else how many milliseconds it must wait
+   * (0: only behind the connection's earlier publishes); then it must be handed to `defer`.
+   */
+  admit(gatewayId: string, connection: object): number
+  /** Queues a publish `admit` did not let through, behind the connection's earlier ones, for `waitMs`. */
+  defer(connection: object, waitMs: number, proceed: () => void): void
   close(): void
 }
 
@@ -54,26 +62,35 @@ export function createPublishThrottle(ratePerS: number): PublishThrottle {
     armed.add(queue)
   }
 
+  function admit(gatewayId: string, connection: object): number {
+    if (ratePerS <= 0) return -1
+    const t = now()
+    let bucket = buckets.get(gatewayId)
+    if (!bucket) buckets.set(gatewayId, (bucket = new TokenBucket(ratePerS, 2 * ratePerS, t)))
+    const waitMs = bucket.reserve(t)
+    const queue = queues.get(connection)
+    return waitMs === 0 && (!queue || queue.items.length === 0) ? -1 : waitMs
+  }
+
+  function defer(connection: object, waitMs: number, proceed: () => void): void {
+    let queue = queues.get(connection)
+    if (!queue) queues.set(connection, (queue = { items: [], timer: undefined }))
+    queue.items.push({ dueMs: now() + waitMs, proceed })
+    arm(queue)
+  }
+
   return {
     run(gatewayId, connection, proceed) {
-      if (ratePerS <= 0) {
+      const waitMs = admit(gatewayId, connection)
+      if (waitMs < 0) {
         proceed()
         return false
       }
-      const t = now()
-      let bucket = buckets.get(gatewayId)
-      if (!bucket) buckets.set(gatewayId, (bucket = new TokenBucket(ratePerS, 2 * ratePerS, t)))
-      const waitMs = bucket.reserve(t)
-      let queue = queues.get(connection)
-      if (waitMs === 0 && (!queue || queue.items.length === 0)) {
-        proceed()
-        return false
-      }
-      if (!queue) queues.set(connection, (queue = { items: [], timer: undefined }))
-      queue.items.push({ dueMs: t + waitMs, proceed })
-      arm(queue)
+      defer(connection, waitMs, proceed)
       return waitMs > 0
     },
+    admit,
+    defer,
     close() {
       // At shutdown a waiting publish is dropped unprocessed: it was never acknowledged, so its
       // gateway sends it again, as it would any packet still unread in the socket.

@@ -9,16 +9,22 @@ export interface GatewayIdentity {
   readonly sparkplugNodes?: readonly string[]
 }
 
+const GATEWAY_LEVEL = GATEWAY_SEGMENT + '/'
+/** Each identity's factory prefix, built once rather than per publish (an identity is fixed for its connection). */
+const prefixes = new WeakMap<GatewayIdentity, string>()
+
 /**
  * A gateway publishes only under `iiot/v1/{its zone}/{its factory}/`, and at
  * gateway level only under its own id.
  */
 export function mayPublish(gw: GatewayIdentity, topic: string): boolean {
-  const prefix = factoryPrefix(gw.zone, gw.factory)
+  let prefix = prefixes.get(gw)
+  if (prefix === undefined) prefixes.set(gw, (prefix = factoryPrefix(gw.zone, gw.factory)))
   if (!topic.startsWith(prefix)) return false
-  const rest = topic.slice(prefix.length)
-  if (rest.startsWith(GATEWAY_SEGMENT + '/')) return rest.startsWith(`${GATEWAY_SEGMENT}/${gw.id}/`)
-  return true
+  // `{prefix}_gateway/{its id}/...` only: compared in place, without slicing the topic.
+  const at = prefix.length + GATEWAY_LEVEL.length
+  if (!topic.startsWith(GATEWAY_LEVEL, prefix.length)) return true
+  return topic.startsWith(gw.id, at) && topic.charCodeAt(at + gw.id.length) === 0x2f
 }
 
 /** A gateway subscribes only to filters inside its own factory (wildcards only below the prefix). */
