@@ -15,6 +15,7 @@ import { createLimitReporter, createThrottledWarn, limitOfAedesError } from './l
 import { startListener, type Listener, type ListenerKind } from './listeners.js'
 import { guardPacketSize } from './packet-size-guard.js'
 import { guardProtocolLevel } from './protocol-level-guard.js'
+import { installPubackWriter } from './puback-writer.js'
 import { followReleases, Qos2Receipts, type IncomingStore } from './qos2-receipts.js'
 import { readTlsMaterial, secureContextOptions, warnIfExpiring, watchTlsFiles } from './tls-context.js'
 
@@ -57,6 +58,8 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
   // Asked only when a connection closes, so after `aedes` below exists.
   const persistence = () => (aedes as unknown as { persistence: SessionStore }).persistence
   const qos2 = new Qos2Receipts(MAX_INFLIGHT_QOS2)
+  // Each PUBACK as one four-byte chunk (puback-writer.ts); what the gateways receive is unchanged.
+  installPubackWriter()
   const hooks = createGatewayHooks({ ...deps, report, qos2, limits: config, sessionExists: (id) => sessionExists(persistence(), id) })
   const aedes = await Aedes.createBroker({
     preConnect: hooks.preConnect,
