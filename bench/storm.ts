@@ -4,8 +4,13 @@ import { memoryMb } from './lib/proc.js'
 import { QueryableProbe } from './lib/queryable.js'
 import { finish, deliveryFields } from './lib/search.js'
 import { coreFigures, loadGenerator, runSession, stopLoad } from './lib/session.js'
-import { figures, markWithInflux, round } from './lib/window.js'
+import { figures, mark, markWithInflux, round, type Mark } from './lib/window.js'
+import type { LoadGenerator } from './lib/load-generator.js'
+import type { BenchTarget } from './lib/target.js'
 import type { BenchResult } from './scenario.js'
+
+/** The hold is reported in slices of this length too (`holdBySlice`). */
+const SLICE_MS = 5000
 
 /**
  * `storm`: many gateways connecting at once, holding a light QoS 1 load, and
@@ -43,11 +48,22 @@ export async function runStorm(argv: readonly string[]): Promise<BenchResult> {
       progress(`connect storm: ${conn.connected} of ${n} gateways connected in ${conn.seconds.toFixed(2)} s (${gen.stats().refused} refused)`)
       gen.start()
       probe.start()
+      const tStart = performance.now()
       ctx.monitor.setLabel(`holding ${n} gateways:`)
-      await sleep(2000)
+      // The load starts with the last CONNACK, as real gateways' would; the hold is measured once the
+      // service has caught up with the connect storm's wake (settleSeconds says how long that took).
+      const settleSeconds = await settle(ctx.target, gen, rate)
+      progress(`settled ${settleSeconds.toFixed(1)} s after the load started`)
       const a = await markWithInflux(gen, ctx.target)
-      await sleep(o.durationS * 1000)
+      // The hold in slices of 5 s: whether a tail is spread over it or sits at its start (the connect storm's wake).
+      const slices: Mark[] = [a]
+      const holdEnd = performance.now() + o.durationS * 1000
+      while (performance.now() < holdEnd - 500) {
+        await sleep(Math.min(SLICE_MS, holdEnd - performance.now()))
+        slices.push(mark(gen, ctx.target))
+      }
       const b = await markWithInflux(gen, ctx.target)
+      slices[slices.length - 1] = b
       const hold = figures(a, b, gen)
       const rssHeld = memoryMb(ctx.target.servicePid())?.rss
       const connectedHeld = (await ctx.target.connectedClients()) ?? gen.connectedCount()
@@ -85,7 +101,19 @@ export async function runStorm(argv: readonly string[]): Promise<BenchResult> {
       const refusedConnects = (await ctx.target.stats())?.refusedConnects ?? 0
       const l = end.limits ?? {}
       const refusedByLimits = (l.connect_rate_global ?? 0) + (l.connect_rate_address ?? 0) + (l.connections_per_gateway ?? 0)
-      const q = probe.figures()
+      // Publish to queryable over the hold window, as the acknowledgements are; the probes of the
+      // first seconds and of the storms (sent while their own gateway was cut off) apart.
+      const q = probe.figures(a.t, b.t)
+      const qWarm = probe.figures(tStart, a.t)
+      const qStorms = probe.figures(b.t)
+      const qAll = probe.figures()
+      const bySlice = slices.slice(1).map((m, i) => {
+        const f = figures(slices[i]!, m, gen)
+        const sq = probe.figures(slices[i]!.t, m.t)
+        return { fromS: round((slices[i]!.t - a.t) / 1000, 1), ackP99Ms: f.ackP99Ms, queryableP50Ms: sq.queryableP50Ms, queryableP99Ms: sq.queryableP99Ms }
+      })
+      progress(`hold by slice (from s: ack p99 / queryable p50 / p99 ms): ${bySlice.map((x) => `${x.fromS}: ${x.ackP99Ms}/${x.queryableP50Ms}/${x.queryableP99Ms}`).join(', ')}`)
+      progress(`queryable p50/p99 ms: warm-up ${qWarm.queryableP50Ms}/${qWarm.queryableP99Ms} (${qWarm.probes} probes), hold ${q.queryableP50Ms}/${q.queryableP99Ms} (${q.probes}), storms ${qStorms.queryableP50Ms}/${qStorms.queryableP99Ms} (${qStorms.probes}), all ${qAll.queryableP50Ms}/${qAll.queryableP99Ms} (${qAll.probes}; the figure before 2026-12-02)`)
       return {
         core: coreFigures(hold, q, end.lost, n),
         extra: {
@@ -95,6 +123,7 @@ export async function runStorm(argv: readonly string[]): Promise<BenchResult> {
           reconnectSecondsByCycle: reconnects,
           allReconnected: allBack,
           connectSeconds: round(conn.seconds, 2),
+          settleSeconds: round(settleSeconds, 1),
           drop,
           cycles,
           hashN: o.hashN ?? null,
@@ -104,6 +133,11 @@ export async function runStorm(argv: readonly string[]): Promise<BenchResult> {
           rssKbPerGateway: rssBefore !== undefined && rssHeld !== undefined ? Math.round(((rssHeld - rssBefore) * 1024) / n) : null,
           maxRssMb,
           rssBounded: (ctx.monitor.peakRssMb() ?? 0) <= maxRssMb,
+          queryableTimeouts: q.probeTimeouts,
+          queryableWarmupP99Ms: qWarm.queryableP99Ms,
+          queryableStormP50Ms: qStorms.queryableP50Ms,
+          queryableStormP99Ms: qStorms.queryableP99Ms,
+          holdBySlice: bySlice,
           cores: hold.cores,
           influxWrites: hold.influxWrites,
           ...deliveryFields(end),
@@ -113,4 +147,21 @@ export async function runStorm(argv: readonly string[]): Promise<BenchResult> {
       await stopLoad(probe, gen)
     }
   })
+}
+
+/**
+ * Waits (at least 2 s, at most 60 s) until the service keeps up with the load: for two checks in a
+ * row, a second apart, less than half a second of messages unwritten in its journal and less than a
+ * tenth of a second's unacknowledged at the gateways. Returns the seconds waited.
+ */
+async function settle(target: BenchTarget, gen: LoadGenerator, rate: number): Promise<number> {
+  const t0 = performance.now()
+  await sleep(2000)
+  let calm = 0
+  while (calm < 2 && performance.now() - t0 < 60_000) {
+    const backlog = (await target.stats())?.journal.unwrittenRecords
+    calm = backlog !== undefined && backlog < rate / 2 && gen.stats().inflight < rate / 10 ? calm + 1 : 0
+    if (calm < 2) await sleep(1000)
+  }
+  return (performance.now() - t0) / 1000
 }
