@@ -89,8 +89,8 @@ async function measure(name: string, makeUrl: () => string, apiKey: string, seco
   const elapsed = (performance.now() - started) / 1000
   latencies.sort((a, b) => a - b)
   const pct = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]! * 10) / 10
-  const r = { p50: pct(0.5), p99: pct(0.99), rps: Math.round((latencies.length / elapsed) * 10) / 10, requests: latencies.length, errors }
-  progress(`${name}: p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.rps} req/s, errors ${errors}`)
+  const r = { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: Math.round(latencies[latencies.length - 1]! * 10) / 10, rps: Math.round((latencies.length / elapsed) * 10) / 10, requests: latencies.length, errors }
+  progress(`${name}: p50 ${r.p50} ms, p90 ${r.p90} ms, p99 ${r.p99} ms, max ${r.max} ms, ${r.rps} req/s, errors ${errors}`)
   return r
 }
 
