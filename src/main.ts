@@ -1,6 +1,7 @@
 // First: mqtt-packet must find the quiet `debug` when Aedes loads it (see quiet-debug.ts).
 import './broker/quiet-debug.js'
 import { loadConfig } from './config/config.js'
+import { setFlagsFromString } from 'node:v8'
 import { isAppError } from './errors.js'
 import { createLogger } from './logger.js'
 import { startService } from './service.js'
@@ -15,6 +16,10 @@ async function main(): Promise<void> {
     process.stderr.write(`iiot-ingest: ${isAppError(err) ? err.message : String(err)}\n`)
     process.exit(2)
   }
+  // V8 on a machine with memory to spare lets its old generation grow to 4x what its last full
+  // collection kept before the next; under a flood that made most of the peak RSS (docs/configuration.md).
+  // The flag is read at every full collection, so setting it here, before the service starts, applies.
+  if (config.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`)
   const log = createLogger(config.logLevel)
   let service
   try {

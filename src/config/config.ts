@@ -79,6 +79,7 @@ export const envSchema = z.object({
   INGEST_MAX_BATCH: int(1, 100_000).default(10_000),
   INGEST_MAX_STRING_LENGTH: int(8, 65_536).default(256),
   DECODE_WORKERS: z.union([z.literal('auto'), int(0, 64)]).default('auto'),
+  V8_HEAP_GROWING_PERCENT: int(0, 1000).default(50),
 
   SPARKPLUG_HOST_ID: z.string().regex(/^[^/+#]{1,128}$/, 'a Sparkplug id: no "/", "+" or "#"').default('iiot-ingest'),
   SPARKPLUG_REORDER_WINDOW_MS: int(0, 600_000).default(2000),
@@ -146,6 +147,8 @@ export interface Config {
   readonly ingest: IngestLimits
   /** Decode worker threads; 0: decode on the main thread; 'auto': chosen from the cores (docs/configuration.md). */
   readonly decodeWorkers: number | 'auto'
+  /** How far V8's old generation grows past what its last full collection kept before the next one, in percent; 0: V8's own. */
+  readonly heapGrowingPercent: number
   readonly rejections: { readonly max: number; readonly payloadBytes: number }
   readonly api: ApiConfig
   /** Embedded broker, or worker / API node behind an external broker (docs/scaling-out.md). */
@@ -332,13 +335,9 @@ function toConfig(e: Env): Config {
     write: { batchSize: e.WRITE_BATCH_SIZE, lingerMs: e.WRITE_LINGER_MS, maxInFlight: e.WRITE_MAX_IN_FLIGHT, retryMaxMs: e.WRITE_RETRY_MAX_MS },
     shutdownDrainTimeoutMs: e.SHUTDOWN_DRAIN_TIMEOUT_MS,
     readyWriteStallMs: e.READY_WRITE_STALL_MS,
-    ingest: {
-      maxFutureSkewMs: e.INGEST_MAX_FUTURE_SKEW_MS,
-      maxAgeMs: e.INGEST_MAX_AGE_MS,
-      maxBatch: e.INGEST_MAX_BATCH,
-      maxStringLength: e.INGEST_MAX_STRING_LENGTH,
-    },
+    ingest: { maxFutureSkewMs: e.INGEST_MAX_FUTURE_SKEW_MS, maxAgeMs: e.INGEST_MAX_AGE_MS, maxBatch: e.INGEST_MAX_BATCH, maxStringLength: e.INGEST_MAX_STRING_LENGTH },
     decodeWorkers: e.DECODE_WORKERS,
+    heapGrowingPercent: e.V8_HEAP_GROWING_PERCENT,
     rejections: { max: e.REJECTIONS_MAX, payloadBytes: e.REJECTIONS_PAYLOAD_BYTES },
     api: {
       maxWindowMs: e.API_MAX_WINDOW_DAYS * 86_400_000,
