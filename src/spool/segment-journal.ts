@@ -24,12 +24,8 @@ export interface SegmentJournalOptions {
 
 /** Appended bytes waiting for their fdatasync; beyond this the journal reports itself full, which bounds memory under a QoS 0 flood. */
 const MAX_QUEUED_BYTES = 32 * 1024 * 1024
-/**
- * Characters (line protocol, or frame bytes) above which a turn's record is written at once: about
- * two socket reads' worth (Node reads 64 KiB at a time), so a turn of busy sockets makes records of
- * about the size one read made when a record was one callback's, and decoding one stays short.
- */
-const MAX_TICK_CHARS = 128 * 1024
+/** Characters of line protocol above which a tick's record is written at once (about 8 MB). */
+const MAX_TICK_CHARS = 8 * 1024 * 1024
 /** Write errors that mean "no space" (a quota counts). */
 const NO_SPACE = new Set(['ENOSPC', 'EDQUOT'])
 
@@ -137,8 +133,8 @@ export class SegmentJournal implements Journal {
   }
 
   /**
-   * The messages appended in one turn of the event loop (the publishes of every socket read in
-   * it) become one record, written at the end of the turn: one header, checksum and read-back per
+   * The messages appended in one tick of the event loop (a socket chunk's publishes, typically)
+   * become one record, written at the end of the tick: one header, checksum and read-back per
    * chunk rather than per message, which is most of the journal's cost for one-sample messages.
    * They are acknowledged together, by the record's group commit.
    */
@@ -164,7 +160,7 @@ export class SegmentJournal implements Journal {
 
   private added(tick: TickRecord): Promise<void> {
     this.appendedRecords++
-    // A turn bigger than a record should be (busy sockets) is cut into several records.
+    // A burst bigger than a record should be (rare: one tick is one socket chunk) is cut short.
     if (tick.chars > MAX_TICK_CHARS) this.flushTick()
     return tick.done.promise
   }
@@ -176,10 +172,7 @@ export class SegmentJournal implements Journal {
     let tick = this.tick
     if (!tick) {
       tick = this.tick = new TickRecord()
-      // At the end of the event loop's turn, not of this callback: each socket's data is its own
-      // callback, so with many quiet gateways (one publish each per read) process.nextTick made a
-      // record, and a disk write queued behind the previous one, per message (bench/README.md, storm).
-      setImmediate(() => this.flushTick())
+      process.nextTick(() => this.flushTick())
     }
     return tick
   }
