@@ -61,7 +61,8 @@ export function createMaterialIndex(o: MaterialIndexOptions) {
   let loaded = false
   let closed = false
   let retry: NodeJS.Timeout | undefined
-  const prune = () => index.prune(now() - o.horizonMs, o.maxMovements)
+  // Up to a day past the horizon is held, so the columns are compacted about once a day, not every hour.
+  const prune = () => index.prune(now() - o.horizonMs - DAY_MS, o.maxMovements)
   const timer = setInterval(prune, PRUNE_EVERY_MS)
   timer.unref()
   new Gauge({ name: 'iiot_material_index_movements', help: 'material movements held by the movement index', registers: [o.registry], collect() { this.set(index.size) } })

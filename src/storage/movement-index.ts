@@ -63,6 +63,8 @@ export class MovementIndex {
   private cols = { material: new Int32Array(1024), lot: new Int32Array(1024), unit: new Int32Array(1024), wo: new Int32Array(1024), warning: new Int32Array(1024) }
   private dead = new Uint8Array(1024)
   private live = 0
+  /** The oldest row's time (or less: a row replaced since does not raise it), so a prune with nothing to drop costs nothing. */
+  private oldestMs = Number.POSITIVE_INFINITY
   private strs: string[] = []
   private strIds = new Map<string, number>()
   private series: Series[] = []
@@ -147,25 +149,78 @@ export class MovementIndex {
 
   /**
    * Drops the movements before `cutoffMs`, and then the oldest until at most
-   * `maxRows` remain; `completeFromMs` moves past what was dropped.
+   * `maxRows` remain; `completeFromMs` moves past what was dropped. Cheap
+   * when there is nothing to drop; otherwise the columns are compacted in
+   * place (row ids renumbered in every list), without building rows again.
    */
   prune(cutoffMs: number, maxRows: number): void {
+    if (this.oldestMs >= cutoffMs && this.live <= maxRows && this.n <= this.live * 2) return
     let from = cutoffMs
-    const liveIds: number[] = []
-    for (let id = 0; id < this.n; id++) if (this.dead[id] === 0 && this.ts[id]! >= from) liveIds.push(id)
-    if (liveIds.length > maxRows) {
+    if (this.live > maxRows) {
       // Every row from the new start on stays (ties included), so the index stays complete from there.
-      from = Float64Array.from(liveIds, (id) => this.ts[id]!).sort()[liveIds.length - maxRows]!
+      const times: number[] = []
+      for (let id = 0; id < this.n; id++) if (this.dead[id] === 0) times.push(this.ts[id]!)
+      from = Math.max(from, Float64Array.from(times).sort()[this.live - maxRows]!)
     }
-    if (liveIds.length < this.live || from > cutoffMs || this.n > this.live * 2) {
-      const keep = liveIds.filter((id) => this.ts[id]! >= from).map((id) => this.row(id))
-      // Built again from what stays: row ids, string ids and lists all start over.
-      const { completeFromMs, prunedFromMs } = this
-      Object.assign(this, new MovementIndex(), { completeFromMs, prunedFromMs })
-      for (const r of keep.sort((a, b) => a.tsMs - b.tsMs)) this.add(r)
+    const newId = new Int32Array(this.n).fill(NONE)
+    const cols = Object.values(this.cols)
+    let next = 0
+    let oldest = Number.POSITIVE_INFINITY
+    for (let id = 0; id < this.n; id++) {
+      if (this.dead[id] === 1 || this.ts[id]! < from) continue
+      newId[id] = next
+      this.ts[next] = this.ts[id]!
+      this.qty[next] = this.qty[id]!
+      this.ser[next] = this.ser[id]!
+      for (const col of cols) col[next] = col[id]!
+      this.dead[next] = 0
+      oldest = Math.min(oldest, this.ts[next]!)
+      next++
     }
+    this.n = next
+    this.live = next
+    this.oldestMs = oldest
+    const renumber = (ids: number[]): number[] => ids.map((id) => newId[id]!).filter((id) => id !== NONE)
+    for (const s of this.series) {
+      const kept = renumber(Array.from(s.rows.subarray(0, s.count)))
+      s.rows = Int32Array.from(kept.length > 0 ? kept : [0])
+      s.count = kept.length
+    }
+    const renumberAll = (map: Map<number, number[]>) => {
+      for (const [key, ids] of map) {
+        const kept = renumber(ids)
+        if (kept.length > 0) map.set(key, kept)
+        else map.delete(key)
+      }
+    }
+    renumberAll(this.byLot)
+    for (const orders of this.byOrder.values()) renumberAll(orders)
+    this.dropUnusedStrings()
     this.prunedFromMs = Math.max(this.prunedFromMs, from)
     if (this.completeFromMs !== Number.POSITIVE_INFINITY) this.completeFromMs = Math.max(this.completeFromMs, from)
+  }
+
+  /** Once most held strings (lots and work orders of dropped rows) are no longer used, the table is built again from the used ones. */
+  private dropUnusedStrings(): void {
+    const used = new Uint8Array(this.strs.length)
+    for (const col of Object.values(this.cols)) for (let id = 0; id < this.n; id++) if (col[id] !== NONE) used[col[id]!] = 1
+    let count = 0
+    for (const u of used) count += u
+    if (count * 2 > this.strs.length) return
+    const newStr = new Int32Array(this.strs.length).fill(NONE)
+    const strs: string[] = []
+    this.strIds = new Map()
+    for (let i = 0; i < used.length; i++) {
+      if (used[i] === 0) continue
+      newStr[i] = strs.length
+      this.strIds.set(this.strs[i]!, strs.length)
+      strs.push(this.strs[i]!)
+    }
+    this.strs = strs
+    for (const col of Object.values(this.cols)) for (let id = 0; id < this.n; id++) if (col[id] !== NONE) col[id] = newStr[col[id]!]!
+    const rekey = <T>(map: Map<number, T>) => new Map([...map].map(([k, v]) => [newStr[k]!, v] as const))
+    this.byLot = rekey(this.byLot)
+    for (const [machine, orders] of this.byOrder) this.byOrder.set(machine, rekey(orders))
   }
 
   private row(id: number): MovementRow {
@@ -189,6 +244,7 @@ export class MovementIndex {
       this.cols = { material: grow(c.material), lot: grow(c.lot), unit: grow(c.unit), wo: grow(c.wo), warning: grow(c.warning) }
     }
     const id = this.n++
+    this.oldestMs = Math.min(this.oldestMs, r.tsMs)
     const c = this.cols
     this.ts[id] = r.tsMs
     this.qty[id] = r.quantity

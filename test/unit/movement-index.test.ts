@@ -74,6 +74,27 @@ describe('MovementIndex', () => {
     expect(index.size).toBe(2)
   })
 
+  it('answers as before after pruning drops most rows and the strings only they used', () => {
+    const rows = randomRows(2000, 3).map((r, i) => ({ ...r, lot: `${r.lot}-${i % 500}`, tsMs: r.tsMs + (i % 7) }))
+    const index = new MovementIndex()
+    for (const r of rows) index.add(r)
+    index.markComplete(0)
+    index.prune(25_000, 10_000)
+    expect(index.completeFromMs).toBe(25_000)
+    const kept = rows.filter((r) => r.tsMs >= 25_000)
+    for (let i = 0; i < 60; i++) {
+      const q: MovementQuery = { scope: {}, movements: [...MOVEMENTS], lots: [kept[i]!.lot, `L-${i % 40}-${i}`], startMs: 25_000, endMs: 40_000 }
+      expect(canonical(index.answer(q, 10_000)!.rows)).toEqual(canonical(reference(kept, q)))
+      const o = kept[i]!
+      const byOrder: MovementQuery = { scope: {}, movements: [...MOVEMENTS], orders: o.workOrder === null ? [] : [{ ...o, workOrder: o.workOrder }], startMs: 25_000, endMs: 40_000 }
+      expect(canonical(index.answer(byOrder, 10_000)!.rows)).toEqual(canonical(reference(kept, byOrder)))
+    }
+    // Added after the prune, a movement is found by its lot and work order.
+    index.add(mv({ lot: 'NEW', workOrder: 'WO-NEW', tsMs: 30_000 }))
+    expect(index.answer({ scope: {}, movements: ['consumed'], lots: ['NEW'], startMs: 25_000, endMs: 40_000 }, 10)!.rows).toHaveLength(1)
+    expect(index.answer({ scope: {}, movements: ['consumed'], orders: [{ zone: 'z', factory: 'f1', line: 'l1', machine: 'm1', workOrder: 'WO-NEW' }], startMs: 25_000, endMs: 40_000 }, 10)!.rows).toHaveLength(1)
+  })
+
   it('leaves to the database what it cannot answer: before it is complete, older than what it holds, or not narrowed', () => {
     const index = new MovementIndex()
     index.add(mv({}))
