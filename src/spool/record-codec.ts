@@ -70,7 +70,7 @@ export function encodeFrameRecord(seq: number, appendMs: number, frames: readonl
 
 /**
  * A frames record's buffer with its header written, `payloadBytes` of payload left for the caller
- * to fill from HEADER_BYTES (frame-parts.ts writes each frame straight in); `sealRecord` once filled.
+ * to fill from HEADER_BYTES (tick-record.ts writes each frame straight in); `sealRecord` once filled.
  */
 export function frameRecordShell(seq: number, appendMs: number, payloadBytes: number, messages: number, estimatedLines: number): Buffer {
   const buf = Buffer.allocUnsafe(HEADER_BYTES + payloadBytes)

@@ -34,11 +34,11 @@ export interface LineWriter {
 /** Where received messages go before anything else: the journal. */
 export interface MessageLog {
   /**
-   * Takes one message as received (a frame, see src/spool/message-frame.ts), expected to carry about
-   * `estimatedPoints` points; resolves once it is durable (or, without a journal, queued).
+   * Takes one message as received, as the frame of these parts (src/spool/message-frame.ts) written
+   * where the log keeps it (no buffer per message), expected to carry about `estimatedPoints`
+   * points; resolves once it is durable (or, without a journal, queued). Throws a RangeError for a
+   * topic or gateway id too long for a frame.
    */
-  appendFrame(frame: Buffer, estimatedPoints: number): Promise<void>
-  /** `appendFrame` of the frame of these parts, written by the log where it keeps it (no buffer per message); throws a RangeError for a topic or gateway id too long for a frame. */
   appendMessage(topic: string, gatewayId: string, qos: number, receivedMs: number, payload: Buffer, estimatedPoints: number): Promise<void>
   /** True when the log is at its limit: QoS 1 waits, QoS 0 is dropped. */
   readonly full: boolean

@@ -1,20 +1,14 @@
-import { mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { open, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import pino from 'pino'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { CheckpointFile, CHECKPOINT_FILE, CHECKPOINT_SLOT_BYTES } from '../../src/spool/checkpoint-file.js'
 import { canMountSmallDisk, mountSmallDisk, warnIfCannotMount } from '../helpers/small-disk.js'
+import { useTempDir } from '../helpers/temp-dir.js'
 
 const log = pino({ level: 'silent' })
 let dir: string
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'iiot-checkpoint-'))
-})
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true })
-})
+useTempDir('iiot-checkpoint-', (d) => (dir = d))
 
 describe('checkpoint file', () => {
   it('starts at 0 and keeps the last sequence number written across reopening', async () => {

@@ -1,5 +1,4 @@
-import { appendFile, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { appendFile, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -9,16 +8,11 @@ import type { Journal, RecordBatch } from '../../src/spool/journal.js'
 import { MemoryJournal } from '../../src/spool/memory-journal.js'
 import { SegmentJournal, type SegmentJournalOptions } from '../../src/spool/segment-journal.js'
 import { canMountSmallDisk, mountSmallDisk, warnIfCannotMount, type SmallDisk } from '../helpers/small-disk.js'
+import { useTempDir } from '../helpers/temp-dir.js'
 
 const log = pino({ level: 'silent' })
 let dir: string
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'iiot-journal-'))
-})
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true })
-})
+useTempDir('iiot-journal-', (d) => (dir = d))
 
 const open = (over: Partial<SegmentJournalOptions> = {}) => SegmentJournal.open({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 20, log, ...over })
 const lines = (i: number) => [`m,t=a v=${i} ${1000 + i}`, `m,t=b v=${i} ${1000 + i}`]

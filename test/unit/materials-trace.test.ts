@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createLineCache } from '../../src/api/line-cache.js'
 import { traceLot, type TraceRequest } from '../../src/api/materials-trace.js'
 import type { MovementRow } from '../../src/domain/material-movements.js'
+import { matchesQuery } from '../../src/storage/movement-index.js'
 import type { MaterialsReader, MovementQuery } from '../../src/storage/ports.js'
 
 /** A reader over rows in memory, with the port's filter semantics; it records each query's scope. */
@@ -10,15 +11,7 @@ function memoryReader(rows: MovementRow[]) {
   const reader: MaterialsReader = {
     async movements(q, limit) {
       scopes.push(q.scope)
-      const s = q.scope
-      const hit = rows.filter(
-        (r) =>
-          q.movements.includes(r.movement) &&
-          (s.zone === undefined || r.zone === s.zone) && (s.factory === undefined || r.factory === s.factory) && (s.line === undefined || r.line === s.line) && (s.machine === undefined || r.machine === s.machine) &&
-          (q.lots === undefined || q.lots.includes(r.lot)) &&
-          (q.orders === undefined || q.orders.some((o) => o.zone === r.zone && o.factory === r.factory && o.line === r.line && o.machine === r.machine && o.workOrder === r.workOrder)) &&
-          r.tsMs >= q.startMs && r.tsMs < q.endMs,
-      )
+      const hit = rows.filter((r) => matchesQuery(r, q))
       return { rows: hit.slice(0, limit), truncated: hit.length > limit }
     },
     inspectionsOfLots: async () => [],

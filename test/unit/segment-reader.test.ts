@@ -1,20 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import pino from 'pino'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { RecordBatch } from '../../src/spool/journal.js'
 import { SegmentJournal } from '../../src/spool/segment-journal.js'
+import { useTempDir } from '../helpers/temp-dir.js'
 
 const log = pino({ level: 'silent' })
 let dir: string
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'iiot-reader-'))
-})
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true })
-})
+useTempDir('iiot-reader-', (d) => (dir = d))
 
 // About 1 KB a record: the chunks are larger than Buffer's shared pool, so each read of its own would be its own allocation.
 const pad = 'x'.repeat(500)
