@@ -1,6 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { freePort, startLocalInfluxd } from '../src/devtools/local-influxd.js'
 import { buildDemoRegistry } from '../src/registry/demo-registry.js'
@@ -10,6 +10,7 @@ import { lineMaterialHistory, lotId, type BenchLine } from './lib/material-histo
 import { parseServiceEnv } from './lib/options.js'
 import { localServiceEnv, ServiceProcess } from './lib/service-process.js'
 import type { BenchResult } from './scenario.js'
+import { summariseNewestProfile } from './lib/cpuprofile.js'
 
 const STATES = ['running', 'running', 'running', 'idle', 'setup', 'planned_stop', 'unplanned_stop', 'fault'] as const
 const REASONS: Record<string, string> = { planned_stop: 'break', unplanned_stop: 'no-material', fault: 'jam', setup: 'changeover', idle: 'waiting', running: '' }
@@ -106,7 +107,7 @@ async function measure(name: string, makeUrl: () => string, apiKey: string, seco
 export async function run(argv: readonly string[]): Promise<BenchResult> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { factories: { type: 'string', default: '20' }, lines: { type: 'string', default: '5' }, machines: { type: 'string', default: '10' }, days: { type: 'string', default: '7' }, 'material-days': { type: 'string', default: '30' }, seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '4' }, 'ingest-rate': { type: 'string', default: '1000' }, queries: { type: 'string', default: QUERIES.join(',') }, 'service-env': { type: 'string', multiple: true } },
+    options: { factories: { type: 'string', default: '20' }, lines: { type: 'string', default: '5' }, machines: { type: 'string', default: '10' }, days: { type: 'string', default: '7' }, 'material-days': { type: 'string', default: '30' }, seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '4' }, 'ingest-rate': { type: 'string', default: '1000' }, queries: { type: 'string', default: QUERIES.join(',') }, 'service-env': { type: 'string', multiple: true }, 'cpu-prof': { type: 'string' } },
   })
   const shape = { zones: 1, factoriesPerZone: Math.min(200, Number(values.factories)), linesPerFactory: Math.min(50, Number(values.lines)), machinesPerLine: Math.min(100, Number(values.machines)) }
   const days = Math.min(30, Number(values.days))
@@ -120,6 +121,10 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
   const influxd = await startLocalInfluxd({ dataDir: join(dir, 'influxdb') })
   let service: ServiceProcess | undefined
   let gen: LoadGenerator | undefined
+  const started = Date.now()
+  const profDir = values['cpu-prof'] && resolve(values['cpu-prof'])
+  if (profDir) await mkdir(profDir, { recursive: true })
+  let out: BenchResult
   try {
     const { doc, credentials, apiKey } = await buildDemoRegistry(shape, '')
     await writeFile(join(dir, 'registry.json'), JSON.stringify(doc))
@@ -144,7 +149,7 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
 
     const [mqttPort, httpPort] = [await freePort(), await freePort()]
     const httpUrl = `http://127.0.0.1:${httpPort}`
-    service = new ServiceProcess({ ...localServiceEnv({ dataDir: join(dir, 'service'), registryFile: join(dir, 'registry.json'), influxUrl: influxd.url, database: 'bench', mqttPort, httpPort }), API_RATE_LIMIT_PER_MIN: '1000000', MACHINE_OFFLINE_AFTER_S: String(86_400), ...parseServiceEnv(values['service-env']) }, httpUrl)
+    service = new ServiceProcess({ ...localServiceEnv({ dataDir: join(dir, 'service'), registryFile: join(dir, 'registry.json'), influxUrl: influxd.url, database: 'bench', mqttPort, httpPort }), API_RATE_LIMIT_PER_MIN: '1000000', MACHINE_OFFLINE_AFTER_S: String(86_400), ...parseServiceEnv(values['service-env']) }, httpUrl, profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])
     await service.start(120_000)
 
     const ingestRate = Number(values['ingest-rate'])
@@ -172,14 +177,20 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
     // `--queries currentState,lineOee` would otherwise measure the start-up, not what `api` measures after it.
     const indexStart = performance.now()
     let indexLoadedMs: number | null = null
+    let oeeIndexLoadedMs: number | null = null
     while (performance.now() - indexStart < 300_000) {
       const metrics = await (await fetch(`${httpUrl}/metrics`)).text()
-      if (/^iiot_material_index_loaded 1$/m.test(metrics)) {
+      // A gauge the service does not have (an index turned off) is not waited for.
+      const waiting = (name: string) => new RegExp(`^${name} 0$`, 'm').test(metrics)
+      if (indexLoadedMs === null && !waiting('iiot_material_index_loaded')) {
         indexLoadedMs = Math.round(performance.now() - indexStart)
         progress(`movement index loaded (${/^iiot_material_index_movements (\d+)/m.exec(metrics)?.[1]} movements) ${indexLoadedMs} ms after the service was ready`)
-        break
       }
-      if (!/^iiot_material_index_loaded/m.test(metrics)) break
+      if (oeeIndexLoadedMs === null && !waiting('iiot_oee_index_loaded')) {
+        oeeIndexLoadedMs = Math.round(performance.now() - indexStart)
+        progress(`OEE index loaded (${/^iiot_oee_index_states (\d+)/m.exec(metrics)?.[1]} states) ${oeeIndexLoadedMs} ms after the service was ready`)
+      }
+      if (indexLoadedMs !== null && oeeIndexLoadedMs !== null) break
       await new Promise((r) => setTimeout(r, 250))
     }
     // The trace must find what was seeded, or its latency means nothing.
@@ -194,6 +205,7 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
       ingestMessagesPerSec: ingestRate,
       concurrency,
       materialIndexLoadedMs: indexLoadedMs,
+      oeeIndexLoadedMs,
     }
     const urls: Record<(typeof QUERIES)[number], () => string> = {
       currentState: () => `${httpUrl}/api/v1/equipment/state`,
@@ -205,7 +217,7 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
     }
     for (const q of QUERIES) if (queries.includes(q)) result[q] = await measure(q, urls[q], apiKey, seconds, concurrency)
     if (gen) result.ingestAcked = gen.stats().acked
-    return result
+    out = result
   } finally {
     await gen?.stop(5000)
     await gen?.disconnect().catch(() => undefined)
@@ -213,4 +225,7 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
     await influxd.stop()
     await rm(dir, { recursive: true, force: true })
   }
+  // The service writes its profile as it exits.
+  if (profDir) out.profile = (await summariseNewestProfile(profDir, started, ServiceProcess.projectRoot())) ?? null
+  return out
 }

@@ -32,6 +32,7 @@ import { createInfluxLineWriter } from './storage/influx/influx-line-writer.js'
 import { InfluxQLClient } from './storage/influx/influxql-client.js'
 import { createInfluxManufacturingReader } from './storage/influx/manufacturing-reader.js'
 import { createMaterialIndex } from './api/material-index.js'
+import { createOeeIndex } from './api/oee-index.js'
 import { createInfluxMaterialsReader } from './storage/influx/materials-reader.js'
 import { createInfluxRecordsReader } from './storage/influx/records-reader.js'
 import { createInfluxTelemetryReader } from './storage/influx/telemetry-reader.js'
@@ -107,6 +108,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const mi = config.api.materialIndex
   const materialIndex = config.scaleOut.mode === 'embedded' && mi.maxMovements > 0 ? createMaterialIndex({ db: createInfluxMaterialsReader(influxql), ...mi, registry: metrics.registry, log: log.child({ component: 'materials' }) }) : undefined
   if (materialIndex) ingestor.onAccepted(materialIndex.listener, 'material-index')
+  // The same for machine states and hourly counts (docs/api.md, "The OEE index").
+  const oeeIndex = config.scaleOut.mode === 'embedded' && config.api.oeeIndexHorizonMs > 0 ? createOeeIndex({ db: manufacturing, horizonMs: config.api.oeeIndexHorizonMs, lookbackMs: config.api.stateLookbackMs, registry: metrics.registry, log: log.child({ component: 'oee' }) }) : undefined
+  if (oeeIndex) ingestor.onAccepted(oeeIndex.listener, 'oee-index')
   const drainer = new Drainer(journal, lineWriter, { batchSize: config.write.batchSize, lingerMs: config.write.lingerMs, maxInFlight: config.write.maxInFlight, retryBaseMs: 250, retryMaxMs: config.write.retryMaxMs }, {
     metrics,
     log: log.child({ component: 'drainer' }),
@@ -127,7 +131,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       registry,
       telemetry: createInfluxTelemetryReader(influxql),
       records: createInfluxRecordsReader(influxql),
-      manufacturing,
+      manufacturing: oeeIndex?.reader ?? manufacturing,
       materials: materialIndex?.reader ?? createInfluxMaterialsReader(influxql),
       live,
       ingestor: sources.accepted,
@@ -154,6 +158,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   }
   registry.watch()
   void materialIndex?.load()
+  void oeeIndex?.load()
   const httpPort = (api.server.address() as AddressInfo).port
   log.info({ port: httpPort, journal: config.journal.enabled ? 'disk' : 'memory' }, 'API listening')
 
@@ -180,6 +185,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       closing ??= (async () => {
         registry.close()
         materialIndex?.close()
+        oeeIndex?.close()
         // Workers share one host id: one stopping must not declare the others offline (docs/scaling-out.md).
         if (config.scaleOut.embeddedBroker) await hostLink?.offline().catch((err: unknown) => log.error({ err }, 'could not publish the Sparkplug STATE offline message'))
         await src.close()

@@ -85,7 +85,6 @@ export const envSchema = z.object({
   SPARKPLUG_REORDER_WINDOW_MS: int(0, 600_000).default(2000),
   SPARKPLUG_REORDER_MAX_MESSAGES: int(1, 255).default(64),
   SPARKPLUG_REBIRTH_MIN_INTERVAL_MS: int(0, 3_600_000).default(5000),
-
   REJECTIONS_MAX: int(1, 1_000_000).default(1000),
   REJECTIONS_PAYLOAD_BYTES: int(0, 65_536).default(1024),
 
@@ -103,6 +102,7 @@ export const envSchema = z.object({
   API_TRUST_PROXY: z.string().default('false').transform(trustProxy),
   MATERIAL_INDEX_MAX_MOVEMENTS: int(0, 100_000_000).default(1_000_000),
   MATERIAL_INDEX_DAYS: int(1, 3660).default(35),
+  OEE_INDEX_DAYS: int(0, 366).default(8),
   ...scaleOutEnvShape,
 })
 
@@ -197,6 +197,7 @@ export interface ApiConfig {
   readonly trustProxy: boolean | readonly string[]
   /** The movement index (docs/materials.md): movements held at most (0: none), and how far back. */
   readonly materialIndex: { readonly maxMovements: number; readonly horizonMs: number }
+  readonly oeeIndexHorizonMs: number // the OEE index's horizon (docs/api.md); 0: no index
 }
 
 export interface JournalConfig {
@@ -352,6 +353,7 @@ function toConfig(e: Env): Config {
       corsOrigins: e.API_CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o.length > 0),
       trustProxy: e.API_TRUST_PROXY,
       materialIndex: { maxMovements: e.MATERIAL_INDEX_MAX_MOVEMENTS, horizonMs: e.MATERIAL_INDEX_DAYS * 86_400_000 },
+      oeeIndexHorizonMs: e.OEE_INDEX_DAYS * 86_400_000,
     },
     scaleOut: toScaleOutConfig(e),
   }

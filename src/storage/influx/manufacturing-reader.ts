@@ -181,6 +181,17 @@ export function createInfluxManufacturingReader(client: InfluxQLClient): Manufac
       })
     },
 
+    async newestProduction(sinceMs) {
+      // Every production line this service writes carries `seq`, so its last value is the newest point.
+      const series = await client.select(`SELECT last("seq") FROM "${MEASUREMENTS.production}" WHERE time >= $since ${MACHINE_GROUP}`, { since: iso(sinceMs) })
+      const out = new Map<MachineKey, number>()
+      for (const s of series) {
+        const t = s.values?.[0]?.[0]
+        if (typeof t === 'number') out.set(keyOf(s.tags), t)
+      }
+      return out
+    },
+
     async latestPerMachine(lookbackMs) {
       const params: BindParams = { since: iso(Date.now() - lookbackMs) }
       const kinds = [MEASUREMENTS.telemetry, MEASUREMENTS.state, MEASUREMENTS.production, MEASUREMENTS.quality]

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest'
+import { parseOeeLine } from '../../src/api/oee-index.js'
+import { line } from '../../src/domain/line-protocol.js'
+import { CountIndex, HOUR_MS } from '../../src/storage/count-index.js'
+import { StateIndex } from '../../src/storage/state-index.js'
+
+const M = { zone: 'z1', factory: 'f1', line: 'l1', machine: 'm1' }
+const M2 = { ...M, machine: 'm2' }
+const H0 = 500_000 * HOUR_MS
+const now = H0 + 10 * HOUR_MS
+
+describe('parseOeeLine', () => {
+  it('reads production and state lines as the pipeline builds them, and passes over the rest', () => {
+    const tags = 'factory=f1,line=l1,machine=m1,zone=z1'
+    expect(parseOeeLine(line('production', tags, { good: '12i', reject: '1i', total: '13i', seq: '3i' }, 1000))).toEqual({ kind: 'production', tags: M, tsMs: 1000, good: 12, reject: 1 })
+    // A counter's first report carries no counts.
+    expect(parseOeeLine(line('production', tags, { counter_good: '500i', seq: '3i' }, 1000))).toMatchObject({ good: undefined, reject: undefined })
+    expect(parseOeeLine(line('state', tags, { state: '"stopped"', reason: '"jam"', alarms: '"A1,A2"', since_ms: '900i', seq: '3i' }, 1000))).toEqual({ kind: 'state', tags: M, report: { tsMs: 1000, state: 'stopped', reason: 'jam', alarms: 'A1,A2', sinceMs: 900 } })
+    expect(parseOeeLine(line('telemetry', `${tags},signal=x`, { value: '1' }, 1000))).toBeUndefined()
+    expect(parseOeeLine(line('quality', `characteristic=c,${tags}`, { value: '1' }, 1000))).toBeUndefined()
+    expect(parseOeeLine(line('statex', tags, { state: '"idle"' }, 1000))).toBeUndefined()
+  })
+})
+
+describe('CountIndex', () => {
+  const loadedIndex = () => {
+    const c = new CountIndex(48 * HOUR_MS)
+    c.markComplete(H0)
+    return c
+  }
+
+  it('answers whole hours from memory and leaves the parts of hours to the database', () => {
+    const c = loadedIndex()
+    c.add(M, H0 + 10, 5, 1, now)
+    c.add(M, H0 + HOUR_MS + 10, 7, 0, now)
+    const s = c.split({}, [{ startMs: H0, endMs: H0 + 2 * HOUR_MS }, { startMs: H0 + 5, endMs: H0 + 2 * HOUR_MS }], now)
+    expect(s.held.get('z1/f1/l1/m1')).toEqual([{ good: 12, reject: 1 }, { good: 7, reject: 0 }])
+    expect(s.residual).toEqual([{ window: 1, startMs: H0 + 5, endMs: H0 + HOUR_MS }])
+  })
+
+  it('answers an open end from the hour once every machine of the scope is past it', () => {
+    const c = loadedIndex()
+    c.add(M, H0 + 3 * HOUR_MS + 100, 4, 0, now)
+    c.add(M2, H0 + 3 * HOUR_MS + 900, 4, 0, now)
+    const w = (endMs: number) => [{ startMs: H0 + 3 * HOUR_MS, endMs }]
+    expect(c.split({ machine: 'm1' }, w(H0 + 3 * HOUR_MS + 500), now).residual).toEqual([])
+    // m2's point lies after the end: the hour's sum would count it.
+    expect(c.split({}, w(H0 + 3 * HOUR_MS + 500), now).residual).toEqual([{ window: 0, startMs: H0 + 3 * HOUR_MS, endMs: H0 + 3 * HOUR_MS + 500 }])
+  })
+
+  it('leaves an hour to the database once a point in it may be counted twice', () => {
+    const c = loadedIndex()
+    c.add(M, H0 + 100, 4, 0, now)
+    c.add(M, H0 + 200, 4, 0, now)
+    c.add(M, H0 + 200, 4, 0, now) // a replay
+    c.add(M, H0 + HOUR_MS + 100, 4, 0, now)
+    c.add(M, H0 + HOUR_MS + 50, 4, 0, now) // late: older than the newest
+    const s = c.split({}, [{ startMs: H0, endMs: H0 + 3 * HOUR_MS }], now)
+    expect(s.residual).toEqual([{ window: 0, startMs: H0, endMs: H0 + 2 * HOUR_MS }])
+    expect(s.held.get('z1/f1/l1/m1')).toEqual([{ good: 0, reject: 0 }])
+  })
+
+  it('holds nothing before a load completes, nor before its horizon', () => {
+    const c = new CountIndex(48 * HOUR_MS)
+    c.add(M, H0 + 100, 4, 0, now)
+    expect(c.split({}, [{ startMs: H0, endMs: H0 + HOUR_MS }], now).residual).toHaveLength(1)
+    c.markComplete(H0)
+    expect(c.split({}, [{ startMs: H0, endMs: H0 + HOUR_MS }], now).residual).toHaveLength(0)
+    // Three days later the hour is past the horizon: the rings may have reused its slot.
+    expect(c.split({}, [{ startMs: H0, endMs: H0 + HOUR_MS }], now + 72 * HOUR_MS).residual).toHaveLength(1)
+    expect(() => c.add(M, now + 40 * HOUR_MS, 1, 0, now)).toThrow(/too far ahead/)
+  })
+})
+
+describe('StateIndex', () => {
+  const report = (tsMs: number, state: string, reason?: string, alarms?: string) => ({ tsMs, state, reason, alarms, sinceMs: tsMs })
+
+  it('keeps reports in time order and merges one with a held time field by field, as InfluxDB does', () => {
+    const s = new StateIndex(10 * HOUR_MS)
+    s.markComplete(H0)
+    s.add(M, report(H0 + 300, 'idle'))
+    s.add(M, report(H0 + 100, 'stopped', 'jam', 'A1,A2'))
+    s.add(M, report(H0 + 100, 'stopped')) // a replay without the optional fields
+    s.add(M, report(H0 + 200, 'running'))
+    const h = s.history({}, H0 + 150, H0 + 1000, HOUR_MS)!.get('z1/f1/l1/m1')!
+    expect(h.before).toEqual({ tsMs: H0 + 100, state: 'stopped', reason: 'jam', alarms: ['A1', 'A2'], sinceMs: H0 + 100 })
+    expect(h.points.map((p) => p.state)).toEqual(['running', 'idle'])
+  })
+
+  it('finds the state in force through its anchor after a prune, within the lookback only', () => {
+    const s = new StateIndex(10 * HOUR_MS)
+    s.markComplete(H0)
+    s.add(M, report(H0 + 100, 'stopped', 'jam'))
+    s.add(M, report(H0 + 2 * HOUR_MS, 'running'))
+    s.prune(H0 + HOUR_MS)
+    expect(s.history({}, H0, H0 + 3 * HOUR_MS, HOUR_MS)).toBeUndefined()
+    expect(s.history({}, H0 + HOUR_MS + 5, H0 + 3 * HOUR_MS, 2 * HOUR_MS)!.get('z1/f1/l1/m1')!.before?.state).toBe('stopped')
+    expect(s.history({}, H0 + 2 * HOUR_MS + 200, H0 + 3 * HOUR_MS, 10)!.get('z1/f1/l1/m1')).toBeUndefined()
+    // A longer lookback than the index was built for: only the database knows.
+    expect(s.history({}, H0 + HOUR_MS, H0 + 3 * HOUR_MS, 11 * HOUR_MS)).toBeUndefined()
+  })
+})
