@@ -23,6 +23,8 @@ export interface OeeIndexOptions {
 }
 
 const DAY_MS = 86_400_000
+/** The recent points behind the parts of hours at a window's edges: a day and a bit, so "the last 24 hours" sums from memory. */
+const RECENT = { spanMs: 27 * HOUR_MS, maxPoints: 2_000_000 }
 /** Lines held while the load waits for InfluxDB, at most. */
 const MAX_PENDING = 2_000_000
 const PRODUCTION_PREFIX = MEASUREMENTS.production + ','
@@ -62,12 +64,15 @@ export function parseOeeLine(text: string): Parsed | undefined {
  */
 export function createOeeIndex(o: OeeIndexOptions) {
   const now = o.now ?? Date.now
-  let counts = new CountIndex(o.horizonMs)
+  let counts = new CountIndex(o.horizonMs, RECENT)
   let states = new StateIndex(o.lookbackMs)
   let loaded = false
   let closed = false
   let retry: NodeJS.Timeout | undefined
-  const prune = () => states.prune(now() - o.horizonMs - DAY_MS)
+  const prune = () => {
+    states.prune(now() - o.horizonMs - DAY_MS)
+    counts.recent.prune(now())
+  }
   const timer = setInterval(prune, HOUR_MS)
   timer.unref()
   new Gauge({ name: 'iiot_oee_index_states', help: 'state reports held by the OEE index', registers: [o.registry], collect() { this.set(states.size) } })
@@ -117,6 +122,7 @@ export function createOeeIndex(o: OeeIndexOptions) {
     countBuckets: (...args) => o.db.countBuckets(...args),
     inspections: (...args) => o.db.inspections(...args),
     connectivity: (...args) => o.db.connectivity(...args),
+    productionPoints: (...args) => o.db.productionPoints(...args),
     newestProduction: (...args) => o.db.newestProduction(...args),
     latestPerMachine: (...args) => o.db.latestPerMachine(...args),
   }
@@ -159,13 +165,24 @@ export function createOeeIndex(o: OeeIndexOptions) {
           for (const p of h.points) states.add(tags, { ...p, alarms: p.alarms.join(','), reason: p.reason })
         }
       }
+      // The recent points, an hour at a time (a few tens of thousands of rows each).
+      const recentFrom = Math.max(from, t0 - RECENT.spanMs)
+      for (let start = recentFrom; start < t0 && !closed; start += HOUR_MS) {
+        // The last read runs a day past now, for points stamped ahead of the clock.
+        const end = start + HOUR_MS >= t0 ? t0 + DAY_MS : start + HOUR_MS
+        for (const [key, rows] of await o.db.productionPoints(start, end)) {
+          const tags = tagsOfKey(key)
+          for (const r of rows) counts.recent.add(tags, r.tsMs, r.good ?? undefined, r.reject ?? undefined)
+        }
+      }
       if (closed) return
+      counts.recent.markComplete(recentFrom)
       for (const [key, ts] of await o.db.newestProduction(from)) counts.loadNewest(tagsOfKey(key), ts)
       counts.markComplete(from)
       states.markComplete(from)
     } catch (err) {
       // Lines accepted meanwhile stay pending for the next load, which starts from empty indexes.
-      counts = new CountIndex(o.horizonMs)
+      counts = new CountIndex(o.horizonMs, RECENT)
       states = new StateIndex(o.lookbackMs)
       o.log.warn({ err }, 'OEE index not loaded: OEE and timelines read InfluxDB; trying again later')
       if (!closed) retry = setTimeout(() => void load(), o.retryMs ?? 60_000).unref()

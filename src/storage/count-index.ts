@@ -1,6 +1,7 @@
 import { machineKey, type MachineKey } from '../domain/machine-key.js'
 import type { TimeWindow } from '../domain/time-window.js'
 import type { Scope } from './ports.js'
+import { RecentCounts } from './recent-counts.js'
 
 export const HOUR_MS = 3_600_000
 /** Hours a point may lie ahead of the clock and still be held (the ingest's future skew is at most a day). */
@@ -53,9 +54,15 @@ export class CountIndex {
   private readonly machines = new Map<MachineKey, MachineHours>()
   /** Whole hours from here on are held; +Infinity until a load completes. */
   completeFromMs = Number.POSITIVE_INFINITY
+  /** The last hours' points, for the parts of hours at a window's edges. */
+  readonly recent: RecentCounts
 
-  constructor(private readonly horizonMs: number) {
+  constructor(
+    private readonly horizonMs: number,
+    recent: { readonly spanMs: number; readonly maxPoints: number } = { spanMs: 0, maxPoints: 0 },
+  ) {
     this.ring = Math.ceil(horizonMs / HOUR_MS) + AHEAD_HOURS + 2
+    this.recent = new RecentCounts(recent.spanMs, recent.maxPoints)
   }
 
   get size(): number {
@@ -104,6 +111,7 @@ export class CountIndex {
    * line carries no counts (a counter's first report): nothing is added, but its time counts.
    */
   add(t: MachineTags, tsMs: number, good: number | undefined, reject: number | undefined, nowMs: number): void {
+    if (this.recent.maxPoints > 0) this.recent.add(t, tsMs, good, reject)
     const m = this.machineOf(t)
     const h = Math.floor(tsMs / HOUR_MS)
     const newest = m.newestMs
@@ -131,8 +139,9 @@ export class CountIndex {
 
   /**
    * Splits windows into what the index answers (whole hours from `completeFromMs` on that no
-   * machine of the scope has dirty; the open end of a window past every machine's newest point)
-   * and what the database must (the rest, as windows to sum there).
+   * machine of the scope has dirty; the open end of a window past every machine's newest point;
+   * any part of an hour the recent points cover) and what the database must (the rest, as
+   * windows to sum there).
    */
   split(scope: Scope, windows: readonly TimeWindow[], nowMs: number): CountSplit {
     this.prune(nowMs)
@@ -156,15 +165,22 @@ export class CountIndex {
         // The hour's sum answers [t, end) if that is the whole hour, or its start up to past every point the hour can hold.
         const whole = t === hourStart && (end === hourEnd || machines.every(([, m]) => m.newestMs < end))
         const answerable = whole && hourStart >= this.completeFromMs && machines.every(([, m]) => m.hour[i] !== h || m.dirty[i] === 0)
-        if (!answerable) leave(wi, t, end)
-        else {
+        const recent = answerable ? undefined : this.recent.sums(scope, t, end)
+        if (answerable) {
           for (const [key, m] of machines) {
             if (m.hour[i] !== h) continue
             const c = held.get(key)![wi]!
             c.good += m.good[i]!
             c.reject += m.reject[i]!
           }
-        }
+        } else if (recent) {
+          for (const [key, sum] of recent) {
+            let sums = held.get(key)
+            if (!sums) held.set(key, (sums = windows.map(() => ({ good: 0, reject: 0 }))))
+            sums[wi]!.good += sum.good
+            sums[wi]!.reject += sum.reject
+          }
+        } else leave(wi, t, end)
         t = end
       }
     })

@@ -176,6 +176,8 @@ export interface ManufacturingReader {
   countsInWindows(scope: Scope, windows: readonly { startMs: number; endMs: number }[]): Promise<Map<MachineKey, { good: number; reject: number }[]>>
   inspections(scope: Scope, filter: InspectionFilter, startMs: number, endMs: number, limit: number): Promise<InspectionRow[]>
   connectivity(zones: readonly string[], factory: string | undefined, startMs: number, endMs: number): Promise<LinkSummary[]>
+  /** Each machine's production points in [startMs, endMs), in time order; null where a point has no such field (for the OEE index's load). */
+  productionPoints(startMs: number, endMs: number): Promise<Map<MachineKey, { tsMs: number; good: number | null; reject: number | null }[]>>
   /** The time of each machine's newest production point since `sinceMs` (for the OEE index's load). */
   newestProduction(sinceMs: number): Promise<Map<MachineKey, number>>
   /** For seeding the live table at start-up: the newest state report and last message time of every machine. */

@@ -17,6 +17,7 @@ const emptyManufacturing: ManufacturingReader = {
   countsInWindows: async () => new Map(),
   inspections: async () => [],
   connectivity: async () => [],
+  productionPoints: async () => new Map(),
   newestProduction: async () => new Map(),
   latestPerMachine: async () => new Map(),
 }

@@ -130,6 +130,18 @@ describe('the OEE index in front of InfluxDB', () => {
     expect(passed.counts).toBe(0)
   })
 
+  it('sums any window of the last day from memory alone, to the millisecond, replays and late points included', async () => {
+    const rnd = random(17)
+    passed.counts = 0
+    for (let k = 0; k < 30; k++) {
+      const startMs = Math.floor(now - 26 * HOUR + rnd() * 25 * HOUR)
+      const endMs = k % 3 === 0 ? now : Math.floor(startMs + rnd() * (now - startMs))
+      const windows = [{ startMs, endMs }, { startMs: Math.floor((startMs + endMs) / 2), endMs }]
+      expect(await counts(index.reader, { factory: 'f1' }, windows)).toEqual(await counts(db, { factory: 'f1' }, windows))
+    }
+    expect(passed.counts).toBe(0)
+  })
+
   it('gives the same state history as InfluxDB, from memory inside its horizon', async () => {
     const rnd = random(13)
     passed.states = 0

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { parseOeeLine } from '../../src/api/oee-index.js'
 import { line } from '../../src/domain/line-protocol.js'
 import { CountIndex, HOUR_MS } from '../../src/storage/count-index.js'
+import { RecentCounts } from '../../src/storage/recent-counts.js'
 import { StateIndex } from '../../src/storage/state-index.js'
 
 const M = { zone: 'z1', factory: 'f1', line: 'l1', machine: 'm1' }
@@ -98,5 +99,39 @@ describe('StateIndex', () => {
     expect(s.history({}, H0 + 2 * HOUR_MS + 200, H0 + 3 * HOUR_MS, 10)!.get('z1/f1/l1/m1')).toBeUndefined()
     // A longer lookback than the index was built for: only the database knows.
     expect(s.history({}, H0 + HOUR_MS, H0 + 3 * HOUR_MS, 11 * HOUR_MS)).toBeUndefined()
+  })
+})
+
+describe('RecentCounts', () => {
+  it('holds one point per time, a later one replacing only the fields it carries', () => {
+    const r = new RecentCounts(HOUR_MS, 100)
+    r.markComplete(H0)
+    r.add(M, H0 + 10, 5, 1)
+    r.add(M, H0 + 10, undefined, undefined) // a counter's first report, decoded again
+    r.add(M, H0 + 5, 2, undefined)
+    r.add(M, H0 + 10, 7, undefined)
+    expect(r.sums({}, H0, H0 + 11)?.get('z1/f1/l1/m1')).toEqual({ good: 9, reject: 1 })
+    expect(r.sums({}, H0 + 6, H0 + 10)?.get('z1/f1/l1/m1')).toEqual({ good: 0, reject: 0 })
+    expect(r.sums({}, H0 - 1, H0 + 10)).toBeUndefined()
+  })
+
+  it('drops the oldest points past its bound, and no longer answers for their time', () => {
+    const r = new RecentCounts(HOUR_MS, 100)
+    r.markComplete(H0)
+    for (let i = 0; i < 150; i++) r.add(i % 2 ? M : M2, H0 + i * 1000, 1, 0)
+    expect(r.size).toBeLessThanOrEqual(100)
+    expect(r.completeFromMs).toBeGreaterThan(H0)
+    expect(r.sums({}, H0, H0 + 150_000)).toBeUndefined()
+    const from = r.completeFromMs
+    const held = r.sums({}, from, H0 + 150_000)!
+    expect([...held.values()].reduce((n, c) => n + c.good, 0)).toBe(150 - Math.ceil((from - H0) / 1000))
+  })
+
+  it('leaves a machine whose counts a Float32 cannot hold exactly to the database', () => {
+    const r = new RecentCounts(HOUR_MS, 100)
+    r.markComplete(H0)
+    r.add(M, H0 + 1, 2 ** 25 + 1, 0)
+    expect(r.sums({ machine: 'm2' }, H0, H0 + 10)).toBeDefined()
+    expect(r.sums({}, H0, H0 + 10)).toBeUndefined()
   })
 })

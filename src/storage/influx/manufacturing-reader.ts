@@ -181,6 +181,13 @@ export function createInfluxManufacturingReader(client: InfluxQLClient): Manufac
       })
     },
 
+    async productionPoints(startMs, endMs) {
+      const series = await client.select(`SELECT "good", "reject" FROM "${MEASUREMENTS.production}" WHERE time >= $start AND time < $end ${MACHINE_GROUP} ORDER BY time ASC LIMIT ${MAX_ROWS}`, { start: iso(startMs), end: iso(endMs) })
+      const out = new Map<MachineKey, { tsMs: number; good: number | null; reject: number | null }[]>()
+      for (const s of series) out.set(keyOf(s.tags), (s.values ?? []).map((r) => ({ tsMs: r[0] as number, good: (r[1] as number | null) ?? null, reject: (r[2] as number | null) ?? null })))
+      return out
+    },
+
     async newestProduction(sinceMs) {
       // Every production line this service writes carries `seq`, so its last value is the newest point.
       const series = await client.select(`SELECT last("seq") FROM "${MEASUREMENTS.production}" WHERE time >= $since ${MACHINE_GROUP}`, { since: iso(sinceMs) })
