@@ -7,6 +7,7 @@ import { MovementIndex } from '../storage/movement-index.js'
 import { MOVEMENTS, type MovementKind } from '../domain/records.js'
 import type { AcceptedListener } from '../pipeline/processor.js'
 import type { MaterialsReader } from '../storage/ports.js'
+import { indexUpkeep } from './index-upkeep.js'
 
 export interface MaterialIndexOptions {
   /** Where movements are read when the index cannot answer, and loaded from at start-up. */
@@ -59,12 +60,9 @@ export function createMaterialIndex(o: MaterialIndexOptions) {
   const now = o.now ?? Date.now
   const index = new MovementIndex()
   let loaded = false
-  let closed = false
-  let retry: NodeJS.Timeout | undefined
   // Up to a day past the horizon is held, so the columns are compacted about once a day, not every hour.
   const prune = () => index.prune(now() - o.horizonMs - DAY_MS, o.maxMovements)
-  const timer = setInterval(prune, PRUNE_EVERY_MS)
-  timer.unref()
+  const upkeep = indexUpkeep({ prune, pruneEveryMs: PRUNE_EVERY_MS, retryMs: o.retryMs })
   new Gauge({ name: 'iiot_material_index_movements', help: 'material movements held by the movement index', registers: [o.registry], collect() { this.set(index.size) } })
   new Gauge({ name: 'iiot_material_index_loaded', help: '1 once the movement index holds its whole horizon and answers trace reads', registers: [o.registry], collect() { this.set(loaded ? 1 : 0) } })
 
@@ -102,11 +100,7 @@ export function createMaterialIndex(o: MaterialIndexOptions) {
      * and the load is tried again a minute later.
      */
     load,
-    close(): void {
-      closed = true
-      clearInterval(timer)
-      clearTimeout(retry)
-    },
+    close: upkeep.close,
   }
 
   async function load(): Promise<void> {
@@ -116,7 +110,7 @@ export function createMaterialIndex(o: MaterialIndexOptions) {
     try {
       let completeFrom = from
       let held = 0
-      for (let end = t0 + DAY_MS; end > from && !closed; end -= DAY_MS) {
+      for (let end = t0 + DAY_MS; end > from && !upkeep.closed; end -= DAY_MS) {
         const start = Math.max(from, end - DAY_MS)
         const res = await o.db.movements({ scope: {}, movements: [...MOVEMENTS], startMs: start, endMs: end }, o.maxMovements)
         // Past the bound, the index holds the newest days whole and answers windows within them.
@@ -128,14 +122,14 @@ export function createMaterialIndex(o: MaterialIndexOptions) {
         days.push(res.rows)
         held += res.rows.length
       }
-      if (closed) return
+      if (upkeep.closed) return
       for (let d = days.length - 1; d >= 0; d--) for (const r of days[d]!) index.add(r)
       index.markComplete(completeFrom)
       loaded = true
       o.log.info({ movements: index.size, ms: now() - t0 }, 'material movement index loaded')
     } catch (err) {
       o.log.warn({ err }, 'material movement index not loaded: traces read InfluxDB; trying again later')
-      if (!closed) retry = setTimeout(() => void load(), o.retryMs ?? 60_000).unref()
+      upkeep.retryLater(load)
     } finally {
       // What was decoded meanwhile is held either way: the index stays current if a later load completes it.
       const decoded = pending ?? []

@@ -6,6 +6,7 @@ import { MEASUREMENTS } from '../domain/measurements.js'
 import type { AcceptedListener } from '../pipeline/processor.js'
 import { CountIndex, HOUR_MS, type MachineTags } from '../storage/count-index.js'
 import type { ManufacturingReader } from '../storage/ports.js'
+import { indexUpkeep } from './index-upkeep.js'
 import { StateIndex, type StateReport } from '../storage/state-index.js'
 
 export interface OeeIndexOptions {
@@ -67,14 +68,11 @@ export function createOeeIndex(o: OeeIndexOptions) {
   let counts = new CountIndex(o.horizonMs, RECENT)
   let states = new StateIndex(o.lookbackMs)
   let loaded = false
-  let closed = false
-  let retry: NodeJS.Timeout | undefined
   const prune = () => {
     states.prune(now() - o.horizonMs - DAY_MS)
     counts.recent.prune(now())
   }
-  const timer = setInterval(prune, HOUR_MS)
-  timer.unref()
+  const upkeep = indexUpkeep({ prune, pruneEveryMs: HOUR_MS, retryMs: o.retryMs })
   new Gauge({ name: 'iiot_oee_index_states', help: 'state reports held by the OEE index', registers: [o.registry], collect() { this.set(states.size) } })
   new Gauge({ name: 'iiot_oee_index_loaded', help: '1 once the OEE index holds its horizon and answers state and count reads', registers: [o.registry], collect() { this.set(loaded ? 1 : 0) } })
 
@@ -96,8 +94,7 @@ export function createOeeIndex(o: OeeIndexOptions) {
       else {
         // InfluxDB unreadable for long under load: give up rather than hold lines without bound.
         pending = undefined
-        closed = true
-        clearTimeout(retry)
+        upkeep.close()
         o.log.warn({ held: MAX_PENDING }, 'OEE index off until restart: InfluxDB could not be read while lines came in; OEE and timelines read InfluxDB')
       }
     }
@@ -137,11 +134,7 @@ export function createOeeIndex(o: OeeIndexOptions) {
       return loaded
     },
     load,
-    close(): void {
-      closed = true
-      clearInterval(timer)
-      clearTimeout(retry)
-    },
+    close: upkeep.close,
   }
 
   /**
@@ -154,7 +147,7 @@ export function createOeeIndex(o: OeeIndexOptions) {
     const t0 = now()
     const from = Math.ceil((t0 - o.horizonMs) / HOUR_MS) * HOUR_MS
     try {
-      for (let start = from; start < t0 + DAY_MS && !closed; start += DAY_MS) {
+      for (let start = from; start < t0 + DAY_MS && !upkeep.closed; start += DAY_MS) {
         const end = start + DAY_MS
         const [buckets, history] = await Promise.all([
           o.db.countBuckets({}, start, end, HOUR_MS, true),
@@ -170,7 +163,7 @@ export function createOeeIndex(o: OeeIndexOptions) {
       }
       // The recent points, an hour at a time (a few tens of thousands of rows each).
       const recentFrom = Math.max(from, t0 - RECENT.spanMs)
-      for (let start = recentFrom; start < t0 && !closed; start += HOUR_MS) {
+      for (let start = recentFrom; start < t0 && !upkeep.closed; start += HOUR_MS) {
         // The last read runs a day past now, for points stamped ahead of the clock.
         const end = start + HOUR_MS >= t0 ? t0 + DAY_MS : start + HOUR_MS
         for (const [key, rows] of await o.db.productionPoints(start, end)) {
@@ -178,7 +171,7 @@ export function createOeeIndex(o: OeeIndexOptions) {
           for (const r of rows) counts.recent.add(tags, r.tsMs, r.good ?? undefined, r.reject ?? undefined)
         }
       }
-      if (closed) return
+      if (upkeep.closed) return
       counts.recent.markComplete(recentFrom)
       for (const [key, ts] of await o.db.newestProduction(from)) counts.loadNewest(tagsOfKey(key), ts)
       counts.markComplete(from)
@@ -188,7 +181,7 @@ export function createOeeIndex(o: OeeIndexOptions) {
       counts = new CountIndex(o.horizonMs, RECENT)
       states = new StateIndex(o.lookbackMs)
       o.log.warn({ err }, 'OEE index not loaded: OEE and timelines read InfluxDB; trying again later')
-      if (!closed) retry = setTimeout(() => void load(), o.retryMs ?? 60_000).unref()
+      upkeep.retryLater(load)
       return
     }
     const accepted = pending ?? []

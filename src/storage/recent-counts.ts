@@ -1,4 +1,5 @@
 import { machineKey, type MachineKey } from '../domain/machine-key.js'
+import { grown, lowerBound } from './columns.js'
 import { inScope, type MachineTags } from './count-index.js'
 import type { Scope } from './ports.js'
 
@@ -61,7 +62,11 @@ export class RecentCounts {
       if (reject !== undefined) m.reject[i] = reject
       return
     }
-    if (m.n === m.ts.length) grow(m, m.n * 2)
+    if (m.n === m.ts.length) {
+      m.ts = grown(m.ts, m.n * 2)
+      m.good = grown(m.good, m.n * 2)
+      m.reject = grown(m.reject, m.n * 2)
+    }
     if (i < m.n) for (const col of [m.ts, m.good, m.reject]) col.copyWithin(i + 1, i, m.n)
     m.ts[i] = tsMs
     m.good[i] = good ?? Number.NaN
@@ -131,27 +136,4 @@ export class RecentCounts {
     }
     return out
   }
-}
-
-function lowerBound(ts: Float64Array, n: number, t: number): number {
-  let lo = 0
-  let hi = n
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (ts[mid]! < t) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
-
-function grow(m: MachinePoints, size: number): void {
-  const ts = new Float64Array(size)
-  ts.set(m.ts)
-  const good = new Float32Array(size)
-  good.set(m.good)
-  const reject = new Float32Array(size)
-  reject.set(m.reject)
-  m.ts = ts
-  m.good = good
-  m.reject = reject
 }

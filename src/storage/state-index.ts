@@ -1,4 +1,5 @@
 import { machineKey, type MachineKey } from '../domain/machine-key.js'
+import { grown, lowerBound } from './columns.js'
 import { inScope, type MachineTags } from './count-index.js'
 import type { Scope, StateHistory, StatePoint } from './ports.js'
 
@@ -93,7 +94,14 @@ export class StateIndex {
       if (r.sinceMs !== undefined) m.since[i] = r.sinceMs
       return
     }
-    if (m.n === m.ts.length) grow(m, m.n * 2)
+    if (m.n === m.ts.length) {
+      const size = m.n * 2
+      m.ts = grown(m.ts, size)
+      m.since = grown(m.since, size)
+      m.state = grown(m.state, size)
+      m.reason = grown(m.reason, size)
+      m.alarms = grown(m.alarms, size)
+    }
     for (const col of [m.ts, m.since, m.state, m.reason, m.alarms]) col.copyWithin(i + 1, i, m.n)
     m.ts[i] = r.tsMs
     m.since[i] = r.sinceMs ?? Number.NaN
@@ -144,25 +152,4 @@ export class StateIndex {
     }
     return out
   }
-}
-
-function lowerBound(ts: Float64Array, n: number, t: number): number {
-  let lo = 0
-  let hi = n
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (ts[mid]! < t) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
-
-function grow(m: MachineStates, size: number): void {
-  const f64 = (a: Float64Array) => { const b = new Float64Array(size); b.set(a); return b }
-  const i32 = (a: Int32Array) => { const b = new Int32Array(size); b.set(a); return b }
-  m.ts = f64(m.ts)
-  m.since = f64(m.since)
-  m.state = i32(m.state)
-  m.reason = i32(m.reason)
-  m.alarms = i32(m.alarms)
 }

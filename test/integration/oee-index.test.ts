@@ -159,3 +159,33 @@ describe('the OEE index in front of InfluxDB', () => {
     expect(passed.states).toBe(1)
   })
 })
+
+describe('the OEE index when InfluxDB is not there at start-up', () => {
+  it('leaves reads to InfluxDB, keeps what it accepts meanwhile, then loads on a later try', async () => {
+    let up = false
+    const down = () => Promise.reject(new Error('connect ECONNREFUSED'))
+    const flaky: ManufacturingReader = {
+      ...db,
+      countBuckets: (...a) => (up ? db.countBuckets(...a) : down()),
+      stateHistory: (...a) => (up ? db.stateHistory(...a) : down()),
+    }
+    const late = createOeeIndex({ db: flaky, horizonMs: 2 * DAY, lookbackMs: 30 * DAY, registry: new Registry(), log: pino({ level: 'silent' }), retryMs: 50 })
+    try {
+      await late.load()
+      expect(late.loaded).toBe(false)
+      // Lines accepted while InfluxDB cannot be read, already written to it: counted once, after the load.
+      // (Not the last hour, where the first describe overwrote a point after these lines.)
+      const tail = history(random(7)).filter((l) => ts(l) >= now - 3 * HOUR && ts(l) < now - HOUR)
+      late.listener(accepted(tail))
+      up = true
+      const deadline = Date.now() + 20_000
+      while (!late.loaded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      expect(late.loaded).toBe(true)
+      const windows = [{ startMs: now - 5 * HOUR - 1234, endMs: now }]
+      expect(await counts(late.reader, { factory: 'f1' }, windows)).toEqual(await counts(db, { factory: 'f1' }, windows))
+      expect(await late.reader.stateHistory({ factory: 'f1' }, now - 5 * HOUR, now, 30 * DAY)).toEqual(await db.stateHistory({ factory: 'f1' }, now - 5 * HOUR, now, 30 * DAY))
+    } finally {
+      late.close()
+    }
+  })
+})
