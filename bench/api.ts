@@ -178,6 +178,7 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
     const indexStart = performance.now()
     let indexLoadedMs: number | null = null
     let oeeIndexLoadedMs: number | null = null
+    let rssAfterLoadMb: number | null = null
     while (performance.now() - indexStart < 300_000) {
       const metrics = await (await fetch(`${httpUrl}/metrics`)).text()
       // A gauge the service does not have (an index turned off) is not waited for.
@@ -190,7 +191,10 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
         oeeIndexLoadedMs = Math.round(performance.now() - indexStart)
         progress(`OEE index loaded (${/^iiot_oee_index_states (\d+)/m.exec(metrics)?.[1]} states) ${oeeIndexLoadedMs} ms after the service was ready`)
       }
-      if (indexLoadedMs !== null && oeeIndexLoadedMs !== null) break
+      if (indexLoadedMs !== null && oeeIndexLoadedMs !== null) {
+        rssAfterLoadMb = Math.round(Number(/^process_resident_memory_bytes (\S+)/m.exec(metrics)?.[1] ?? Number.NaN) / 1e6)
+        break
+      }
       await new Promise((r) => setTimeout(r, 250))
     }
     // The trace must find what was seeded, or its latency means nothing.
@@ -206,6 +210,7 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
       concurrency,
       materialIndexLoadedMs: indexLoadedMs,
       oeeIndexLoadedMs,
+      rssAfterLoadMb,
     }
     const urls: Record<(typeof QUERIES)[number], () => string> = {
       currentState: () => `${httpUrl}/api/v1/equipment/state`,
