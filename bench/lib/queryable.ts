@@ -152,7 +152,7 @@ export class QueryableProbe {
   }
 
   /** p50 / p99 (ms) of probes published between t0 and t1 (performance.now()), and how many timed out. */
-  figures(t0 = 0, t1 = Infinity): { queryableP50Ms: number | null; queryableP99Ms: number | null; probes: number; probeTimeouts: number; liveP50Ms: number | null; liveP99Ms: number | null; liveMissing: number } {
+  figures(t0 = 0, t1 = Infinity): { queryableP50Ms: number | null; queryableP99Ms: number | null; probes: number; probeTimeouts: number; liveP50Ms: number | null; liveP99Ms: number | null; liveMissing: number | null } {
     const lat: number[] = []
     const live: number[] = []
     let liveMissing = 0
@@ -161,7 +161,7 @@ export class QueryableProbe {
       if (p.publishedAt < t0 || p.publishedAt > t1) continue
       // The stream and the acknowledgement travel on two sockets: an event may land first (0 then).
       if (p.ackedAt !== undefined && p.liveAt !== undefined) live.push(Math.max(0, p.liveAt - p.ackedAt))
-      else if (p.ackedAt !== undefined) liveMissing++
+      else if (p.ackedAt !== undefined) liveMissing++ // (reported only when the stream is watched)
       if (p.latencyMs !== undefined) lat.push(p.latencyMs)
       else if (p.timedOut) {
         timeouts++
@@ -170,6 +170,6 @@ export class QueryableProbe {
     }
     lat.sort((a, b) => a - b)
     live.sort((a, b) => a - b)
-    return { queryableP50Ms: pct(lat, 0.5), queryableP99Ms: pct(lat, 0.99), probes: lat.length, probeTimeouts: timeouts, liveP50Ms: pct(live, 0.5), liveP99Ms: pct(live, 0.99), liveMissing }
+    return { queryableP50Ms: pct(lat, 0.5), queryableP99Ms: pct(lat, 0.99), probes: lat.length, probeTimeouts: timeouts, liveP50Ms: pct(live, 0.5), liveP99Ms: pct(live, 0.99), liveMissing: this.opts.live ? liveMissing : null }
   }
 }
