@@ -192,7 +192,7 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
         progress(`OEE index loaded (${/^iiot_oee_index_states (\d+)/m.exec(metrics)?.[1]} states) ${oeeIndexLoadedMs} ms after the service was ready`)
       }
       if (indexLoadedMs !== null && oeeIndexLoadedMs !== null) {
-        rssAfterLoadMb = Math.round(Number(/^process_resident_memory_bytes (\S+)/m.exec(metrics)?.[1] ?? Number.NaN) / 1e6)
+        rssAfterLoadMb = Math.round(Number(/^iiot_process_resident_memory_bytes (\S+)/m.exec(metrics)?.[1] ?? Number.NaN) / 1e6)
         break
       }
       await new Promise((r) => setTimeout(r, 250))
