@@ -54,6 +54,8 @@ export class CountIndex {
   private readonly machines = new Map<MachineKey, MachineHours>()
   /** Whole hours from here on are held; +Infinity until a load completes. */
   completeFromMs = Number.POSITIVE_INFINITY
+  /** Hours with a point the rings could not hold. */
+  private readonly unheld = new Set<number>()
   /** The last hours' points, for the parts of hours at a window's edges. */
   readonly recent: RecentCounts
 
@@ -118,7 +120,11 @@ export class CountIndex {
     m.newestMs = Math.max(newest, tsMs)
     // Outside what the rings hold: an hour before the horizon is the database's anyway.
     if (h < Math.floor((nowMs - this.horizonMs) / HOUR_MS)) return
-    if (h > Math.floor(nowMs / HOUR_MS) + AHEAD_HOURS) throw new RangeError(`production point ${new Date(tsMs).toISOString()} is too far ahead of the clock for the count index`)
+    // Too far ahead for the rings (the ingest's skew limit forbids it): its hour is never answered here.
+    if (h > Math.floor(nowMs / HOUR_MS) + AHEAD_HOURS) {
+      this.unheld.add(h)
+      return
+    }
     const i = this.slot(m, h)
     if (tsMs <= newest) m.dirty[i] = 1
     else {
@@ -164,7 +170,7 @@ export class CountIndex {
         const i = h % this.ring
         // The hour's sum answers [t, end) if that is the whole hour, or its start up to past every point the hour can hold.
         const whole = t === hourStart && (end === hourEnd || machines.every(([, m]) => m.newestMs < end))
-        const answerable = whole && hourStart >= this.completeFromMs && machines.every(([, m]) => m.hour[i] !== h || m.dirty[i] === 0)
+        const answerable = whole && hourStart >= this.completeFromMs && !this.unheld.has(h) && machines.every(([, m]) => m.hour[i] !== h || m.dirty[i] === 0)
         const recent = answerable ? undefined : this.recent.sums(scope, t, end)
         if (answerable) {
           for (const [key, m] of machines) {
