@@ -57,7 +57,10 @@ describe('new connections per second', () => {
     expect(30 - refused).toBeGreaterThanOrEqual(10)
     // Tokens refill at 5/s meanwhile, however slowly this machine accepted the 30.
     expect(30 - refused).toBeLessThanOrEqual(10 + Math.ceil((5 * (performance.now() - started)) / 1000))
-    expect(await limitCount(svc, 'connect_rate_address')).toBeGreaterThanOrEqual(8)
+    // The address bucket refills at 10/s, until the broker has seen all 30 (by the end of the wait for
+    // their closing at the latest): on a machine slow to accept them, fewer than 10 meet an empty bucket.
+    const seenS = (performance.now() - started) / 1000
+    expect(await limitCount(svc, 'connect_rate_address')).toBeGreaterThanOrEqual(Math.max(0, 10 - Math.ceil(10 * seenS)))
     expect((await limitCount(svc, 'connect_rate_address')) + (await limitCount(svc, 'connect_rate_global'))).toBe(refused)
     // The admitted ones are real MQTT connections.
     const open = sockets.filter((_, i) => !closed[i])
