@@ -69,6 +69,13 @@ afterAll(async () => {
 const get = (path: string) => apiGet(svc.httpUrl, path, KEYS.all)
 
 describe('OEE without start or end', () => {
+  it('is read from the OEE index, which holds what the gateway sent (docs/api.md, "The OEE index")', async () => {
+    const metrics = (await get('/metrics')).text
+    expect(metrics).toMatch(/^iiot_oee_index_loaded 1$/m)
+    // The seven state reports published above, and nothing else.
+    expect(metrics).toMatch(/^iiot_oee_index_states 7$/m)
+  })
+
   it('covers the current shift from its start to now, says so, and rolls the line up over it', async () => {
     const { status, body } = await get('/api/v1/production/oee?factory=fd&line=l1')
     expect(status).toBe(200)
