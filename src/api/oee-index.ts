@@ -21,13 +21,13 @@ export interface OeeIndexOptions {
   readonly now?: () => number
   /** After a failed load, the next try (default a minute). */
   readonly retryMs?: number
+  /** Lines held while the load waits for InfluxDB, at most (default 2,000,000); past it the index turns off. */
+  readonly maxPending?: number
 }
 
 const DAY_MS = 86_400_000
 /** The recent points behind the parts of hours at a window's edges: a day and a bit, so "the last 24 hours" sums from memory. */
 const RECENT = { spanMs: 27 * HOUR_MS, maxPoints: 2_000_000 }
-/** Lines held while the load waits for InfluxDB, at most. */
-const MAX_PENDING = 2_000_000
 const PRODUCTION_PREFIX = MEASUREMENTS.production + ','
 const STATE_PREFIX = MEASUREMENTS.state + ','
 
@@ -67,6 +67,11 @@ export function createOeeIndex(o: OeeIndexOptions) {
   const now = o.now ?? Date.now
   let counts = new CountIndex(o.horizonMs, RECENT)
   let states = new StateIndex(o.lookbackMs)
+  /** Empty indexes, which answer nothing until a load completes them. */
+  const reset = () => {
+    counts = new CountIndex(o.horizonMs, RECENT)
+    states = new StateIndex(o.lookbackMs)
+  }
   let loaded = false
   const prune = () => {
     states.prune(now() - o.horizonMs - DAY_MS)
@@ -82,20 +87,25 @@ export function createOeeIndex(o: OeeIndexOptions) {
     if (p.kind === 'state') states.add(p.tags, p.report)
     else counts.add(p.tags, p.tsMs, p.good, p.reject, now())
   }
+  /** Set when the index gave up (below): it then takes nothing more. */
+  let off = false
   const listener: AcceptedListener = (accepted) => {
     // Reading `lines` costs a split for a message decoded on a worker: only the two kinds with such lines are read.
     const kind = accepted.topic.kind
-    if (kind !== 'production' && kind !== 'state') return
+    if (off || (kind !== 'production' && kind !== 'state')) return
     for (const text of accepted.lines) {
       const p = parseOeeLine(text)
       if (!p) continue
       if (!pending) apply(p)
-      else if (pending.length < MAX_PENDING) pending.push(p)
+      else if (pending.length < (o.maxPending ?? 2_000_000)) pending.push(p)
       else {
         // InfluxDB unreadable for long under load: give up rather than hold lines without bound.
-        pending = undefined
+        off = true
         upkeep.close()
-        o.log.warn({ held: MAX_PENDING }, 'OEE index off until restart: InfluxDB could not be read while lines came in; OEE and timelines read InfluxDB')
+        reset()
+        o.log.warn({ held: pending.length }, 'OEE index off until restart: InfluxDB could not be read while lines came in; OEE and timelines read InfluxDB')
+        pending = undefined
+        return
       }
     }
   }
@@ -178,12 +188,12 @@ export function createOeeIndex(o: OeeIndexOptions) {
       states.markComplete(from)
     } catch (err) {
       // Lines accepted meanwhile stay pending for the next load, which starts from empty indexes.
-      counts = new CountIndex(o.horizonMs, RECENT)
-      states = new StateIndex(o.lookbackMs)
+      reset()
       o.log.warn({ err }, 'OEE index not loaded: OEE and timelines read InfluxDB; trying again later')
       upkeep.retryLater(load)
       return
     }
+    if (off) return reset()
     const accepted = pending ?? []
     pending = undefined
     for (const p of accepted) apply(p)

@@ -138,3 +138,37 @@ describe('RecentCounts', () => {
     expect(r.sums({}, H0, H0 + 10)).toBeUndefined()
   })
 })
+
+describe('createOeeIndex, when InfluxDB stays unreadable while lines keep coming', () => {
+  it('turns itself off past its bound of waiting lines, and leaves every read to the database', async () => {
+    const { createOeeIndex } = await import('../../src/api/oee-index.js')
+    const { Registry } = await import('prom-client')
+    const pino = (await import('pino')).default
+    let reads = 0
+    let up = false
+    const empty = () => (up ? Promise.resolve(new Map()) : Promise.reject(new Error('connect ECONNREFUSED')))
+    const db = { stateHistory: () => (reads++, empty()), countsInWindows: () => (reads++, empty()), countBuckets: empty, productionPoints: empty, newestProduction: empty, inspections: () => Promise.resolve([]), connectivity: () => Promise.resolve([]), latestPerMachine: empty }
+    const registry = new Registry()
+    const index = createOeeIndex({ db, horizonMs: 48 * HOUR_MS, lookbackMs: HOUR_MS, registry, log: pino({ level: 'silent' }), retryMs: 60_000, maxPending: 10 })
+    try {
+      await index.load()
+      const tags = 'factory=f1,line=l1,machine=m1,zone=z1'
+      const lines = Array.from({ length: 11 }, (_, i) => line('state', tags, { state: '"idle"' }, Date.now() - i))
+      const accepted = { topic: { scope: 'machine' as const, zone: 'z1', factory: 'f1', line: 'l1', machine: 'm1', kind: 'state' as const }, gatewayId: 'g', message: undefined, lines }
+      index.listener(accepted)
+      // Off, it takes nothing more: no memory for an index that will not answer.
+      index.listener(accepted)
+      // A load that could succeed now finds the index off: it never answers.
+      up = true
+      await index.load()
+      reads = 0
+      expect(index.loaded).toBe(false)
+      expect(await registry.getSingleMetricAsString('iiot_oee_index_states')).toMatch(/iiot_oee_index_states 0$/m)
+      await index.reader.stateHistory({}, Date.now() - HOUR_MS, Date.now(), HOUR_MS)
+      await index.reader.countsInWindows({}, [{ startMs: Date.now() - HOUR_MS, endMs: Date.now() }])
+      expect(reads).toBe(2)
+    } finally {
+      index.close()
+    }
+  })
+})
