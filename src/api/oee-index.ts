@@ -110,7 +110,9 @@ export function createOeeIndex(o: OeeIndexOptions) {
     }
   }
 
+  // Every other read is the database's.
   const reader: ManufacturingReader = {
+    ...o.db,
     async stateHistory(scope, startMs, endMs, lookbackMs) {
       return states.history(scope, startMs, endMs, lookbackMs) ?? o.db.stateHistory(scope, startMs, endMs, lookbackMs)
     },
@@ -129,12 +131,6 @@ export function createOeeIndex(o: OeeIndexOptions) {
       }
       return held
     },
-    countBuckets: (...args) => o.db.countBuckets(...args),
-    inspections: (...args) => o.db.inspections(...args),
-    connectivity: (...args) => o.db.connectivity(...args),
-    productionPoints: (...args) => o.db.productionPoints(...args),
-    newestProduction: (...args) => o.db.newestProduction(...args),
-    latestPerMachine: (...args) => o.db.latestPerMachine(...args),
   }
 
   return {
