@@ -1,18 +1,12 @@
 import { machineKey, type MachineKey } from '../domain/machine-key.js'
 import type { TimeWindow } from '../domain/time-window.js'
+import { inScope, type MachineTags } from './machine-tags.js'
 import type { Scope } from './ports.js'
 import { RecentCounts } from './recent-counts.js'
 
 export const HOUR_MS = 3_600_000
 /** Hours a point may lie ahead of the clock and still be held (the ingest's future skew is at most a day). */
 const AHEAD_HOURS = 30
-
-export interface MachineTags {
-  readonly zone: string
-  readonly factory: string
-  readonly line: string
-  readonly machine: string
-}
 
 /** One machine's hours, in rings of typed arrays indexed by hour number modulo their length. */
 interface MachineHours extends MachineTags {
@@ -24,9 +18,6 @@ interface MachineHours extends MachineTags {
   /** 1 where the hour may hold a point twice or an overwritten one: the database answers for it. */
   readonly dirty: Uint8Array
 }
-
-export const inScope = (m: MachineTags, s: Scope) =>
-  (s.zone === undefined || m.zone === s.zone) && (s.factory === undefined || m.factory === s.factory) && (s.line === undefined || m.line === s.line) && (s.machine === undefined || m.machine === s.machine)
 
 /** What `CountIndex.split` made of some windows: per machine the sums it holds, and the windows the database must sum. */
 export interface CountSplit {

@@ -1,6 +1,6 @@
 import { machineKey, type MachineKey } from '../domain/machine-key.js'
 import { grown, lowerBound } from './columns.js'
-import { inScope, type MachineTags } from './count-index.js'
+import { inScope, type MachineTags } from './machine-tags.js'
 import type { Scope, StateHistory, StatePoint } from './ports.js'
 
 const NONE = -1
