@@ -42,14 +42,19 @@ export class StateIndex {
   private readonly machines = new Map<MachineKey, MachineStates>()
   private readonly strs: string[] = []
   private readonly strIds = new Map<string, number>()
+  private total = 0
+  /** Reports before this were dropped (a later one that old only updates its machine's anchor). */
+  private floorMs = Number.NEGATIVE_INFINITY
   completeFromMs = Number.POSITIVE_INFINITY
 
-  constructor(readonly lookbackMs: number) {}
+  constructor(
+    readonly lookbackMs: number,
+    /** Reports held at most; past it the oldest are dropped (a machine flapping its state cannot grow memory without bound). */
+    readonly maxReports = 3_000_000,
+  ) {}
 
   get size(): number {
-    let n = 0
-    for (const m of this.machines.values()) n += m.n
-    return n
+    return this.total
   }
 
   private id(s: string | undefined): number {
@@ -81,6 +86,10 @@ export class StateIndex {
 
   add(t: MachineTags, r: StateReport): void {
     const m = this.machineOf(t)
+    if (r.tsMs < this.floorMs) {
+      this.anchor(m, { tsMs: r.tsMs, state: r.state, reason: r.reason ?? '', alarms: r.alarms ? r.alarms.split(',') : [], sinceMs: r.sinceMs })
+      return
+    }
     // Usually the newest: appended. Otherwise the first index not before it.
     let i = m.n
     if (m.n > 0 && r.tsMs <= m.ts[m.n - 1]!) i = lowerBound(m.ts, m.n, r.tsMs)
@@ -109,6 +118,21 @@ export class StateIndex {
     m.reason[i] = reason
     m.alarms[i] = alarms
     m.n++
+    if (++this.total > this.maxReports) this.shrink()
+  }
+
+  /** Drops the oldest reports, a tenth of the time held at a time, until a tenth of the bound is free. */
+  private shrink(): void {
+    while (this.total > this.maxReports * 0.9) {
+      let oldest = Number.POSITIVE_INFINITY
+      let newest = Number.NEGATIVE_INFINITY
+      for (const m of this.machines.values()) {
+        if (m.n === 0) continue
+        oldest = Math.min(oldest, m.ts[0]!)
+        newest = Math.max(newest, m.ts[m.n - 1]!)
+      }
+      this.prune(oldest + Math.max(1, (newest - oldest) / 10))
+    }
   }
 
   private point(m: MachineStates, i: number): StatePoint {
@@ -120,19 +144,21 @@ export class StateIndex {
 
   /** Drops reports older than `cutMs` (the newest dropped becomes its machine's anchor); raises `completeFromMs` to it. */
   prune(cutMs: number): void {
-    if (cutMs <= this.completeFromMs) return
+    if (cutMs <= this.floorMs) return
     for (const m of this.machines.values()) {
       const k = lowerBound(m.ts, m.n, cutMs)
       if (k === 0) continue
       this.anchor(m, this.point(m, k - 1))
       for (const col of [m.ts, m.since, m.state, m.reason, m.alarms]) col.copyWithin(0, k, m.n)
       m.n -= k
+      this.total -= k
     }
-    this.completeFromMs = cutMs
+    this.floorMs = cutMs
+    if (this.completeFromMs !== Number.POSITIVE_INFINITY) this.completeFromMs = Math.max(this.completeFromMs, cutMs)
   }
 
   markComplete(fromMs: number): void {
-    this.completeFromMs = fromMs
+    this.completeFromMs = Math.max(fromMs, this.floorMs)
   }
 
   /** The database's answer to the same read, or undefined when the index does not hold all of it. */

@@ -105,6 +105,29 @@ describe('StateIndex', () => {
   })
 })
 
+describe('StateIndex bound', () => {
+  it('drops the oldest reports past its bound and answers later windows as an unbounded index does', () => {
+    const bounded = new StateIndex(10 * HOUR_MS, 100)
+    const full = new StateIndex(10 * HOUR_MS)
+    for (const s of [bounded, full]) s.markComplete(H0)
+    for (let i = 0; i < 300; i++) {
+      const r = { tsMs: H0 + i * 60_000, state: i % 3 ? 'running' : 'stopped', reason: i % 3 ? undefined : 'jam', alarms: undefined, sinceMs: H0 }
+      bounded.add(i % 2 ? M : M2, r)
+      full.add(i % 2 ? M : M2, r)
+    }
+    expect(bounded.size).toBeLessThanOrEqual(100)
+    expect(bounded.completeFromMs).toBeGreaterThan(H0)
+    expect(bounded.history({}, H0, H0 + HOUR_MS, HOUR_MS)).toBeUndefined()
+    // A late report older than what is held becomes the state in force, if it is the newest such.
+    const late = { tsMs: bounded.completeFromMs - 1, state: 'setup', reason: undefined, alarms: 'A9', sinceMs: undefined }
+    bounded.add(M, late)
+    full.add(M, late)
+    for (const start of [bounded.completeFromMs, bounded.completeFromMs + 7, H0 + 290 * 60_000 + 1]) {
+      expect(bounded.history({}, start, start + HOUR_MS, 10 * HOUR_MS)).toEqual(full.history({}, start, start + HOUR_MS, 10 * HOUR_MS))
+    }
+  })
+})
+
 describe('RecentCounts', () => {
   it('holds one point per time, a later one replacing only the fields it carries', () => {
     const r = new RecentCounts(HOUR_MS, 100)
