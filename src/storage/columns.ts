@@ -20,3 +20,20 @@ export function grown<T extends Column>(a: T, size: number): T {
   b.set(a)
   return b
 }
+
+/**
+ * Drops the oldest entries of per-machine time columns, a tenth of the time they span at a time,
+ * until a tenth of the bound `max` is free: `drop(cutMs)` removes everything before `cutMs`.
+ */
+export function shrinkOldest(machines: ReadonlyMap<unknown, { readonly n: number; readonly ts: Float64Array }>, size: () => number, max: number, drop: (cutMs: number) => void): void {
+  while (size() > max * 0.9) {
+    let oldest = Number.POSITIVE_INFINITY
+    let newest = Number.NEGATIVE_INFINITY
+    for (const m of machines.values()) {
+      if (m.n === 0) continue
+      oldest = Math.min(oldest, m.ts[0]!)
+      newest = Math.max(newest, m.ts[m.n - 1]!)
+    }
+    drop(oldest + Math.max(1, (newest - oldest) / 10))
+  }
+}

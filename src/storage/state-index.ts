@@ -1,5 +1,5 @@
 import { machineKey, type MachineKey } from '../domain/machine-key.js'
-import { grown, lowerBound } from './columns.js'
+import { grown, lowerBound, shrinkOldest } from './columns.js'
 import { inScope, type MachineTags } from './machine-tags.js'
 import type { Scope, StateHistory, StatePoint } from './ports.js'
 
@@ -123,16 +123,7 @@ export class StateIndex {
 
   /** Drops the oldest reports, a tenth of the time held at a time, until a tenth of the bound is free. */
   private shrink(): void {
-    while (this.total > this.maxReports * 0.9) {
-      let oldest = Number.POSITIVE_INFINITY
-      let newest = Number.NEGATIVE_INFINITY
-      for (const m of this.machines.values()) {
-        if (m.n === 0) continue
-        oldest = Math.min(oldest, m.ts[0]!)
-        newest = Math.max(newest, m.ts[m.n - 1]!)
-      }
-      this.prune(oldest + Math.max(1, (newest - oldest) / 10))
-    }
+    shrinkOldest(this.machines, () => this.total, this.maxReports, (c) => this.prune(c))
   }
 
   private point(m: MachineStates, i: number): StatePoint {
