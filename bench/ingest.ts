@@ -56,6 +56,7 @@ export async function runIngest(argv: readonly string[]): Promise<BenchResult> {
           benchCpuSecondsPerMillionPoints: f?.benchCpuSecondsPerMillionPoints ?? null,
           cores: f?.cores ?? null,
           influxWrites: f?.influxWrites ?? null,
+          serviceAck: f?.serviceAck ?? null,
           probe: search.probe,
           steps: search.steps.map(stepSummary),
           queryableProbes: q.probes,
@@ -121,6 +122,7 @@ export async function runLatency(argv: readonly string[]): Promise<BenchResult> 
           benchCpuSecondsPerMillionPoints: f.benchCpuSecondsPerMillionPoints,
           cores: f.cores,
           influxWrites: f.influxWrites,
+          serviceAck: f.serviceAck,
           queryableProbes: q.probes,
           queryableTimeouts: q.probeTimeouts,
           // From a probe's acknowledgement to its event on the live stream (live table and stream updated).

@@ -40,6 +40,8 @@ export interface ServiceMetrics {
   readonly eventLoopLagMaxMs: number | undefined
   /** Total GC pause seconds since the service started (all kinds). */
   readonly gcSeconds: number | undefined
+  /** iiot_ack_latency_seconds, cumulative counts by bucket upper bound in ms (Infinity last): the service's own view of the acknowledgement. */
+  readonly ackBuckets: readonly (readonly [number, number])[]
 }
 
 export interface IngestStats {
@@ -217,6 +219,8 @@ function common(t: Omit<BenchTarget, 'query' | 'stats' | 'ready' | 'metrics' | '
         }
         let gc: number | undefined
         for (const g of text.matchAll(/^iiot_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)/gm)) gc = (gc ?? 0) + Number(g[1])
+        const ackBuckets: [number, number][] = []
+        for (const b of text.matchAll(/^iiot_ack_latency_seconds_bucket\{le="([^"]+)"\} (\S+)/gm)) ackBuckets.push([b[1] === '+Inf' ? Infinity : Number(b[1]) * 1000, Number(b[2])])
         return {
           connectedClients: m ? Number(m[1]) : undefined,
           limits,
@@ -225,6 +229,7 @@ function common(t: Omit<BenchTarget, 'query' | 'stats' | 'ready' | 'metrics' | '
           eventLoopLagP99Ms: value('eventloop_lag_p99_seconds', 1000),
           eventLoopLagMaxMs: value('eventloop_lag_max_seconds', 1000),
           gcSeconds: gc,
+          ackBuckets,
         }
       } catch {
         return undefined

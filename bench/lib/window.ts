@@ -14,12 +14,14 @@ export interface Mark {
   readonly benchCpuS: number
   /** InfluxDB's write counters, when read (markWithInflux). */
   readonly influx?: InfluxWriteVars | undefined
+  /** The service's acknowledgement histogram, when read (markWithInflux). */
+  readonly ackBuckets?: readonly (readonly [number, number])[] | undefined
 }
 
 /** mark() plus InfluxDB's write counters (one HTTP request to /debug/vars). */
 export async function markWithInflux(gen: LoadGenerator, target: BenchTarget): Promise<Mark> {
-  const influx = await influxWriteVars(target.influxUrl)
-  return { ...mark(gen, target), influx }
+  const [influx, metrics] = await Promise.all([influxWriteVars(target.influxUrl), target.metrics()])
+  return { ...mark(gen, target), influx, ackBuckets: metrics?.ackBuckets }
 }
 
 export function mark(gen: LoadGenerator, target: BenchTarget): Mark {
@@ -52,8 +54,32 @@ export interface WindowFigures {
   readonly benchCpuSecondsPerMillionPoints: number | null
   /** The writes InfluxDB received in the window (all writers): per second, points and bytes per request, ms per request. */
   readonly influxWrites: { readonly requestsPerSec: number; readonly pointsPerRequest: number | null; readonly bytesPerPoint: number | null; readonly msPerRequest: number | null } | null
+  /**
+   * The acknowledgement as the service itself times it (from a publish reaching its authorize hook
+   * to its journal record being durable), from its histogram: the gateway-side figures add the
+   * sockets, the service's event loop before the hook, and the generator's own event loop.
+   */
+  readonly serviceAck: ServiceAck | null
   /** Cores busy on average over the window. */
   readonly cores: { readonly service: number | null; readonly influxd: number | null; readonly bench: number }
+}
+
+export interface ServiceAck {
+  readonly count: number
+  /** The upper bound (ms) of the histogram bucket the 99th percentile falls in. */
+  readonly p99AtMostMs: number | null
+  readonly shareOver10Ms: number
+}
+
+/** The window's share of the service's acknowledgement histogram (cumulative buckets, ms). */
+export function serviceAck(a: Mark['ackBuckets'], b: Mark['ackBuckets']): ServiceAck | null {
+  if (!a || !b || a.length !== b.length || b.length === 0) return null
+  const diff = b.map(([le, n], i) => [le, n - a[i]![1]] as const)
+  const total = diff.at(-1)![1]
+  if (total <= 0) return null
+  const within10 = diff.find(([le]) => le >= 10)?.[1] ?? total
+  const p99 = diff.find(([, n]) => n >= 0.99 * total)![0]
+  return { count: total, p99AtMostMs: p99 === Infinity ? null : p99, shareOver10Ms: round(1 - within10 / total, 4) }
 }
 
 export function figures(a: Mark, b: Mark, gen: LoadGenerator): WindowFigures {
@@ -74,6 +100,7 @@ export function figures(a: Mark, b: Mark, gen: LoadGenerator): WindowFigures {
     influxCpuSecondsPerMillionPoints: perMillion(a.influxCpuS, b.influxCpuS),
     benchCpuSecondsPerMillionPoints: perMillion(a.benchCpuS, b.benchCpuS),
     influxWrites: influxWrites(a.influx, b.influx, seconds),
+    serviceAck: serviceAck(a.ackBuckets, b.ackBuckets),
     cores: { service: cores(a.serviceCpuS, b.serviceCpuS), influxd: cores(a.influxCpuS, b.influxCpuS), bench: round((b.benchCpuS - a.benchCpuS) / seconds, 2) },
   }
 }
