@@ -1,25 +1,37 @@
 import type { MessageFrame } from '../spool/message-frame.js'
 import type { PartResult } from './decode-protocol.js'
-import type { IngestOutcome, Pipeline } from './pipeline.js'
+import type { InboundMessage, IngestOutcome, Pipeline } from './pipeline.js'
+import { LineSink } from './line-sink.js'
 import { isSparkplugTopic } from '../sparkplug/topic.js'
 
 /** What decoding a share of a batch made, before the live table's and the counters' share is added. */
-export type DecodedPart = Pick<PartResult, 'text' | 'accepted' | 'acceptedByKind' | 'rejected'>
+export type DecodedPart = Pick<PartResult, 'body' | 'accepted' | 'acceptedByKind' | 'rejected'>
 
-/** Gathers what the messages of a part became, at their journal positions. */
+/** Gathers what the messages of a part became, at their journal positions: the accepted ones' lines as bytes. */
 export class PartBuilder {
-  private readonly texts: string[] = []
+  /** About a slice's worth of telemetry lines (drainer.ts reads about 500 at a time). */
+  readonly sink = new LineSink(64 * 1024)
   private readonly accepted: number[] = []
   private readonly rejected: PartResult['rejected'][number][] = []
   private readonly acceptedByKind: Record<string, number> = {}
 
-  /** The outcome of the message at frame `f` of record `r` (one message may have several). */
+  /** Runs `pipeline` on the message at frame `f` of record `r`, its lines written straight into this part. */
+  ingest(r: number, f: number, pipeline: Pipeline, inbound: InboundMessage): IngestOutcome {
+    const before = this.sink.lines
+    const outcome = pipeline.ingest(inbound, this.sink)
+    this.record(r, f, outcome, this.sink.lines - before)
+    return outcome
+  }
+
+  /** The outcome of the message at frame `f` of record `r`, made elsewhere (one message may have several). */
   add(r: number, f: number, outcome: IngestOutcome): void {
+    if (outcome.ok) for (const l of outcome.accepted.lines) this.sink.line(l)
+    this.record(r, f, outcome, outcome.ok ? outcome.accepted.lines.length : 0)
+  }
+
+  private record(r: number, f: number, outcome: IngestOutcome, lines: number): void {
     if (outcome.ok) {
-      const lines = outcome.accepted.lines
-      // Lines gathered one by one and joined once for the part, not once per message as well.
-      for (const l of lines) this.texts.push(l)
-      this.accepted.push(r, f, lines.length)
+      this.accepted.push(r, f, lines)
       const kind = outcome.accepted.topic.kind
       this.acceptedByKind[kind] = (this.acceptedByKind[kind] ?? 0) + 1
     } else {
@@ -28,7 +40,7 @@ export class PartBuilder {
   }
 
   build(): DecodedPart {
-    return { text: this.texts.join('\n'), accepted: this.accepted, acceptedByKind: this.acceptedByKind, rejected: this.rejected }
+    return { body: this.sink.take(), accepted: this.accepted, acceptedByKind: this.acceptedByKind, rejected: this.rejected }
   }
 }
 
@@ -46,7 +58,7 @@ export function decodePart(pipeline: Pipeline, recordCount: number, framesOf: (r
       const frame = frames[f]!
       // Sparkplug B frames are the main thread's (sparkplug-part.ts).
       if (!owns(frame.gatewayId) || isSparkplugTopic(frame.topic)) continue
-      part.add(r, f, pipeline.ingest({ topic: frame.topic, payload: frame.payload, gatewayId: frame.gatewayId, receivedMs: frame.receivedMs }))
+      part.ingest(r, f, pipeline, { topic: frame.topic, payload: frame.payload, gatewayId: frame.gatewayId, receivedMs: frame.receivedMs })
     }
   }
   return part.build()

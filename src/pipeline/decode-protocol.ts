@@ -34,8 +34,8 @@ export type StateOp = [key: string, state: MachineState, reasonCode: string, ala
 /** What one worker made of its share of a job. */
 export interface PartResult {
   readonly id: number
-  /** The accepted messages' lines, joined by "\n". */
-  readonly text: string
+  /** The accepted messages' lines as UTF-8, joined by "\n" (a Uint8Array once it crossed from a worker). */
+  readonly body: Uint8Array
   /** Triples (record index, frame index, line count) of the accepted messages, in journal order. */
   readonly accepted: readonly number[]
   readonly acceptedByKind: Readonly<Record<string, number>>

@@ -80,5 +80,7 @@ port.on('message', (msg: DecodeWorkerMessage) => {
     registry = Registry.fromJson(msg.file)
     return
   }
-  port.postMessage(run(msg))
+  const result = run(msg)
+  // The body's memory is its own (LineSink.take): moved to the main thread, not copied.
+  port.postMessage(result, result.body.length > 0 ? [result.body.buffer as ArrayBuffer] : [])
 })

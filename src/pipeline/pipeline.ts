@@ -10,6 +10,7 @@ import { createLogSampler } from './log-sampler.js'
 import { MaterialTracker } from './material-tracker.js'
 import type { MessageTypes } from './proto-schema.js'
 import { toLines } from './to-lines.js'
+import { LineSink } from './line-sink.js'
 import { createTelemetryFastPath } from './telemetry-fast-path.js'
 import type { Validate } from './validate.js'
 
@@ -85,8 +86,12 @@ export interface Pipeline {
    * goes through `reference`, which accepts or rejects with the reason.
    */
   readonly steps: { readonly admission: readonly string[]; readonly fast: string; readonly reference: readonly string[] }
-  /** Runs the steps; pure apart from the `received` counter. */
-  ingest(inbound: InboundMessage): IngestOutcome
+  /**
+   * Runs the steps; pure apart from the `received` counter. With a `sink`, an accepted message's
+   * lines are written to it as well (the fast path writes only there; `accepted.lines` then reads
+   * them back from it, when asked).
+   */
+  ingest(inbound: InboundMessage, sink?: LineSink): IngestOutcome
   /**
    * The reference path's reading of a message another pipeline (a decode worker's) accepted,
    * with the clock it used; undefined, counted and logged, when this path rejects it. Never throws.
@@ -185,14 +190,16 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   ]
 
   const FAST_PATH = 'fast-path'
-  /** The telemetry fast path: the lines of a message it fully understands, or undefined (declined: the reference path decides). */
-  function fastPath(ctx: Context): string[] | undefined {
+  /** The telemetry fast path: writes the lines of a message it fully understands to `sink`; false when it declined (the reference path decides). */
+  function fastPath(ctx: Context, sink: LineSink): boolean {
     const t = ctx.topic!
-    if (!fastTelemetry || t.kind !== 'telemetry' || t.scope !== 'machine') return undefined
-    const lines = fastTelemetry(t, ctx.inbound.topic, ctx.inbound.payload, ctx.nowMs)
-    if (lines) trackers.live.seen(ctx.machineKey!, ctx.nowMs)
-    return lines
+    if (!fastTelemetry || t.kind !== 'telemetry' || t.scope !== 'machine') return false
+    const written = fastTelemetry(t, ctx.inbound.topic, ctx.inbound.payload, ctx.nowMs, sink) > 0
+    if (written) trackers.live.seen(ctx.machineKey!, ctx.nowMs)
+    return written
   }
+  /** Where the fast path writes when the caller gave no sink; read back at once. */
+  const scratch = new LineSink(4096)
 
   /** Runs `steps` in order; the first failure, or undefined when all passed. A step that throws rejects the message (internal_error). */
   function run(steps: readonly Step[], ctx: Context): StepResult {
@@ -234,20 +241,34 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   return {
     steps: { admission: admission.map((s) => s.name), fast: FAST_PATH, reference: reference.map((s) => s.name) },
     messageOf: referenceMessage,
-    ingest(inbound) {
+    ingest(inbound, sink) {
       const ctx: Context = { inbound, nowMs: inbound.receivedMs ?? now() }
       const refused = run(admission, ctx)
       if (refused) return { ok: false, reason: refused.reason, message: refused.message, topic: ctx.topic }
-      let fastLines: string[] | undefined
+      const into = sink ?? scratch
+      const start = into.mark()
+      let fast = false
       try {
-        fastLines = fastPath(ctx)
+        fast = fastPath(ctx, into)
       } catch (err) {
+        into.rewind(start)
         log.error({ err, step: FAST_PATH }, 'pipeline step failed; the reference path decides')
       }
-      if (!fastLines) {
+      if (!fast) {
         const failure = run(reference, ctx)
         if (failure) return { ok: false, reason: failure.reason, message: failure.message, topic: ctx.topic }
+        if (sink) for (const l of ctx.lines!) sink.line(l)
         return { ok: true, accepted: { topic: ctx.topic!, gatewayId: inbound.gatewayId, message: ctx.message!, lines: ctx.lines! } }
+      }
+      const end = into.length
+      let fastLines: readonly string[] | undefined
+      const linesOf = () => {
+        const text = into.view(start.pos, end).toString('utf8')
+        return (start.lines > 0 ? text.slice(1) : text).split('\n')
+      }
+      if (!sink) {
+        fastLines = linesOf()
+        scratch.rewind({ pos: 0, lines: 0 })
       }
       // Fast path: the decoded message (for live streams) is built by the reference path, with the same clock, only when read.
       const topic = ctx.topic!
@@ -256,7 +277,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const accepted: AcceptedMessage = {
         topic,
         gatewayId: inbound.gatewayId,
-        lines: fastLines,
+        get lines() {
+          return (fastLines ??= linesOf())
+        },
         get message() {
           if (!read) {
             read = true

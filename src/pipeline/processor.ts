@@ -9,6 +9,7 @@ import { decodePart, type DecodedPart } from './decode-part.js'
 import type { DecodePool } from './decode-pool.js'
 import { gatewayPartition, type PartResult } from './decode-protocol.js'
 import { createLogSampler } from './log-sampler.js'
+import { asBuffer, joinLineBodies } from '../spool/line-bodies.js'
 import { decodeSparkplugPart, type SparkplugPart } from '../sparkplug/sparkplug-part.js'
 import { SPARKPLUG_PREFIX } from '../sparkplug/topic.js'
 import type { SparkplugHost } from '../sparkplug/host.js'
@@ -20,8 +21,8 @@ export type AcceptedListener = (accepted: AcceptedMessage) => void
 
 /** What one batch of journal records became. */
 export interface ProcessedBatch {
-  /** Line protocol of the accepted messages, joined by "\n" (empty when none). */
-  readonly text: string
+  /** Line protocol of the accepted messages as UTF-8, joined by "\n" (empty when none). */
+  readonly body: Buffer
   readonly lineCount: number
   /** Resolves once every rejection of the batch is kept: only then may the checkpoint pass it. */
   readonly kept: Promise<void>
@@ -126,15 +127,15 @@ export function createProcessor(deps: ProcessorDeps): Processor {
       get lines() {
         // Split once per part, however many of its messages a listener reads (material messages: two listeners each).
         let all = splitParts.get(part)
-        if (!all) splitParts.set(part, (all = part.text.split('\n')))
+        if (!all) splitParts.set(part, (all = asBuffer(part.body).toString('utf8').split('\n')))
         return all.slice(firstLine, firstLine + lineCount)
       },
     }
   }
 
   /** Counts, announces and keeps what the parts of one batch became; the lines, joined. */
-  function finish(records: readonly FrameRecord[], parts: readonly (PartResult | DecodedPart | SparkplugPart)[], inline: readonly AcceptedMessage[], passText: readonly string[], passLines: number): ProcessedBatch {
-    const texts = [...passText]
+  function finish(records: readonly FrameRecord[], parts: readonly (PartResult | DecodedPart | SparkplugPart)[], inline: readonly AcceptedMessage[], passBodies: readonly Buffer[], passLines: number): ProcessedBatch {
+    const bodies: Uint8Array[] = [...passBodies]
     let lineCount = passLines
     const keeping: Promise<void>[] = []
     for (const part of parts) {
@@ -144,7 +145,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
         for (const [key, ms] of part.seen) live.seen(key, ms)
         for (const [key, state, reasonCode, alarmCodes, tsMs] of part.states) live.applyState(key, { state, reasonCode, alarmCodes, tsMs })
       }
-      if (part.text.length > 0) texts.push(part.text)
+      bodies.push(part.body)
       const a = part.accepted
       for (let i = 0, line = 0; i < a.length; i += 3) {
         const r = a[i]!, f = a[i + 1]!, n = a[i + 2]!
@@ -164,13 +165,13 @@ export function createProcessor(deps: ProcessorDeps): Processor {
         keeping.push(keeper.keep({ topic: frame.topic, gateway: frame.gatewayId, zone: x.zone, factory: x.factory, reason: x.reason, message: x.message, payload: frame.payload, source }))
       }
     }
-    return { text: texts.join('\n'), lineCount, kept: keeping.length > 0 ? Promise.all(keeping).then(() => undefined) : Promise.resolve() }
+    return { body: joinLineBodies(bodies), lineCount, kept: keeping.length > 0 ? Promise.all(keeping).then(() => undefined) : Promise.resolve() }
   }
 
   /** Decodes on this thread the share of `owner` (all, without workers), into `inline`. */
   function decodeHere(records: readonly FrameRecord[], owner: number | undefined, inline: AcceptedMessage[]): DecodedPart {
-    const collecting: Pipeline = { ...pipeline, ingest: (m) => {
-      const outcome = pipeline.ingest(m)
+    const collecting: Pipeline = { ...pipeline, ingest: (m, sink) => {
+      const outcome = pipeline.ingest(m, sink)
       if (outcome.ok) inline.push(outcome.accepted)
       return outcome
     } }
@@ -185,12 +186,12 @@ export function createProcessor(deps: ProcessorDeps): Processor {
 
   return {
     process(batch) {
-      const passText: string[] = []
+      const passBodies: Buffer[] = []
       let passLines = 0
       const records: FrameRecord[] = []
       for (const record of batch.records) {
         if (record.format === 'lines') {
-          if (record.payload.length > 0) passText.push(record.payload.toString('utf8'))
+          passBodies.push(record.payload)
           passLines += record.lineCount
           continue
         }
@@ -199,14 +200,14 @@ export function createProcessor(deps: ProcessorDeps): Processor {
       if (!pool || records.length === 0) {
         const inline: AcceptedMessage[] = []
         const part = records.length > 0 ? [decodeHere(records, undefined, inline), ...sparkplugPart(records)] : NONE
-        return finish(records, part, inline, passText, passLines)
+        return finish(records, part, inline, passBodies, passLines)
       }
       const answers = Promise.all(pool.run(records.map((r) => r.bytes)).map((p) => p.catch((err: unknown) => err as Error)))
       const done = tail.then(() => answers).then((parts) => {
         const inline: AcceptedMessage[] = []
         // A worker lost with this batch unanswered: its share is decoded here, in its place in the order.
         const whole = parts.map((p, i) => (p instanceof Error ? decodeHere(records, i, inline) : p))
-        return finish(records, [...whole, ...sparkplugPart(records)], inline, passText, passLines)
+        return finish(records, [...whole, ...sparkplugPart(records)], inline, passBodies, passLines)
       })
       tail = done.catch(() => undefined)
       return done

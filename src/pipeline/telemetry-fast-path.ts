@@ -4,11 +4,14 @@ import { NAME_PATTERN } from '../domain/ids.js'
 import { escapeTag, floatField, stringField } from '../domain/line-protocol.js'
 import { MEASUREMENTS } from '../domain/measurements.js'
 import type { MachineTopic } from '../domain/topic.js'
+import type { LineSink } from './line-sink.js'
+import { ByteKeyedCache } from './byte-keyed-cache.js'
 
 /**
  * Telemetry, the hot kind, in one pass: reads the protobuf wire format and
- * writes line protocol directly, without building the decoded message,
- * running zod or mapping objects to lines. That reference path (decode →
+ * writes line protocol directly, as bytes into the part's LineSink, without
+ * building the decoded message, running zod, mapping objects to lines or
+ * making a string per line. That reference path (decode →
  * validate → toLines) allocated about 2.4 KB per sample, most of it zod's,
  * and its garbage collection was the ingest path's largest cost (see
  * bench/README).
@@ -16,14 +19,15 @@ import type { MachineTopic } from '../domain/topic.js'
  * The fast path accepts a strict subset of what the reference path accepts.
  * At anything the reference path would reject, or that it is not sure about
  * (an unknown field, a header field after a sample, two members of the value
- * oneof, a number of 2^53 or more, a U+FFFD in a string), it returns undefined
- * and the message takes the reference path, which gives the rejection its
+ * oneof, a number of 2^53 or more, a U+FFFD in a string), it takes back what it
+ * wrote of the message and returns -1, and the message takes the reference path, which gives the rejection its
  * reason. So zod stays the specification; `test/unit/telemetry-fast-path.test.ts`
  * holds the two paths to the same lines on valid messages and checks on
  * mutated ones, and `telemetry-fast-path-wire.test.ts` on non-canonical
  * encodings, that the fast path never accepts what the reference rejects.
  */
-export type TelemetryFastPath = (topic: MachineTopic, topicKey: string, payload: Buffer, nowMs: number) => string[] | undefined
+/** Writes the message's lines to `sink` and returns how many; -1 (nothing written) to decline. */
+export type TelemetryFastPath = (topic: MachineTopic, topicKey: string, payload: Buffer, nowMs: number, sink: LineSink) => number
 
 /**
  * The fields the reader below assumes, checked against the loaded schema at
@@ -63,7 +67,18 @@ const S_TS = (7 << 3) | 0
 const S_QUALITY = (8 << 3) | 0
 
 /** Quality enum value → its field, as toLines writes it (0, unspecified, reads as good). */
-const QUALITY = [',quality="good"', ',quality="good"', ',quality="uncertain"', ',quality="bad"'] as const
+const QUALITY_SEQ = [',quality="good"', ',quality="good"', ',quality="uncertain"', ',quality="bad"'].map((q) => Buffer.from(q + ',seq='))
+const VALUE_STR = Buffer.from('value_str=')
+const BOOL_TRUE = Buffer.from('value_bool=true')
+const BOOL_FALSE = Buffer.from('value_bool=false')
+const INT_THEN_SPACE = Buffer.from('i ')
+const NO_UNIT = Buffer.alloc(0)
+
+/** A signal's line head, and the same followed by `value=` (numbers, the common case). */
+interface Head {
+  readonly head: Buffer
+  readonly headValue: Buffer
+}
 
 /** Caches are cleared past these sizes: a gateway inventing signal names cannot grow memory. */
 const MAX_MACHINES = 100_000
@@ -75,9 +90,10 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
   const sample = telemetry.fields.samples?.resolvedType
   if (describe(telemetry) !== TELEMETRY_FIELDS || !sample || !('fields' in sample) || describe(sample) !== SAMPLE_FIELDS) return undefined
 
-  /** topic → signal → the line's head, from the measurement to the space before the fields. */
-  const heads = new Map<string, Map<string, string>>()
-  const units = new Map<string, string>()
+  /** topic → signal (its bytes) → the line's head, from the measurement to the space before the fields. */
+  const heads = new Map<string, ByteKeyedCache<Head>>()
+  /** A unit's bytes → its field. */
+  const units = new ByteKeyedCache<Buffer>(MAX_UNITS)
   let buf: Buffer = Buffer.alloc(0)
   let pos = 0
 
@@ -111,156 +127,190 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
     return v >= MAX_EXACT ? -1 : v
   }
 
-  function string(end: number): string | undefined {
+  /** The bytes of a length-delimited field (its start; `pos` moves past it), or -1. */
+  function delimited(end: number): number {
     const len = length(end)
-    if (len < 0) return undefined
-    const s = buf.toString('utf8', pos, pos + len)
+    if (len < 0) return -1
     pos += len
-    // Ill-formed UTF-8 decodes to U+FFFD here but is a decode error for protobufjs: let it decide.
+    return pos - len
+  }
+
+  /** A string field's bytes as text; undefined for ill-formed UTF-8, a decode error for protobufjs (let it decide). */
+  function text(start: number, end: number): string | undefined {
+    const s = buf.toString('utf8', start, end)
     return s.includes('\uFFFD') ? undefined : s
   }
 
-  function headOf(topic: MachineTopic, topicKey: string, signal: string): string | undefined {
-    let signals = heads.get(topicKey)
-    if (!signals) {
-      if (heads.size >= MAX_MACHINES) heads.clear()
-      heads.set(topicKey, (signals = new Map()))
-    }
-    let head = signals.get(signal)
+  /** The head of a signal's lines on a machine, its name read from the payload's bytes; undefined to fall back. */
+  function headOf(topic: MachineTopic, signals: ByteKeyedCache<Head>, start: number, end: number): Head | undefined {
+    let head = signals.get(buf, start, end)
     if (head === undefined) {
-      if (!NAME_PATTERN.test(signal)) return undefined
-      if (signals.size >= MAX_SIGNALS_PER_MACHINE) signals.clear()
-      head = `${MEASUREMENTS.telemetry},factory=${topic.factory},line=${topic.line},machine=${topic.machine},signal=${escapeTag(signal)},zone=${topic.zone} `
-      signals.set(signal, head)
+      const signal = text(start, end)
+      if (signal === undefined || !NAME_PATTERN.test(signal)) return undefined
+      const h = `${MEASUREMENTS.telemetry},factory=${topic.factory},line=${topic.line},machine=${topic.machine},signal=${escapeTag(signal)},zone=${topic.zone} `
+      head = { head: Buffer.from(h), headValue: Buffer.from(h + 'value=') }
+      signals.set(buf, start, end, head)
     }
     return head
   }
 
-  function unitField(unit: string): string {
-    if (unit === '') return ''
-    let f = units.get(unit)
+  function signalsOf(topicKey: string): ByteKeyedCache<Head> {
+    let signals = heads.get(topicKey)
+    if (!signals) {
+      if (heads.size >= MAX_MACHINES) heads.clear()
+      heads.set(topicKey, (signals = new ByteKeyedCache(MAX_SIGNALS_PER_MACHINE)))
+    }
+    return signals
+  }
+
+  /** The unit field of a unit read from the payload's bytes; undefined to fall back. */
+  function unitField(start: number, end: number): Buffer | undefined {
+    let f = units.get(buf, start, end)
     if (f === undefined) {
-      if (units.size >= MAX_UNITS) units.clear()
-      units.set(unit, (f = ',unit=' + stringField(unit)))
+      const unit = text(start, end)
+      if (unit === undefined || unit.length > limits.maxStringLength) return undefined
+      f = Buffer.from(',unit=' + stringField(unit))
+      units.set(buf, start, end, f)
     }
     return f
   }
 
-  /** One sample ending at `end`, as its line; undefined to fall back. */
-  function sampleLine(topic: MachineTopic, topicKey: string, end: number, sentTsMs: number, seqField: string, nowMs: number): string | undefined {
-    let signal: string | undefined
-    let unit = ''
+  /** One sample ending at `end`, written to `sink` as its line; false to fall back. */
+  function sampleLine(topic: MachineTopic, signals: ByteKeyedCache<Head>, end: number, sentTsMs: number, seq: number, nowMs: number, sink: LineSink): boolean {
+    let signal = -1
+    let signalEnd = -1
+    let unit = -1
+    let unitEnd = -1
     let ts = 0
     let quality = 0
     let member = 0
-    let value = ''
+    let num = 0
+    let str = ''
     while (pos < end) {
       const tag = varint(end, TAG_BYTES)
       let field: number
       switch (tag) {
-        case S_SIGNAL: {
-          const s = string(end)
-          if (s === undefined) return undefined
-          signal = s
+        // A name given twice (no encoder does) goes to the reference path, which checks both.
+        case S_SIGNAL:
+          if (signal >= 0) return false
+          signal = delimited(end)
+          if (signal < 0) return false
+          signalEnd = pos
           continue
-        }
-        case S_UNIT: {
-          const s = string(end)
-          if (s === undefined || s.length > limits.maxStringLength) return undefined
-          unit = s
+        case S_UNIT:
+          if (unit >= 0) return false
+          unit = delimited(end)
+          if (unit < 0) return false
+          unitEnd = pos
           continue
-        }
         case S_TS:
           ts = integer(end)
-          if (ts < 0) return undefined
+          if (ts < 0) return false
           continue
         case S_QUALITY:
           quality = integer(end)
-          if (quality < 0 || quality > 3) return undefined
+          if (quality < 0 || quality > 3) return false
           continue
         case S_DOUBLE: {
           field = 2
-          if (pos + 8 > end) return undefined
-          const v = buf.readDoubleLE(pos)
+          if (pos + 8 > end) return false
+          num = buf.readDoubleLE(pos)
           pos += 8
-          if (!Number.isFinite(v)) return undefined
-          value = 'value=' + floatField(v)
+          if (!Number.isFinite(num)) return false
           break
         }
         case S_INT: {
           field = 3
           const z = integer(end)
-          if (z < 0) return undefined
+          if (z < 0) return false
           // zigzag: even → z/2, odd → -(z+1)/2 (arithmetic, not bitwise: z may exceed 32 bits; exact below 2^53)
-          value = 'value=' + floatField(z % 2 === 0 ? z / 2 : -(z + 1) / 2)
+          num = z % 2 === 0 ? z / 2 : -(z + 1) / 2
           break
         }
         case S_BOOL: {
           field = 4
           // protobufjs' bool() is true when any of up to 10 bytes carries a bit: exactly b !== 0, whatever b's size.
           const b = varint(end, VALUE_BYTES)
-          if (b < 0) return undefined
-          value = b !== 0 ? 'value_bool=true' : 'value_bool=false'
+          if (b < 0) return false
+          num = b !== 0 ? 1 : 0
           break
         }
         case S_STRING: {
           field = 5
-          const s = string(end)
-          if (s === undefined || s.length > limits.maxStringLength) return undefined
-          value = 'value_str=' + stringField(s)
+          const at = delimited(end)
+          const s = at < 0 ? undefined : text(at, pos)
+          if (s === undefined || s.length > limits.maxStringLength) return false
+          str = s
           break
         }
         default:
-          return undefined
+          return false
       }
       // Two different members of the value oneof: protobufjs keeps both; leave that to the reference path.
-      if (member !== 0 && member !== field) return undefined
+      if (member !== 0 && member !== field) return false
       member = field
     }
-    if (member === 0 || signal === undefined) return undefined
+    if (member === 0 || signal < 0) return false
     if (ts === 0) ts = sentTsMs
-    if (ts > nowMs + limits.maxFutureSkewMs || ts < nowMs - limits.maxAgeMs) return undefined
-    const head = headOf(topic, topicKey, signal)
-    if (head === undefined) return undefined
-    return head + value + unitField(unit) + QUALITY[quality] + seqField + ' ' + ts
+    if (ts > nowMs + limits.maxFutureSkewMs || ts < nowMs - limits.maxAgeMs) return false
+    const head = headOf(topic, signals, signal, signalEnd)
+    if (head === undefined) return false
+    // An empty unit is no unit, as toLines has it.
+    const unitBytes = unitEnd > unit ? unitField(unit, unitEnd) : NO_UNIT
+    if (unitBytes === undefined) return false
+    // The line toLines writes: head, the value field (a number as floatField prints it), unit, quality, seq, time.
+    sink.begin()
+    if (member === 4) {
+      sink.bytes(head.head)
+      sink.bytes(num === 1 ? BOOL_TRUE : BOOL_FALSE)
+    } else if (member === 5) {
+      sink.bytes(head.head)
+      sink.bytes(VALUE_STR)
+      sink.utf8(stringField(str))
+    } else {
+      sink.bytes(head.headValue)
+      sink.ascii(floatField(num))
+    }
+    if (unitBytes.length > 0) sink.bytes(unitBytes)
+    sink.bytes(QUALITY_SEQ[quality]!)
+    sink.uint(seq)
+    sink.bytes(INT_THEN_SPACE)
+    sink.uint(ts)
+    return true
   }
 
-  return (topic, topicKey, payload, nowMs) => {
+  return (topic, topicKey, payload, nowMs, sink) => {
     buf = payload
     pos = 0
     const end = payload.length
+    const start = sink.mark()
     let seq = 0
     let sentTsMs = 0
-    let seqField = ''
-    const lines: string[] = []
+    let lines = 0
+    let signals: ByteKeyedCache<Head> | undefined
     while (pos < end) {
       const tag = varint(end, TAG_BYTES)
       if (tag === T_SAMPLE) {
-        if (lines.length === 0) {
-          // The header comes first in the canonical order; a header field after a sample falls back.
-          if (sentTsMs === 0) sentTsMs = nowMs
-          seqField = ',seq=' + seq + 'i'
-        }
+        // The header comes first in the canonical order; a header field after a sample falls back.
+        if (lines === 0 && sentTsMs === 0) sentTsMs = nowMs
         const len = length(end)
-        if (len < 0 || lines.length >= limits.maxBatch) return undefined
-        const line = sampleLine(topic, topicKey, pos + len, sentTsMs, seqField, nowMs)
-        if (line === undefined) return undefined
-        lines.push(line)
-      } else if ((tag === T_SEQ || tag === T_SENT) && lines.length === 0) {
-        const v = integer(end)
-        if (v < 0) return undefined
-        if (tag === T_SEQ) {
-          // protobufjs' uint32() keeps the low 32 bits of a larger value; leave that to it.
-          if (v > 0xffffffff) return undefined
-          seq = v
-        } else {
-          sentTsMs = v
+        if (len < 0 || lines >= limits.maxBatch || !sampleLine(topic, (signals ??= signalsOf(topicKey)), pos + len, sentTsMs, seq, nowMs, sink)) {
+          sink.rewind(start)
+          return -1
         }
+        lines++
+      } else if ((tag === T_SEQ || tag === T_SENT) && lines === 0) {
+        const v = integer(end)
+        // protobufjs' uint32() keeps the low 32 bits of a larger seq; leave that to it.
+        if (v < 0 || (tag === T_SEQ && v > 0xffffffff)) return -1
+        if (tag === T_SEQ) seq = v
+        else sentTsMs = v
       } else {
-        return undefined
+        sink.rewind(start)
+        return -1
       }
     }
-    return lines.length > 0 ? lines : undefined
+    return lines > 0 ? lines : -1
   }
 }
 

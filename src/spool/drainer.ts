@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { Metrics } from '../metrics/metrics.js'
 import { StorageError, type LineWriter } from '../storage/ports.js'
 import type { Journal, RecordBatch } from './journal.js'
+import { joinLineBodies } from './line-bodies.js'
 
 export interface DrainerOptions {
   readonly batchSize: number
@@ -14,8 +15,8 @@ export interface DrainerOptions {
 
 /** What a batch of records is sent as. */
 export interface BatchContent {
-  /** Line protocol, lines joined by "\n" (empty when none). */
-  readonly text: string
+  /** Line protocol as UTF-8, lines joined by "\n" (empty when none). */
+  readonly body: Buffer
   readonly lineCount: number
   /** Resolves once whatever else the batch became (rejections) is durable: the checkpoint waits for it. */
   readonly kept: Promise<void>
@@ -37,39 +38,22 @@ export interface DrainerDeps {
   readonly process?: (batch: RecordBatch) => BatchContent | Promise<BatchContent>
 }
 
-/** What a batch became, with its line protocol as UTF-8 bytes. */
-interface Encoded {
-  /** Line protocol, lines joined by "\n" (empty when none). */
-  readonly body: Buffer
-  readonly lineCount: number
-  readonly kept: Promise<void>
-}
-
 /** A batch read from the journal, with what it became (or will, once decode workers answer). */
 interface Read {
   readonly batch: RecordBatch
-  readonly content: Encoded | Promise<Encoded>
+  readonly content: BatchContent | Promise<BatchContent>
 }
-
-/**
- * The line protocol is turned into bytes the moment it is made: a batch lives from its read until
- * InfluxDB answered (tens to hundreds of milliseconds), long enough for V8 to promote strings to
- * its old generation, where they piled up as garbage between full collections (most of the
- * service's heap under a flood, docs/decisions.md). Bytes live off the heap; the string dies young.
- */
-function encode(c: BatchContent): Encoded {
-  return { body: Buffer.from(c.text, 'utf8'), lineCount: c.lineCount, kept: c.kept }
-}
-
-
 
 /** The default `process`: records that already hold line protocol. */
 export function linesOf(batch: RecordBatch): BatchContent {
   if (batch.records.some((r) => r.format !== 'lines')) throw new Error('journal records of message frames need a processor')
-  return { text: joinPayloads([batch]).toString('utf8'), lineCount: batch.lineCount, kept: Promise.resolve() }
+  return { body: joinPayloads([batch]), lineCount: batch.lineCount, kept: Promise.resolve() }
 }
 
 type Outcome = 'done' | 'stopped'
+
+/** Resolves after the event loop has polled for I/O once. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /**
  * Records are read (and so decoded, on this thread) about this many points at a time: each
@@ -133,6 +117,7 @@ export class Drainer {
       let first = this.carried
       this.carried = undefined
       if (!first) {
+        await nextTurn()
         const batch = await this.journal.read(this.readSize(this.opts.batchSize))
         if (!batch) {
           await this.orStop(this.journal.waitForData(500))
@@ -192,8 +177,7 @@ export class Drainer {
 
   /** Processes a batch the moment it is read: accepted messages reach their listeners without waiting for storage. */
   private read(batch: RecordBatch): Read {
-    const content = (this.deps.process ?? linesOf)(batch)
-    return { batch, content: content instanceof Promise ? content.then(encode) : encode(content) }
+    return { batch, content: (this.deps.process ?? linesOf)(batch) }
   }
 
   /**
@@ -209,6 +193,10 @@ export class Drainer {
     // Bytes bound the group too: messages that all end as rejections add no lines.
     while (lines < this.opts.batchSize && bytes < MAX_GROUP_BYTES && this.running) {
       // What is already durable is taken at once, a slice at a time; only then is it worth waiting.
+      // A read from the chunk already in memory resolves without I/O, so without this turn the
+      // slices of a whole request ran as one stretch of microtasks, sockets and disk completions
+      // waiting behind them all (the acknowledgement's tail: the event loop's, not the disk's).
+      await nextTurn()
       const more = await this.journal.read(this.readSize(this.opts.batchSize - lines))
       if (more) {
         const r = this.read(more)
@@ -237,7 +225,7 @@ export class Drainer {
     const estimated = reads.reduce((n, r) => n + r.batch.lineCount, 0)
     const decoded = contents.reduce((n, c) => n + c.lineCount, 0)
     if (estimated > 0 && decoded > 0) this.pointsPerEstimate = Math.min(100, Math.max(0.01, 0.8 * this.pointsPerEstimate + 0.2 * (decoded / estimated)))
-    const body = joinLines(contents.map((c) => c.body))
+    const body = joinLineBodies(contents.map((c) => c.body))
     const lineCount = decoded
     // Nothing to write (every message rejected): the batches are done once their rejections are kept.
     const refused: Promise<void>[] = []
@@ -330,22 +318,6 @@ export function splitLines(body: Buffer, max: number): { body: Buffer; lines: nu
     start = end < body.length && body[end] === NEWLINE ? end + 1 : end
   }
   return pieces
-}
-
-/** The non-empty bodies joined by newlines, in one buffer (the only one when there is one). */
-function joinLines(bodies: readonly Buffer[]): Buffer {
-  const parts = bodies.filter((b) => b.length > 0)
-  if (parts.length === 1) return parts[0]!
-  let size = -1
-  for (const b of parts) size += b.length + 1
-  const out = Buffer.allocUnsafe(Math.max(0, size))
-  let pos = 0
-  for (const b of parts) {
-    if (pos > 0) out[pos++] = NEWLINE
-    b.copy(out, pos)
-    pos += b.length
-  }
-  return out
 }
 
 /** The records' payloads joined by newlines, in one buffer. */

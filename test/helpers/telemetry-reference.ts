@@ -3,6 +3,7 @@ import { LiveStateTable } from '../../src/domain/live-state.js'
 import { CounterTracker } from '../../src/pipeline/counter-tracker.js'
 import { createTelemetryFastPath } from '../../src/pipeline/telemetry-fast-path.js'
 import { toLines } from '../../src/pipeline/to-lines.js'
+import { LineSink } from '../../src/pipeline/line-sink.js'
 import { createValidator } from '../../src/pipeline/validate.js'
 import { types } from './gateway.js'
 
@@ -19,7 +20,21 @@ export const TOPIC_KEY = 'iiot/v1/z1/f-1/line-1/m.7/telemetry'
 const validate = createValidator(limits, () => NOW)
 const fastPath = createTelemetryFastPath(limits, types.telemetry)!
 
-export const fast = (payload: Buffer, nowMs = NOW): string[] | undefined => fastPath(topic, TOPIC_KEY, payload, nowMs)
+/** The fast path's lines for one message, written after a line already in the sink (as in a part of a batch); undefined when it declined. */
+export function fast(payload: Buffer, nowMs = NOW): string[] | undefined {
+  const sink = new LineSink(16)
+  sink.line('before')
+  const n = fastPath(topic, TOPIC_KEY, payload, nowMs, sink)
+  const text = sink.view().toString('utf8')
+  if (n < 0) {
+    // A decline takes back everything it wrote.
+    if (text !== 'before' || sink.lines !== 1) throw new Error(`the fast path declined but left ${JSON.stringify(text)} in the sink`)
+    return undefined
+  }
+  const lines = text.split('\n')
+  if (lines[0] !== 'before' || lines.length !== n + 1 || sink.lines !== n + 1) throw new Error(`the fast path said ${n} lines but wrote ${JSON.stringify(text)}`)
+  return lines.slice(1)
+}
 
 export type Reference = { ok: true; lines: string[] } | { ok: false; why: string }
 

@@ -172,7 +172,7 @@ describe('drainer: a flood of rejected messages', () => {
         // Every message is rejected, and another arrives meanwhile: an endless stream of nothing to write.
         processed++
         if (processed < 50) void journal.appendFrame(big, 1)
-        return { text: '', lineCount: 0, kept: Promise.resolve() }
+        return { body: Buffer.alloc(0), lineCount: 0, kept: Promise.resolve() }
       },
     })
     const complete = journal.complete.bind(journal)
@@ -221,7 +221,7 @@ describe('drainer: waits that stop() cuts short', () => {
       reads.push(batch.records.length)
       await new Promise((r) => setTimeout(r, 1))
       const lines = batch.records.flatMap((r) => Array.from({ length: 10 }, (_, i) => `m v=${i} ${r.seq * 10 + i}`))
-      return { text: lines.join('\n'), lineCount: lines.length, kept: Promise.resolve() }
+      return { body: Buffer.from(lines.join('\n')), lineCount: lines.length, kept: Promise.resolve() }
     }
     for (let i = 0; i < 3000; i++) await journal.appendFrame(Buffer.from([i & 0xff]), 1)
     const drainer = new Drainer(journal, writer, { ...opts, batchSize: 500, maxInFlight: 1 }, { metrics: createMetrics(), log, onRefusedLine: () => undefined, process })

@@ -94,8 +94,8 @@ describe.each([0, 1, 2])('processor with %i decode workers: the processing path,
     await out.kept
     expect(seen).toEqual([1, 2, 3])
     expect(out.lineCount).toBe(3)
-    expect(out.text.split('\n')).toHaveLength(3)
-    expect(out.text).toMatch(/^telemetry,/)
+    expect(out.body.toString().split('\n')).toHaveLength(3)
+    expect(out.body.toString()).toMatch(/^telemetry,/)
     expect(await total(metrics.accepted)).toBe(3)
     expect(await total(metrics.received)).toBe(3)
   })
@@ -199,7 +199,7 @@ describe('processor: the processing path, from the journal', () => {
     expect(await total(metrics.fastPathDivergences)).toBe(1)
     expect(await total(metrics.listenerErrors)).toBe(0)
     const data = JSON.parse(client.res.chunks.at(-1)!.split('data: ')[1]!)
-    expect(data).toMatchObject({ zone: 'za', machine: 'm1', kind: 'telemetry', gateway: 'gw-a', lines: [out.text] })
+    expect(data).toMatchObject({ zone: 'za', machine: 'm1', kind: 'telemetry', gateway: 'gw-a', lines: [out.body.toString()] })
     expect(data.message).toBeUndefined()
   })
 

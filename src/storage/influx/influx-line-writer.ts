@@ -32,11 +32,16 @@ export function createInfluxLineWriter(config: InfluxConfig, maxBatchLines: numb
     // The transport gzips bodies above the threshold; off, no body is ever compressed.
     gzipThreshold: config.gzip ? 1000 : Number.MAX_SAFE_INTEGER,
   }
-  // `request()` would send a Buffer as its JSON; `send()` hands the body to Buffer.from, which takes
-  // bytes as they are (typed string): the line protocol never becomes a string here (drainer.ts).
+  // `request()` would send a Buffer as its JSON; `send()` hands the body to `Buffer.from(body,
+  // 'utf-8')`, which takes bytes as they are (typed string): the line protocol never becomes a
+  // string here (drainer.ts). Given a Buffer, that call copies it; given an ArrayBuffer, it wraps
+  // it (the encoding reads as offset 0). A body that is its whole ArrayBuffer (as the drainer's
+  // are) goes as that: one copy of every request's bytes fewer, which V8 counted as external
+  // memory to collect for (docs/decisions.md, "Line protocol as bytes").
   const send = (body: Buffer) =>
     new Promise<void>((resolve, reject) => {
-      influx.transport.send(path, body as unknown as string, options, { next: () => undefined, error: reject, complete: () => resolve() })
+      const whole = body.byteOffset === 0 && body.buffer instanceof ArrayBuffer && body.byteLength === body.buffer.byteLength
+      influx.transport.send(path, (whole ? body.buffer : body) as unknown as string, options, { next: () => undefined, error: reject, complete: () => resolve() })
     })
   let pending = 0
   let idle: (() => void) | undefined

@@ -1,0 +1,50 @@
+/**
+ * A map keyed by a run of bytes (a signal name or a unit as it sits in a protobuf payload), so
+ * the telemetry fast path finds what it made for a name without decoding the name into a string
+ * for every sample: the bytes are hashed (FNV-1a) and compared. At most `maxEntries` entries;
+ * past that it starts again empty, so names a gateway invents cannot grow memory.
+ */
+export class ByteKeyedCache<V> {
+  private readonly byHash = new Map<number, Entry<V>>()
+  private size = 0
+
+  constructor(private readonly maxEntries: number) {}
+
+  get(buf: Uint8Array, start: number, end: number): V | undefined {
+    for (let e = this.byHash.get(hashOf(buf, start, end)); e; e = e.next) if (equal(e.key, buf, start, end)) return e.value
+    return undefined
+  }
+
+  set(buf: Uint8Array, start: number, end: number, value: V): void {
+    if (this.size >= this.maxEntries) this.clear()
+    const h = hashOf(buf, start, end)
+    // A copy: a view would keep the whole payload (a journal chunk) alive.
+    const key = new Uint8Array(end - start)
+    key.set(buf.subarray(start, end))
+    this.byHash.set(h, { key, value, next: this.byHash.get(h) })
+    this.size++
+  }
+
+  clear(): void {
+    this.byHash.clear()
+    this.size = 0
+  }
+}
+
+interface Entry<V> {
+  readonly key: Uint8Array
+  readonly value: V
+  readonly next: Entry<V> | undefined
+}
+
+function hashOf(buf: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5
+  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193)
+  return h | 0
+}
+
+function equal(key: Uint8Array, buf: Uint8Array, start: number, end: number): boolean {
+  if (key.length !== end - start) return false
+  for (let i = 0; i < key.length; i++) if (key[i] !== buf[start + i]) return false
+  return true
+}

@@ -1,0 +1,151 @@
+/**
+ * Line protocol written as bytes, lines separated by "\n" (none after the last), in one growing
+ * buffer per decoded part of a batch: what the InfluxDB request's body will be, with no string
+ * per line to build, join and encode on the way (docs/decisions.md, "Line protocol as bytes").
+ * The telemetry fast path writes its lines here piece by piece; other lines arrive as strings.
+ */
+export class LineSink {
+  private buf: Buffer
+  private pos = 0
+  private count = 0
+  private taken: Buffer | undefined
+
+  constructor(initialBytes = 16 * 1024) {
+    // One working buffer per thread, handed from sink to sink: a fresh 64 KB ArrayBuffer per part
+    // of every batch made V8 count that much more external memory, and collect more often.
+    const s = spare
+    spare = undefined
+    this.buf = s && s.length >= initialBytes ? s : Buffer.allocUnsafe(initialBytes)
+  }
+
+  /** Lines written. */
+  get lines(): number {
+    return this.count
+  }
+
+  /** Bytes written. */
+  get length(): number {
+    return this.pos
+  }
+
+  /** Where the next line starts (rewind to it to take back a message's lines). */
+  mark(): { readonly pos: number; readonly lines: number } {
+    return { pos: this.pos, lines: this.count }
+  }
+
+  rewind(to: { readonly pos: number; readonly lines: number }): void {
+    this.pos = to.pos
+    this.count = to.lines
+  }
+
+  /** Starts a line: the separator, unless it is the first. */
+  begin(): void {
+    if (this.count++ > 0) this.byte(0x0a)
+  }
+
+  /** A whole line given as a string. */
+  line(text: string): void {
+    this.begin()
+    this.utf8(text)
+  }
+
+  byte(b: number): void {
+    if (this.pos === this.buf.length) this.grow(1)
+    this.buf[this.pos++] = b
+  }
+
+  bytes(b: Uint8Array): void {
+    if (this.pos + b.length > this.buf.length) this.grow(b.length)
+    this.buf.set(b, this.pos)
+    this.pos += b.length
+  }
+
+  /** A string of ASCII characters (numbers as JavaScript prints them, fixed text): copied char by char. */
+  ascii(s: string): void {
+    const n = s.length
+    if (this.pos + n > this.buf.length) this.grow(n)
+    const buf = this.buf
+    let p = this.pos
+    for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i)
+    this.pos = p
+  }
+
+  utf8(s: string): void {
+    const max = s.length * 3
+    if (this.pos + max > this.buf.length) this.grow(max)
+    this.pos += this.buf.write(s, this.pos, 'utf8')
+  }
+
+  /** A non-negative integer below 2^53, in decimal. */
+  uint(n: number): void {
+    if (this.pos + 16 > this.buf.length) this.grow(16)
+    if (n < 1e9) {
+      this.small(n)
+      return
+    }
+    // Milliseconds since 1970 have 13 digits: the high part, then the low 9 with their zeros.
+    const high = Math.floor(n / 1e9)
+    this.small(high)
+    this.nine(n - high * 1e9)
+  }
+
+  /** Below 10^9: small integers, so integer division. */
+  private small(n: number): void {
+    const buf = this.buf
+    let digits = 1
+    for (let x = n; x >= 10; x = (x / 10) | 0) digits++
+    let p = this.pos + digits
+    this.pos = p
+    let x = n
+    do {
+      const q = (x / 10) | 0
+      buf[--p] = 0x30 + (x - q * 10)
+      x = q
+    } while (x > 0)
+  }
+
+  /** Exactly nine digits, leading zeros kept. */
+  private nine(n: number): void {
+    const buf = this.buf
+    let p = this.pos + 9
+    this.pos = p
+    let x = n
+    for (let i = 0; i < 9; i++) {
+      const q = (x / 10) | 0
+      buf[--p] = 0x30 + (x - q * 10)
+      x = q
+    }
+  }
+
+  /**
+   * What was written, in a buffer of its own size, which the sink reads from from then on; the
+   * working buffer goes to the next sink. Nothing is written after this.
+   */
+  take(): Buffer {
+    if (this.taken) return this.taken
+    const out = this.pos === 0 ? EMPTY : Buffer.allocUnsafeSlow(this.pos)
+    this.buf.copy(out, 0, 0, this.pos)
+    if (!spare || this.buf.length > spare.length) spare = this.buf.length <= MAX_SPARE ? this.buf : undefined
+    this.buf = this.taken = out
+    return out
+  }
+
+  /** The bytes written so far, as a view (valid until the next write). */
+  view(start = 0, end = this.pos): Buffer {
+    return this.buf.subarray(start, end)
+  }
+
+  private grow(need: number): void {
+    let size = this.buf.length * 2
+    while (size < this.pos + need) size *= 2
+    const next = Buffer.allocUnsafe(size)
+    this.buf.copy(next, 0, 0, this.pos)
+    this.buf = next
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+/** A working buffer larger than this (a batch of unusually long lines) is not kept for the next sink. */
+const MAX_SPARE = 1024 * 1024
+let spare: Buffer | undefined
+

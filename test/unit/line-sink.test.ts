@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest'
+import { ByteKeyedCache } from '../../src/pipeline/byte-keyed-cache.js'
+import { LineSink } from '../../src/pipeline/line-sink.js'
+import { joinLineBodies } from '../../src/spool/line-bodies.js'
+
+describe('LineSink', () => {
+  it('writes integers below 2^53 as JavaScript prints them, across every digit count', () => {
+    const values = [0, 7, 10, 99, 100, 123456789, 999_999_999, 1e9, 1_000_000_001, 1_800_000_000_000, 1_799_999_999_999, 2 ** 31, 2 ** 32 + 5, 2 ** 53 - 1]
+    for (let d = 1; d < 16; d++) values.push(10 ** d - 1, 10 ** d, 10 ** d + 1)
+    const sink = new LineSink(8)
+    for (const v of values) {
+      sink.begin()
+      sink.uint(v)
+    }
+    expect(sink.take().toString()).toBe(values.map(String).join('\n'))
+  })
+
+  it('joins lines with newlines, grows past its first buffer, takes back a rewound message, and keeps its bytes after take()', () => {
+    const sink = new LineSink(4)
+    sink.line('a,b=1 v=1 1')
+    const mark = sink.mark()
+    sink.line('dropped')
+    sink.begin()
+    sink.ascii('also dropped')
+    sink.rewind(mark)
+    sink.begin()
+    sink.bytes(Buffer.from('m '))
+    sink.utf8('välue="ü"')
+    sink.byte(0x20)
+    sink.uint(42)
+    expect(sink.lines).toBe(2)
+    const body = sink.take()
+    expect(body.toString()).toBe('a,b=1 v=1 1\nm välue="ü" 42')
+    // The next sink reuses the working buffer: what was taken must not change.
+    const next = new LineSink(4)
+    next.line('x'.repeat(100))
+    expect(next.take().length).toBe(100)
+    expect(body.toString()).toBe('a,b=1 v=1 1\nm välue="ü" 42')
+    expect(sink.view(0, 11).toString()).toBe('a,b=1 v=1 1')
+    expect(sink.take()).toBe(body)
+  })
+
+  it('joins bodies, leaving out empty ones', () => {
+    expect(joinLineBodies([Buffer.from('a'), Buffer.alloc(0), new Uint8Array(Buffer.from('b\nc'))]).toString()).toBe('a\nb\nc')
+    expect(joinLineBodies([Buffer.alloc(0)]).length).toBe(0)
+  })
+})
+
+describe('ByteKeyedCache', () => {
+  it('finds values by the bytes of a key wherever they sit, holds colliding keys apart, and starts again past its bound', () => {
+    const cache = new ByteKeyedCache<string>(1000)
+    const names = Array.from({ length: 500 }, (_, i) => `sig_${i}`)
+    const payload = Buffer.from(`xx${names.join('')}yy`)
+    let at = 2
+    const spans = names.map((n) => [at, (at += n.length)] as const)
+    spans.forEach(([s, e], i) => cache.set(payload, s, e, names[i]!))
+    // The same bytes in another buffer at another offset.
+    const other = Buffer.from(`--${names[123]}`)
+    expect(cache.get(other, 2, other.length)).toBe('sig_123')
+    spans.forEach(([s, e], i) => expect(cache.get(payload, s, e)).toBe(names[i]))
+    expect(cache.get(Buffer.from('sig_'), 0, 4)).toBeUndefined()
+    // Keys copied: changing the payload later does not change them.
+    payload.fill(0)
+    expect(cache.get(other, 2, other.length)).toBe('sig_123')
+    // FNV-1a collisions ("costarring" and "liquid" share a 32-bit hash).
+    const a = Buffer.from('costarring')
+    const b = Buffer.from('liquid')
+    cache.set(a, 0, a.length, 'A')
+    cache.set(b, 0, b.length, 'B')
+    expect([cache.get(a, 0, a.length), cache.get(b, 0, b.length)]).toEqual(['A', 'B'])
+    const bounded = new ByteKeyedCache<number>(3)
+    for (let i = 0; i < 4; i++) bounded.set(Buffer.from(`k${i}`), 0, 2, i)
+    expect(bounded.get(Buffer.from('k0'), 0, 2)).toBeUndefined()
+    expect(bounded.get(Buffer.from('k3'), 0, 2)).toBe(3)
+  })
+})
