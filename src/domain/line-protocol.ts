@@ -1,7 +1,8 @@
 /**
  * InfluxDB line protocol, built directly as strings: about 8x cheaper per
- * point than the client's Point builder (docs/storage.md). Line protocol is
- * also the journal's and the writer's unit of data.
+ * point than the client's Point builder (docs/storage.md). The telemetry fast
+ * path writes the same lines as bytes (pipeline/line-sink.ts), with these
+ * functions' output for the values.
  * Escaping rules: https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/
  */
 const TAG_SPECIAL = /[,= \\\n]/g
