@@ -1,3 +1,5 @@
+import { EMPTY_BODY } from '../spool/line-bodies.js'
+
 /**
  * Line protocol written as bytes, lines separated by "\n" (none after the last), in one growing
  * buffer per decoded part of a batch: what the InfluxDB request's body will be, with no string
@@ -123,7 +125,7 @@ export class LineSink {
    */
   take(): Buffer {
     if (this.taken) return this.taken
-    const out = this.pos === 0 ? EMPTY : Buffer.allocUnsafeSlow(this.pos)
+    const out = this.pos === 0 ? EMPTY_BODY : Buffer.allocUnsafeSlow(this.pos)
     this.buf.copy(out, 0, 0, this.pos)
     if (!spare || this.buf.length > spare.length) spare = this.buf.length <= MAX_SPARE ? this.buf : undefined
     this.buf = this.taken = out
@@ -144,7 +146,6 @@ export class LineSink {
   }
 }
 
-const EMPTY = Buffer.alloc(0)
 /** A working buffer larger than this (a batch of unusually long lines) is not kept for the next sink. */
 const MAX_SPARE = 1024 * 1024
 let spare: Buffer | undefined

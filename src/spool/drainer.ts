@@ -47,7 +47,7 @@ interface Read {
 /** The default `process`: records that already hold line protocol. */
 export function linesOf(batch: RecordBatch): BatchContent {
   if (batch.records.some((r) => r.format !== 'lines')) throw new Error('journal records of message frames need a processor')
-  return { body: joinPayloads([batch]), lineCount: batch.lineCount, kept: Promise.resolve() }
+  return { body: joinLineBodies(batch.records.map((r) => r.payload)), lineCount: batch.lineCount, kept: Promise.resolve() }
 }
 
 type Outcome = 'done' | 'stopped'
@@ -318,22 +318,4 @@ export function splitLines(body: Buffer, max: number): { body: Buffer; lines: nu
     start = end < body.length && body[end] === NEWLINE ? end + 1 : end
   }
   return pieces
-}
-
-/** The records' payloads joined by newlines, in one buffer. */
-export function joinPayloads(batches: readonly RecordBatch[]): Buffer {
-  let size = -1
-  for (const b of batches) for (const r of b.records) size += r.payload.length + 1
-  const out = Buffer.allocUnsafe(Math.max(0, size))
-  let pos = 0
-  let first = true
-  for (const b of batches) {
-    for (const r of b.records) {
-      if (!first) out[pos++] = NEWLINE
-      first = false
-      out.set(r.payload, pos)
-      pos += r.payload.length
-    }
-  }
-  return out
 }
