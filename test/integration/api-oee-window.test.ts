@@ -70,7 +70,11 @@ const get = (path: string) => apiGet(svc.httpUrl, path, KEYS.all)
 
 describe('OEE without start or end', () => {
   it('is read from the OEE index, which holds what the gateway sent (docs/api.md, "The OEE index")', async () => {
-    const metrics = (await get('/metrics')).text
+    // The index loads from InfluxDB after start-up, in the background: on a loaded machine that can outlast the set-up.
+    const metrics = await eventually(async () => {
+      const text = (await get('/metrics')).text as string
+      return /^iiot_oee_index_loaded 1$/m.test(text) && text
+    }, 30_000).catch(async () => (await get('/metrics')).text as string)
     expect(metrics).toMatch(/^iiot_oee_index_loaded 1$/m)
     // The seven state reports published above, and nothing else.
     expect(metrics).toMatch(/^iiot_oee_index_states 7$/m)
