@@ -31,6 +31,27 @@ export class ByteKeyedCache<V> {
   }
 }
 
+/** Topics and gateway ids a thread's frame reader keeps (as many machines' topics as a registry is expected to hold). */
+export const TEXTS_INTERNED = 100_000
+
+/**
+ * A reader of UTF-8 text that returns the same string for the same bytes, from a cache of at most
+ * `maxEntries`: a journal record's topics and gateway ids repeat from message to message, and one
+ * string per machine (whose hash V8 keeps) is cheaper than a new one per message to decode, hash
+ * for every map it is looked up in, and collect.
+ */
+export function internedText(maxEntries: number): (buf: Uint8Array, start: number, end: number) => string {
+  const cache = new ByteKeyedCache<string>(maxEntries)
+  return (buf, start, end) => {
+    let s = cache.get(buf, start, end)
+    if (s === undefined) {
+      s = Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('utf8')
+      cache.set(buf, start, end, s)
+    }
+    return s
+  }
+}
+
 interface Entry<V> {
   readonly key: Uint8Array
   readonly value: V

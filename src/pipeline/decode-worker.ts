@@ -7,6 +7,7 @@ import { decodeFrames } from '../spool/message-frame.js'
 import type { DecodeJob, DecodeWorkerInit, DecodeWorkerMessage, PartResult, StateOp } from './decode-protocol.js'
 import { gatewayPartition } from './decode-protocol.js'
 import { decodePart } from './decode-part.js'
+import { internedText, TEXTS_INTERNED } from './byte-keyed-cache.js'
 import { createPipeline } from './pipeline.js'
 import { messageTypes } from './proto-schema.js'
 import { createValidator } from './validate.js'
@@ -55,12 +56,14 @@ const pipeline = createPipeline({
   log,
 })
 
+const text = internedText(TEXTS_INTERNED)
+
 function run(job: DecodeJob): PartResult {
   const buf = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength)
   const framesOf = (r: number) => {
     const [start, end] = job.records[r]!
     try {
-      return decodeFrames(buf.subarray(start, end))
+      return decodeFrames(buf.subarray(start, end), text)
     } catch {
       return undefined // the main thread splits the same record, and reports it
     }

@@ -30,14 +30,13 @@ export class LineSink {
     return this.pos
   }
 
-  /** Where the next line starts (rewind to it to take back a message's lines). */
-  mark(): { readonly pos: number; readonly lines: number } {
-    return { pos: this.pos, lines: this.count }
-  }
-
-  rewind(to: { readonly pos: number; readonly lines: number }): void {
-    this.pos = to.pos
-    this.count = to.lines
+  /**
+   * Takes back what was written since `length` was `pos` and `lines` was `lines` (a message's
+   * lines, read before it was written). Two numbers, not a mark object: this runs per message.
+   */
+  rewind(pos: number, lines: number): void {
+    this.pos = pos
+    this.count = lines
   }
 
   /** Starts a line: the separator, unless it is the first. */

@@ -246,12 +246,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const refused = run(admission, ctx)
       if (refused) return { ok: false, reason: refused.reason, message: refused.message, topic: ctx.topic }
       const into = sink ?? scratch
-      const start = into.mark()
+      const startPos = into.length
+      const startLines = into.lines
       let fast = false
       try {
         fast = fastPath(ctx, into)
       } catch (err) {
-        into.rewind(start)
+        into.rewind(startPos, startLines)
         log.error({ err, step: FAST_PATH }, 'pipeline step failed; the reference path decides')
       }
       if (!fast) {
@@ -260,35 +261,56 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         if (sink) for (const l of ctx.lines!) sink.line(l)
         return { ok: true, accepted: { topic: ctx.topic!, gatewayId: inbound.gatewayId, message: ctx.message!, lines: ctx.lines! } }
       }
-      const end = into.length
-      let fastLines: readonly string[] | undefined
-      const linesOf = () => {
-        const text = into.view(start.pos, end).toString('utf8')
-        return (start.lines > 0 ? text.slice(1) : text).split('\n')
-      }
+      const accepted = new FastAccepted(ctx.topic!, inbound, ctx.nowMs, into, startPos, startLines > 0, referenceMessage)
       if (!sink) {
-        fastLines = linesOf()
-        scratch.rewind({ pos: 0, lines: 0 })
-      }
-      // Fast path: the decoded message (for live streams) is built by the reference path, with the same clock, only when read.
-      const topic = ctx.topic!
-      let message: DecodedMessage | undefined
-      let read = false
-      const accepted: AcceptedMessage = {
-        topic,
-        gatewayId: inbound.gatewayId,
-        get lines() {
-          return (fastLines ??= linesOf())
-        },
-        get message() {
-          if (!read) {
-            read = true
-            message = referenceMessage(inbound.topic, topic.kind, inbound.payload, ctx.nowMs)
-          }
-          return message
-        },
+        void accepted.lines
+        scratch.rewind(0, 0)
       }
       return { ok: true, accepted }
     },
+  }
+}
+
+/**
+ * A message the fast path accepted. Its lines are read back from the sink and its decoded message
+ * (for live streams) is built by the reference path, with the same clock, each only when read: one
+ * object per message, where a literal with getters cost a closure per field and their context,
+ * the largest share of the processing path's garbage (docs/decisions.md, "Line protocol as bytes").
+ */
+class FastAccepted implements AcceptedMessage {
+  readonly gatewayId: string
+  private readonly end: number
+  private text: readonly string[] | undefined
+  private decoded: DecodedMessage | undefined
+  private read = false
+
+  constructor(
+    readonly topic: ParsedTopic,
+    private readonly inbound: InboundMessage,
+    private readonly nowMs: number,
+    private readonly sink: LineSink,
+    private readonly start: number,
+    /** The sink held a line before this message's: its first byte is their separator. */
+    private readonly afterLine: boolean,
+    private readonly reference: (topic: string, kind: ParsedTopic['kind'], payload: Buffer, nowMs: number) => DecodedMessage | undefined,
+  ) {
+    this.gatewayId = inbound.gatewayId
+    this.end = sink.length
+  }
+
+  get lines(): readonly string[] {
+    if (this.text === undefined) {
+      const text = this.sink.view(this.start, this.end).toString('utf8')
+      this.text = (this.afterLine ? text.slice(1) : text).split('\n')
+    }
+    return this.text
+  }
+
+  get message(): DecodedMessage | undefined {
+    if (!this.read) {
+      this.read = true
+      this.decoded = this.reference(this.inbound.topic, this.topic.kind, this.inbound.payload, this.nowMs)
+    }
+    return this.decoded
   }
 }

@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { RecordBatch } from '../spool/journal.js'
 import { anyTopicStartsWith, decodeFrames, type MessageFrame } from '../spool/message-frame.js'
 import { decodePart, type DecodedPart } from './decode-part.js'
+import { internedText, TEXTS_INTERNED } from './byte-keyed-cache.js'
 import type { DecodePool } from './decode-pool.js'
 import { gatewayPartition, type PartResult } from './decode-protocol.js'
 import { createLogSampler } from './log-sampler.js'
@@ -228,6 +229,8 @@ interface FrameRecord {
   frames(): readonly MessageFrame[]
 }
 
+const text = internedText(TEXTS_INTERNED)
+
 function frameRecord(seq: number, bytes: Buffer, log: Logger): FrameRecord {
   let frames: readonly MessageFrame[] | undefined
   return {
@@ -236,7 +239,7 @@ function frameRecord(seq: number, bytes: Buffer, log: Logger): FrameRecord {
     frames() {
       if (!frames) {
         try {
-          frames = decodeFrames(bytes)
+          frames = decodeFrames(bytes, text)
         } catch (err) {
           // The record passed its checksum, so this is a bug of ours, not a gateway's: say so loudly, keep going.
           log.error({ err, seq }, 'a journal record of frames could not be split into messages; skipped')

@@ -283,7 +283,8 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
     buf = payload
     pos = 0
     const end = payload.length
-    const start = sink.mark()
+    const startPos = sink.length
+    const startLines = sink.lines
     let seq = 0
     let sentTsMs = 0
     let lines = 0
@@ -295,7 +296,7 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
         if (lines === 0 && sentTsMs === 0) sentTsMs = nowMs
         const len = length(end)
         if (len < 0 || lines >= limits.maxBatch || !sampleLine(topic, (signals ??= signalsOf(topicKey)), pos + len, sentTsMs, seq, nowMs, sink)) {
-          sink.rewind(start)
+          sink.rewind(startPos, startLines)
           return -1
         }
         lines++
@@ -306,7 +307,7 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
         if (tag === T_SEQ) seq = v
         else sentTsMs = v
       } else {
-        sink.rewind(start)
+        sink.rewind(startPos, startLines)
         return -1
       }
     }

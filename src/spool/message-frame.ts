@@ -59,8 +59,16 @@ export function encodeFrame(topic: string, gatewayId: string, qos: number, recei
   return buf
 }
 
-/** The frames packed end to end in `buf`; throws on a truncated frame (the record's checksum makes that a bug). */
-export function decodeFrames(buf: Buffer): MessageFrame[] {
+/** Reads the UTF-8 text at `start`..`end` of `buf` (a reader may return the same string for the same bytes). */
+export type TextReader = (buf: Buffer, start: number, end: number) => string
+
+const utf8: TextReader = (buf, start, end) => buf.toString('utf8', start, end)
+
+/**
+ * The frames packed end to end in `buf`; throws on a truncated frame (the record's checksum makes
+ * that a bug). Topics and gateway ids are read with `text`: they repeat from message to message.
+ */
+export function decodeFrames(buf: Buffer, text: TextReader = utf8): MessageFrame[] {
   const frames: MessageFrame[] = []
   let pos = 0
   while (pos < buf.length) {
@@ -75,8 +83,8 @@ export function decodeFrames(buf: Buffer): MessageFrame[] {
     const end = payloadAt + payloadBytes
     if (end > buf.length) throw new RangeError(`truncated frame at ${pos}`)
     frames.push({
-      topic: buf.toString('utf8', topicAt, topicAt + topicBytes),
-      gatewayId: buf.toString('utf8', topicAt + topicBytes, payloadAt),
+      topic: text(buf, topicAt, topicAt + topicBytes),
+      gatewayId: text(buf, topicAt + topicBytes, payloadAt),
       qos,
       receivedMs,
       payload: buf.subarray(payloadAt, end),

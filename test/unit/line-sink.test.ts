@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { ByteKeyedCache } from '../../src/pipeline/byte-keyed-cache.js'
+import { ByteKeyedCache, internedText } from '../../src/pipeline/byte-keyed-cache.js'
 import { LineSink } from '../../src/pipeline/line-sink.js'
 import { joinLineBodies } from '../../src/spool/line-bodies.js'
+import { decodeFrames, encodeFrame } from '../../src/spool/message-frame.js'
 
 describe('LineSink', () => {
   it('writes integers below 2^53 as JavaScript prints them, across every digit count', () => {
@@ -18,11 +19,11 @@ describe('LineSink', () => {
   it('joins lines with newlines, grows past its first buffer, takes back a rewound message, and keeps its bytes after take()', () => {
     const sink = new LineSink(4)
     sink.line('a,b=1 v=1 1')
-    const mark = sink.mark()
+    const [pos, lines] = [sink.length, sink.lines]
     sink.line('dropped')
     sink.begin()
     sink.ascii('also dropped')
-    sink.rewind(mark)
+    sink.rewind(pos, lines)
     sink.begin()
     sink.bytes(Buffer.from('m '))
     sink.utf8('välue="ü"')
@@ -72,5 +73,28 @@ describe('ByteKeyedCache', () => {
     for (let i = 0; i < 4; i++) bounded.set(Buffer.from(`k${i}`), 0, 2, i)
     expect(bounded.get(Buffer.from('k0'), 0, 2)).toBeUndefined()
     expect(bounded.get(Buffer.from('k3'), 0, 2)).toBe(3)
+  })
+})
+
+describe('internedText', () => {
+  it('reads UTF-8 as toString does, and gives the same string for the same bytes wherever they sit', () => {
+    const text = internedText(2)
+    const key = Buffer.from('/zone-ü/f1')
+    const buf = Buffer.concat([Buffer.from('xx'), key, Buffer.from('|'), key, Buffer.from('other')])
+    const second = 2 + key.length + 1
+    const a = text(buf, 2, 2 + key.length)
+    expect(a).toBe('/zone-ü/f1')
+    expect(text(buf, second, second + key.length)).toBe(a)
+    expect(text(buf, buf.length - 5, buf.length)).toBe('other')
+    expect(text(buf, 0, 1)).toBe('x')
+    // That key went past the bound of two: the cache started again, and still reads right.
+    expect(text(buf, 2, 2 + key.length)).toBe('/zone-ü/f1')
+    expect(text(Buffer.alloc(0), 0, 0)).toBe('')
+  })
+
+  it('reads the topics and gateway ids of frames the same with or without it', () => {
+    const frames = [encodeFrame('iiot/v1/z1/f1/l1/m1/telemetry', 'gw-1', 1, 1700000000000, Buffer.from([1, 2, 3])), encodeFrame('iiot/v1/z1/f1/l1/m2/state', 'gw-ü', 0, 1700000000001, Buffer.alloc(0))]
+    const bytes = Buffer.concat(frames)
+    expect(decodeFrames(bytes, internedText(10))).toEqual(decodeFrames(bytes))
   })
 })
