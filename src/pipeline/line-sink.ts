@@ -77,6 +77,50 @@ export class LineSink {
     this.pos += this.buf.write(s, this.pos, 'utf8')
   }
 
+  /**
+   * A finite number exactly as `String(n)` prints it (floatField in domain/line-protocol.ts), without
+   * making that string when the number has at most six decimals: integers and values of a fixed
+   * resolution (what sensors send) are written as digits. Anything else is printed by String().
+   */
+  number(n: number): void {
+    const a = n < 0 ? -n : n
+    if (a < MAX_FIXED && a >= 1e-6) {
+      // The first k whose scaled value is an integer that divides back to n is the shortest
+      // decimal that reads back as n, which is what String() prints: below 1e15 the scaling's
+      // rounding error is under 0.5, so Math.round finds that decimal's digits exactly.
+      for (let k = 0; k <= 6; k++) {
+        const p = POW10[k]!
+        const r = Math.round(a * p)
+        if (r / p !== a || r >= MAX_FIXED) continue
+        if (n < 0) this.byte(0x2d)
+        if (k === 0) {
+          this.uint(r)
+          return
+        }
+        const int = Math.floor(r / p)
+        this.uint(int)
+        this.byte(0x2e)
+        this.fraction(r - int * p, k)
+        return
+      }
+    }
+    this.ascii(n === 0 ? '0' : String(n))
+  }
+
+  /** `f` as exactly `k` digits, leading zeros kept (k ≤ 9, f < 10^k). */
+  private fraction(f: number, k: number): void {
+    if (this.pos + k > this.buf.length) this.grow(k)
+    const buf = this.buf
+    let p = this.pos + k
+    this.pos = p
+    let x = f
+    for (let i = 0; i < k; i++) {
+      const q = Math.floor(x / 10)
+      buf[--p] = 0x30 + (x - q * 10)
+      x = q
+    }
+  }
+
   /** A non-negative integer below 2^53, in decimal. */
   uint(n: number): void {
     if (this.pos + 16 > this.buf.length) this.grow(16)
@@ -144,6 +188,10 @@ export class LineSink {
     this.buf = next
   }
 }
+
+/** Below this, a number scaled by up to 10^6 keeps its rounding error under 0.5 (and its digits under 2^53). */
+const MAX_FIXED = 1e15
+const POW10 = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000]
 
 /** A working buffer larger than this (a batch of unusually long lines) is not kept for the next sink. */
 const MAX_SPARE = 1024 * 1024

@@ -1,7 +1,7 @@
 import type { Field, Type } from 'protobufjs'
 import type { IngestLimits } from '../config/config.js'
 import { NAME_PATTERN } from '../domain/ids.js'
-import { escapeTag, floatField, stringField } from '../domain/line-protocol.js'
+import { escapeTag, stringField } from '../domain/line-protocol.js'
 import { MEASUREMENTS } from '../domain/measurements.js'
 import type { MachineTopic } from '../domain/topic.js'
 import type { LineSink } from './line-sink.js'
@@ -269,7 +269,7 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
       sink.utf8(stringField(str))
     } else {
       sink.bytes(head.headValue)
-      sink.ascii(floatField(num))
+      sink.number(num)
     }
     if (unitBytes.length > 0) sink.bytes(unitBytes)
     sink.bytes(QUALITY_SEQ[quality]!)
