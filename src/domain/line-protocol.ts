@@ -1,8 +1,8 @@
 /**
  * InfluxDB line protocol, built directly as strings: about 8x cheaper per
  * point than the client's Point builder (docs/storage.md). The telemetry fast
- * path writes the same lines as bytes (pipeline/line-sink.ts), with these
- * functions' output for the values.
+ * path writes the same lines as bytes (pipeline/line-sink.ts): the same text,
+ * numbers included (LineSink.number prints what floatField does).
  * Escaping rules: https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/
  */
 const TAG_SPECIAL = /[,= \\\n]/g
