@@ -11,7 +11,7 @@ export class ByteKeyedCache<V> {
   constructor(private readonly maxEntries: number) {}
 
   get(buf: Uint8Array, start: number, end: number): V | undefined {
-    for (let e = this.byHash.get(hashOf(buf, start, end)); e; e = e.next) if (equal(e.key, buf, start, end)) return e.value
+    for (let e = this.byHash.get(hashOf(buf, start, end)); e; e = e.next) if (sameBytes(e.key, buf, start, end)) return e.value
     return undefined
   }
 
@@ -64,7 +64,8 @@ function hashOf(buf: Uint8Array, start: number, end: number): number {
   return h | 0
 }
 
-function equal(key: Uint8Array, buf: Uint8Array, start: number, end: number): boolean {
+/** Whether `key` holds the bytes of `buf` from `start` to `end`. */
+export function sameBytes(key: Uint8Array, buf: Uint8Array, start: number, end: number): boolean {
   if (key.length !== end - start) return false
   for (let i = 0; i < key.length; i++) if (key[i] !== buf[start + i]) return false
   return true

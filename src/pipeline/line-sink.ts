@@ -113,9 +113,10 @@ export class LineSink {
     const buf = this.buf
     let p = this.pos + k
     this.pos = p
-    let x = f
+    // Below 10^9, so an int32: V8 divides it by 10 with a multiplication, not a division.
+    let x = f | 0
     for (let i = 0; i < k; i++) {
-      const q = Math.floor(x / 10)
+      const q = (x / 10) | 0
       buf[--p] = 0x30 + (x - q * 10)
       x = q
     }
@@ -137,11 +138,12 @@ export class LineSink {
   /** Below 10^9: small integers, so integer division. */
   private small(n: number): void {
     const buf = this.buf
+    // An int32 from here on (n < 10^9): divisions by 10 become multiplications.
+    let x = n | 0
     let digits = 1
-    for (let x = n; x >= 10; x = (x / 10) | 0) digits++
+    for (let y = x; y >= 10; y = (y / 10) | 0) digits++
     let p = this.pos + digits
     this.pos = p
-    let x = n
     do {
       const q = (x / 10) | 0
       buf[--p] = 0x30 + (x - q * 10)
@@ -154,7 +156,7 @@ export class LineSink {
     const buf = this.buf
     let p = this.pos + 9
     this.pos = p
-    let x = n
+    let x = n | 0
     for (let i = 0; i < 9; i++) {
       const q = (x / 10) | 0
       buf[--p] = 0x30 + (x - q * 10)

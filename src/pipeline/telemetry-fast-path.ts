@@ -5,7 +5,7 @@ import { escapeTag, stringField } from '../domain/line-protocol.js'
 import { MEASUREMENTS } from '../domain/measurements.js'
 import type { MachineTopic } from '../domain/topic.js'
 import type { LineSink } from './line-sink.js'
-import { ByteKeyedCache } from './byte-keyed-cache.js'
+import { ByteKeyedCache, sameBytes } from './byte-keyed-cache.js'
 
 /**
  * Telemetry, the hot kind, in one pass: reads the protobuf wire format and
@@ -74,10 +74,35 @@ const BOOL_FALSE = Buffer.from('value_bool=false')
 const INT_THEN_SPACE = Buffer.from('i ')
 const NO_UNIT = Buffer.alloc(0)
 
-/** A signal's line head, and the same followed by `value=` (numbers, the common case). */
+/**
+ * A little-endian double read through a scratch array: what Buffer#readDoubleLE does, but small
+ * enough for V8 to inline into the sample loop, so the value is not boxed into a heap number per
+ * sample on its way to the sink. Big-endian machines keep readDoubleLE.
+ */
+const scratch = new Float64Array(1)
+const scratchBytes = new Uint8Array(scratch.buffer)
+const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f
+function readDouble(buf: Buffer, pos: number): number {
+  if (!LITTLE_ENDIAN) return buf.readDoubleLE(pos)
+  for (let i = 0; i < 8; i++) scratchBytes[i] = buf[pos + i]!
+  return scratch[0]!
+}
+
+/** A signal's line head, and the same followed by `value=` (numbers, the common case); `signal` is the name's bytes. */
 interface Head {
+  readonly signal: Uint8Array
   readonly head: Buffer
   readonly headValue: Buffer
+}
+
+/**
+ * A machine's line heads, by the signal name's bytes, and by position as its last message had
+ * them: a gateway sends a machine's signals in the same order message after message, so the
+ * sample at position i is checked against that head's name first, with no hashing or lookup.
+ */
+class MachineHeads {
+  readonly bySignal = new ByteKeyedCache<Head>(MAX_SIGNALS_PER_MACHINE)
+  readonly byPosition: Head[] = []
 }
 
 /** Caches are cleared past these sizes: a gateway inventing signal names cannot grow memory. */
@@ -91,7 +116,7 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
   if (describe(telemetry) !== TELEMETRY_FIELDS || !sample || !('fields' in sample) || describe(sample) !== SAMPLE_FIELDS) return undefined
 
   /** topic → signal (its bytes) → the line's head, from the measurement to the space before the fields. */
-  const heads = new Map<string, ByteKeyedCache<Head>>()
+  const heads = new Map<string, MachineHeads>()
   /** A unit's bytes → its field. */
   const units = new ByteKeyedCache<Buffer>(MAX_UNITS)
   let buf: Buffer = Buffer.alloc(0)
@@ -141,26 +166,31 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
     return s.includes('\uFFFD') ? undefined : s
   }
 
-  /** The head of a signal's lines on a machine, its name read from the payload's bytes; undefined to fall back. */
-  function headOf(topic: MachineTopic, signals: ByteKeyedCache<Head>, start: number, end: number): Head | undefined {
-    let head = signals.get(buf, start, end)
+  /** The head of the lines of the signal at `index` of a message on a machine, its name read from the payload's bytes; undefined to fall back. */
+  function headOf(topic: MachineTopic, machine: MachineHeads, index: number, start: number, end: number): Head | undefined {
+    const guess = machine.byPosition[index]
+    if (guess !== undefined && sameBytes(guess.signal, buf, start, end)) return guess
+    let head = machine.bySignal.get(buf, start, end)
     if (head === undefined) {
       const signal = text(start, end)
       if (signal === undefined || !NAME_PATTERN.test(signal)) return undefined
       const h = `${MEASUREMENTS.telemetry},factory=${topic.factory},line=${topic.line},machine=${topic.machine},signal=${escapeTag(signal)},zone=${topic.zone} `
-      head = { head: Buffer.from(h), headValue: Buffer.from(h + 'value=') }
-      signals.set(buf, start, end, head)
+      // A copy of the name (a view would keep the whole journal chunk alive).
+      head = { signal: new Uint8Array(buf.subarray(start, end)), head: Buffer.from(h), headValue: Buffer.from(h + 'value=') }
+      machine.bySignal.set(buf, start, end, head)
     }
+    // index < limits.maxBatch: the array stays as long as the longest message.
+    if (index <= machine.byPosition.length) machine.byPosition[index] = head
     return head
   }
 
-  function signalsOf(topicKey: string): ByteKeyedCache<Head> {
-    let signals = heads.get(topicKey)
-    if (!signals) {
+  function machineHeads(topicKey: string): MachineHeads {
+    let machine = heads.get(topicKey)
+    if (!machine) {
       if (heads.size >= MAX_MACHINES) heads.clear()
-      heads.set(topicKey, (signals = new ByteKeyedCache(MAX_SIGNALS_PER_MACHINE)))
+      heads.set(topicKey, (machine = new MachineHeads()))
     }
-    return signals
+    return machine
   }
 
   /** The unit field of a unit read from the payload's bytes; undefined to fall back. */
@@ -176,7 +206,7 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
   }
 
   /** One sample ending at `end`, written to `sink` as its line; false to fall back. */
-  function sampleLine(topic: MachineTopic, signals: ByteKeyedCache<Head>, end: number, sentTsMs: number, seq: number, nowMs: number, sink: LineSink): boolean {
+  function sampleLine(topic: MachineTopic, machine: MachineHeads, index: number, end: number, sentTsMs: number, seq: number, nowMs: number, sink: LineSink): boolean {
     let signal = -1
     let signalEnd = -1
     let unit = -1
@@ -214,7 +244,7 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
         case S_DOUBLE: {
           field = 2
           if (pos + 8 > end) return false
-          num = buf.readDoubleLE(pos)
+          num = readDouble(buf, pos)
           pos += 8
           if (!Number.isFinite(num)) return false
           break
@@ -253,7 +283,7 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
     if (member === 0 || signal < 0) return false
     if (ts === 0) ts = sentTsMs
     if (ts > nowMs + limits.maxFutureSkewMs || ts < nowMs - limits.maxAgeMs) return false
-    const head = headOf(topic, signals, signal, signalEnd)
+    const head = headOf(topic, machine, index, signal, signalEnd)
     if (head === undefined) return false
     // An empty unit is no unit, as toLines has it.
     const unitBytes = unitEnd > unit ? unitField(unit, unitEnd) : NO_UNIT
@@ -288,14 +318,14 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
     let seq = 0
     let sentTsMs = 0
     let lines = 0
-    let signals: ByteKeyedCache<Head> | undefined
+    let machine: MachineHeads | undefined
     while (pos < end) {
       const tag = varint(end, TAG_BYTES)
       if (tag === T_SAMPLE) {
         // The header comes first in the canonical order; a header field after a sample falls back.
         if (lines === 0 && sentTsMs === 0) sentTsMs = nowMs
         const len = length(end)
-        if (len < 0 || lines >= limits.maxBatch || !sampleLine(topic, (signals ??= signalsOf(topicKey)), pos + len, sentTsMs, seq, nowMs, sink)) {
+        if (len < 0 || lines >= limits.maxBatch || !sampleLine(topic, (machine ??= machineHeads(topicKey)), lines, pos + len, sentTsMs, seq, nowMs, sink)) {
           sink.rewind(startPos, startLines)
           return -1
         }
