@@ -44,6 +44,8 @@ interface Cached {
   readonly online: boolean
   readonly shown: string
   readonly json: string
+  /** `json` as UTF-8, encoded once per change (answers are joined from these). */
+  readonly bytes: Buffer
 }
 
 /**
@@ -55,16 +57,39 @@ export class MachineStateJson {
   private readonly cache = new Map<string, Cached>()
 
   /** `key` is the machine's key in the live table; `e` its entry there. */
-  of(key: string, m: MachineInScope, e: Readonly<MachineLive> | undefined, online: boolean): { readonly json: string; readonly shown: string } {
+  of(key: string, m: MachineInScope, e: Readonly<MachineLive> | undefined, online: boolean): { readonly json: string; readonly bytes: Buffer; readonly shown: string } {
     const c = this.cache.get(key)
     if (c && c.online === online && c.lastSeenMs === e?.lastSeenMs && c.state === e?.state && c.reason === e?.reason && c.alarms === e?.alarms && c.sinceMs === e?.sinceMs) return c
     const view = machineStateView(m, e, online)
-    const fresh: Cached = { lastSeenMs: e?.lastSeenMs, state: e?.state, reason: e?.reason, alarms: e?.alarms, sinceMs: e?.sinceMs, online, shown: view.state, json: JSON.stringify(view) }
+    const json = JSON.stringify(view)
+    const fresh: Cached = { lastSeenMs: e?.lastSeenMs, state: e?.state, reason: e?.reason, alarms: e?.alarms, sinceMs: e?.sinceMs, online, shown: view.state, json, bytes: Buffer.from(json) }
     // Machines leave the registry now and then: start over rather than keep them forever.
     if (!c && this.cache.size >= 200_000) this.cache.clear()
     this.cache.set(key, fresh)
     return fresh
   }
+}
+
+/**
+ * A scope's `equipment/state` answer, `{"at","count","byState","machines":[…]}`, copied together
+ * from each machine's JSON bytes into one Buffer: no string of the whole answer to join and then
+ * encode again (a thousand machines make about 200 KB, built every 50 ms under load).
+ */
+export function stateAnswer(nowMs: number, byState: Readonly<Record<string, number>>, machines: readonly Uint8Array[]): Buffer {
+  const head = Buffer.from(`{"at":"${new Date(nowMs).toISOString()}","count":${machines.length},"byState":${JSON.stringify(byState)},"machines":[`)
+  let size = head.length + Math.max(0, machines.length - 1) + 2
+  for (const b of machines) size += b.length
+  const out = Buffer.allocUnsafe(size)
+  out.set(head, 0)
+  let p = head.length
+  for (let i = 0; i < machines.length; i++) {
+    if (i > 0) out[p++] = 0x2c
+    out.set(machines[i]!, p)
+    p += machines[i]!.length
+  }
+  out[p++] = 0x5d
+  out[p] = 0x7d
+  return out
 }
 
 /** How old a scope's `equipment/state` answer may be when it is served again (docs/api.md, "Machine state"). */
@@ -98,7 +123,7 @@ export class ScopeStateAnswers {
    * The answer for `scopeKey` at `nowMs`: the cached one while it is younger than `maxAgeMs`, else
    * `build(machines, nowMs)` (the scope's machines from `list`, called once per registry).
    */
-  body(registry: object, scopeKey: string, nowMs: number, list: () => readonly KeyedMachine[], build: (machines: readonly KeyedMachine[], nowMs: number) => string): Buffer {
+  body(registry: object, scopeKey: string, nowMs: number, list: () => readonly KeyedMachine[], build: (machines: readonly KeyedMachine[], nowMs: number) => Buffer): Buffer {
     let a = this.answers.get(scopeKey)
     if (a && a.registry === registry && a.body && nowMs >= a.builtAtMs && nowMs - a.builtAtMs < this.maxAgeMs) return a.body
     if (!a || a.registry !== registry) {
@@ -107,7 +132,7 @@ export class ScopeStateAnswers {
       a = { registry, machines: list(), builtAtMs: nowMs, body: undefined }
       this.answers.set(scopeKey, a)
     }
-    a.body = Buffer.from(build(a.machines, nowMs))
+    a.body = build(a.machines, nowMs)
     a.builtAtMs = nowMs
     return a.body
   }

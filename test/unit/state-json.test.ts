@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MachineStateJson, machineStateView, ScopeStateAnswers } from '../../src/api/state-json.js'
+import { MachineStateJson, machineStateView, ScopeStateAnswers, stateAnswer } from '../../src/api/state-json.js'
 import { LiveStateTable } from '../../src/domain/live-state.js'
 import type { MachineState } from '../../src/domain/records.js'
 
@@ -41,12 +41,32 @@ describe('equipment/state JSON, cached per machine', () => {
         const before = cache.of(k, x, e, online)
         const fresh = machineStateView(x, e, online)
         expect(before.json).toBe(JSON.stringify(fresh))
+        expect(before.bytes.toString('utf8')).toBe(before.json)
         expect(before.shown).toBe(fresh.state)
         if (cache.of(k, x, e, online) !== before) rebuilt++
       }
     }
     // Asked twice with nothing changed in between, the second answer is the cached one.
     expect(rebuilt).toBe(0)
+  })
+})
+
+describe('a scope\'s equipment/state answer, joined from each machine\'s bytes', () => {
+  it('is the JSON of the answer object, for no machine, one, and several with non-ASCII names', () => {
+    const at = Date.UTC(2026, 11, 3, 8, 30)
+    const views = [
+      { machine: 'm1', state: 'running', reason: null },
+      { machine: 'presse-ü', state: 'fault', reason: 'Störung 🔧' },
+      { machine: 'm3', state: 'offline', reason: null },
+    ]
+    for (const n of [0, 1, 3]) {
+      const some = views.slice(0, n)
+      const byState: Record<string, number> = {}
+      for (const v of some) byState[v.state] = (byState[v.state] ?? 0) + 1
+      const body = stateAnswer(at, byState, some.map((v) => Buffer.from(JSON.stringify(v))))
+      expect(JSON.parse(body.toString('utf8'))).toEqual({ at: new Date(at).toISOString(), count: n, byState, machines: some })
+      expect(body.toString('utf8')).toBe(JSON.stringify({ at: new Date(at).toISOString(), count: n, byState, machines: some }))
+    }
   })
 })
 
@@ -57,7 +77,7 @@ describe('a scope\'s whole equipment/state answer, cached for at most maxAgeMs',
     let builds = 0
     let lists = 0
     const list = () => (lists++, machines)
-    const build = (ms: readonly unknown[], now: number) => `{"at":${now},"n":${ms.length},"build":${++builds}}`
+    const build = (ms: readonly unknown[], now: number) => Buffer.from(`{"at":${now},"n":${ms.length},"build":${++builds}}`)
     const registry = {}
     const first = answers.body(registry, 'z///', 1000, list, build)
     expect(first.toString()).toBe('{"at":1000,"n":1,"build":1}')

@@ -5,7 +5,7 @@ import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
 import { scopeQuery } from '../params.js'
 import { machinesInScope, resolveScope, type MachineInScope } from '../scope.js'
-import { MachineStateJson, machineStateView, ScopeStateAnswers, STATE_ANSWER_MAX_AGE_MS, type MachineStateView } from '../state-json.js'
+import { MachineStateJson, machineStateView, ScopeStateAnswers, STATE_ANSWER_MAX_AGE_MS, stateAnswer, type MachineStateView } from '../state-json.js'
 import type { MachineLive } from '../../domain/live-state.js'
 
 const machineState = z.object({
@@ -94,14 +94,14 @@ export const equipmentRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
       const list = () => machinesInScope(registry, scope).map((m) => ({ m, key: machineKey(m.zone, m.factory, m.line, m.machine) }))
       const body = stateAnswers.body(registry, scopeKey, Date.now(), list, (machines, now) => {
         const byState: Record<string, number> = {}
-        const parts: string[] = []
+        const parts: Buffer[] = []
         for (const { m, key } of machines) {
           const e = deps.live.get(key)
-          const { json, shown } = stateJson.of(key, m, e, isOnline(deps, e, now))
-          parts.push(json)
+          const { bytes, shown } = stateJson.of(key, m, e, isOnline(deps, e, now))
+          parts.push(bytes)
           byState[shown] = (byState[shown] ?? 0) + 1
         }
-        return `{"at":"${new Date(now).toISOString()}","count":${parts.length},"byState":${JSON.stringify(byState)},"machines":[${parts.join(',')}]}`
+        return stateAnswer(now, byState, parts)
       })
       // Already JSON (the schema above documents it): Fastify sends a Buffer as it is.
       return reply.type('application/json; charset=utf-8').send(body as never)
