@@ -35,17 +35,22 @@ export function machineStateView(m: MachineInScope, e: Readonly<MachineLive> | u
   }
 }
 
-interface Cached {
-  readonly lastSeenMs: number | undefined
-  readonly state: string | undefined
-  readonly reason: string | undefined
-  readonly alarms: readonly string[] | undefined
-  readonly sinceMs: number | undefined
-  readonly online: boolean
-  readonly shown: string
-  readonly json: string
-  /** `json` as UTF-8, encoded once per change (answers are joined from these). */
-  readonly bytes: Buffer
+/** A machine's JSON as UTF-8, encoded once per change (answers are joined from these), and what it was built from. */
+class Cached {
+  constructor(
+    readonly lastSeenMs: number | undefined,
+    readonly state: string | undefined,
+    readonly reason: string | undefined,
+    readonly alarms: readonly string[] | undefined,
+    readonly sinceMs: number | undefined,
+    readonly online: boolean,
+    readonly shown: string,
+    readonly bytes: Buffer,
+  ) {}
+
+  get json(): string {
+    return this.bytes.toString('utf8')
+  }
 }
 
 /**
@@ -61,8 +66,7 @@ export class MachineStateJson {
     const c = this.cache.get(key)
     if (c && c.online === online && c.lastSeenMs === e?.lastSeenMs && c.state === e?.state && c.reason === e?.reason && c.alarms === e?.alarms && c.sinceMs === e?.sinceMs) return c
     const view = machineStateView(m, e, online)
-    const json = JSON.stringify(view)
-    const fresh: Cached = { lastSeenMs: e?.lastSeenMs, state: e?.state, reason: e?.reason, alarms: e?.alarms, sinceMs: e?.sinceMs, online, shown: view.state, json, bytes: Buffer.from(json) }
+    const fresh = new Cached(e?.lastSeenMs, e?.state, e?.reason, e?.alarms, e?.sinceMs, online, view.state, Buffer.from(JSON.stringify(view)))
     // Machines leave the registry now and then: start over rather than keep them forever.
     if (!c && this.cache.size >= 200_000) this.cache.clear()
     this.cache.set(key, fresh)

@@ -15,12 +15,10 @@ export class ByteKeyedCache<V> {
     return undefined
   }
 
-  set(buf: Uint8Array, start: number, end: number, value: V): void {
+  /** `key`: the bytes from `start` to `end` already copied, when the caller keeps such a copy too. */
+  set(buf: Uint8Array, start: number, end: number, value: V, key: Uint8Array = copyOf(buf, start, end)): void {
     if (this.size >= this.maxEntries) this.clear()
     const h = hashOf(buf, start, end)
-    // A copy: a view would keep the whole payload (a journal chunk) alive.
-    const key = new Uint8Array(end - start)
-    key.set(buf.subarray(start, end))
     this.byHash.set(h, { key, value, next: this.byHash.get(h) })
     this.size++
   }
@@ -62,6 +60,14 @@ function hashOf(buf: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5
   for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193)
   return h | 0
+}
+
+/** The bytes from `start` to `end` as their own array: a view would keep the whole payload (a journal chunk) alive. */
+export function copyOf(buf: Uint8Array, start: number, end: number): Uint8Array {
+  // Not buf.slice(): on a Buffer that is a view.
+  const key = new Uint8Array(end - start)
+  key.set(buf.subarray(start, end))
+  return key
 }
 
 /** Whether `key` holds the bytes of `buf` from `start` to `end`. */

@@ -5,7 +5,7 @@ import { escapeTag, stringField } from '../domain/line-protocol.js'
 import { MEASUREMENTS } from '../domain/measurements.js'
 import type { MachineTopic } from '../domain/topic.js'
 import type { LineSink } from './line-sink.js'
-import { ByteKeyedCache, sameBytes } from './byte-keyed-cache.js'
+import { ByteKeyedCache, copyOf, sameBytes } from './byte-keyed-cache.js'
 
 /**
  * Telemetry, the hot kind, in one pass: reads the protobuf wire format and
@@ -175,12 +175,11 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
       const signal = text(start, end)
       if (signal === undefined || !NAME_PATTERN.test(signal)) return undefined
       const h = `${MEASUREMENTS.telemetry},factory=${topic.factory},line=${topic.line},machine=${topic.machine},signal=${escapeTag(signal)},zone=${topic.zone} `
-      // A copy of the name (a view would keep the whole journal chunk alive).
-      head = { signal: new Uint8Array(buf.subarray(start, end)), head: Buffer.from(h), headValue: Buffer.from(h + 'value=') }
-      machine.bySignal.set(buf, start, end, head)
+      head = { signal: copyOf(buf, start, end), head: Buffer.from(h), headValue: Buffer.from(h + 'value=') }
+      machine.bySignal.set(buf, start, end, head, head.signal)
     }
-    // index < limits.maxBatch: the array stays as long as the longest message.
-    if (index <= machine.byPosition.length) machine.byPosition[index] = head
+    // Samples come in order from index 0 (below limits.maxBatch): the array is as long as the longest message.
+    machine.byPosition[index] = head
     return head
   }
 
