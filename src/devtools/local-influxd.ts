@@ -59,14 +59,15 @@ bind-address = "127.0.0.1:${rpcPort}"
 `
 }
 
-export async function startLocalInfluxd(opts: { dataDir: string; port?: number; binary?: string; startTimeoutMs?: number }): Promise<LocalInfluxd> {
+export async function startLocalInfluxd(opts: { dataDir: string; port?: number; binary?: string; startTimeoutMs?: number; pickPort?: () => Promise<number> }): Promise<LocalInfluxd> {
+  const pickPort = opts.pickPort ?? freePort
   const binary = opts.binary ?? process.env.INFLUXD_BIN ?? 'influxd'
   await mkdir(opts.dataDir, { recursive: true })
-  const port = opts.port ?? (await freePort())
-  const rpcPort = await freePort()
+  let port = opts.port ?? (await pickPort())
+  let rpcPort = await pickPort()
   const configPath = join(opts.dataDir, 'influxdb.conf')
   await writeFile(configPath, configToml(opts.dataDir, port, rpcPort))
-  const url = `http://127.0.0.1:${port}`
+  let url = `http://127.0.0.1:${port}`
   let child: ChildProcess | undefined
 
   const start = async () => {
@@ -105,7 +106,20 @@ export async function startLocalInfluxd(opts: { dataDir: string; port?: number; 
     })
   }
 
-  await start()
+  // A port freePort() found can be taken by another process before influxd binds it (parallel test
+  // files do this all the time): unless the caller chose the port, pick new ones and start again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start()
+      break
+    } catch (err) {
+      if (opts.port !== undefined || attempt >= 5 || !/address already in use/.test((err as Error).message)) throw err
+      port = await pickPort()
+      rpcPort = await pickPort()
+      url = `http://127.0.0.1:${port}`
+      await writeFile(configPath, configToml(opts.dataDir, port, rpcPort))
+    }
+  }
   return { url, port, dataDir: opts.dataDir, stop, restart: start }
 }
 
