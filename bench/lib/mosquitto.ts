@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { connect } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../../src/devtools/local-influxd.js'
@@ -24,11 +23,29 @@ function mosquittoBin(): string {
  * no port 0), with the given password and ACL files (generated from the registry by the test).
  * Queues for offline persistent sessions are unbounded here, so a count is exact (docs/scaling-out.md).
  */
-export async function startTestMosquitto(files: { passwd: string; acl: string }, tls?: { certFile: string; keyFile: string }): Promise<TestMosquitto> {
+export async function startTestMosquitto(
+  files: { passwd: string; acl: string },
+  tls?: { certFile: string; keyFile: string },
+  opts: { pickPort?: () => Promise<number> } = {},
+): Promise<TestMosquitto> {
   const dir = await mkdtemp(join(tmpdir(), 'iiot-mosquitto-'))
-  const port = await freePort()
   await writeFile(join(dir, 'passwd'), files.passwd, { mode: 0o600 })
   await writeFile(join(dir, 'acl'), files.acl, { mode: 0o600 })
+  // A port freePort() found can be taken before mosquitto binds it: start again on a new one, up to five times.
+  for (let attempt = 1; ; attempt++) {
+    const port = await (opts.pickPort ?? freePort)()
+    try {
+      return await launch(dir, port, tls)
+    } catch (err) {
+      if (attempt >= 5 || !/address already in use/i.test((err as Error).message)) {
+        await rm(dir, { recursive: true, force: true })
+        throw err
+      }
+    }
+  }
+}
+
+async function launch(dir: string, port: number, tls: { certFile: string; keyFile: string } | undefined): Promise<TestMosquitto> {
   const conf = [
     `listener ${port} 127.0.0.1`,
     // TLS on the one listener when asked (worker mode over mqtts://).
@@ -42,6 +59,8 @@ export async function startTestMosquitto(files: { passwd: string; acl: string },
     'log_dest stderr',
     'log_type error',
     'log_type warning',
+    // "... running" is logged once every listener is bound: the sign that the port is mosquitto's, not another process's.
+    'log_type information',
     // As root, mosquitto would switch to its own user and lose access to the temp dir.
     ...(userInfo().uid === 0 ? ['user root'] : []),
   ]
@@ -51,14 +70,13 @@ export async function startTestMosquitto(files: { passwd: string; acl: string },
   const keep = (d: Buffer) => (output = (output + d.toString()).slice(-20_000))
   child.stdout!.on('data', keep)
   child.stderr!.on('data', keep)
+  const closed = new Promise((r) => child.once('close', r))
   const deadline = Date.now() + 10_000
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}: ${output}`)
-    const up = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port }, () => (s.destroy(), resolve(true)))
-      s.once('error', () => resolve(false))
-    })
-    if (up) break
+  while (!/ running\b/.test(output)) {
+    if (child.exitCode !== null) {
+      await closed // all of its output read
+      throw new Error(`mosquitto exited with ${child.exitCode}: ${output}`)
+    }
     if (Date.now() > deadline) {
       child.kill('SIGKILL')
       throw new Error(`mosquitto did not listen on ${port}: ${output}`)
