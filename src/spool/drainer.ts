@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { Metrics } from '../metrics/metrics.js'
 import { StorageError, type LineWriter } from '../storage/ports.js'
 import type { Journal, RecordBatch } from './journal.js'
-import { joinLineBodies } from './line-bodies.js'
+import { BodyPool, joinLineBodies } from './line-bodies.js'
 
 export interface DrainerOptions {
   readonly batchSize: number
@@ -75,6 +75,7 @@ const MAX_GROUP_BYTES = 8 * 1024 * 1024
  */
 export class Drainer {
   private inFlight = 0
+  private readonly bodies = new BodyPool()
   private running = false
   private loopDone: Promise<void> = Promise.resolve()
   private slotWaiters: (() => void)[] = []
@@ -225,7 +226,16 @@ export class Drainer {
     const estimated = reads.reduce((n, r) => n + r.batch.lineCount, 0)
     const decoded = contents.reduce((n, c) => n + c.lineCount, 0)
     if (estimated > 0 && decoded > 0) this.pointsPerEstimate = Math.min(100, Math.max(0.01, 0.8 * this.pointsPerEstimate + 0.2 * (decoded / estimated)))
-    const body = joinLineBodies(contents.map((c) => c.body))
+    const body = this.bodies.join(contents.map((c) => c.body))
+    try {
+      await this.sendBody(reads, contents, body, decoded)
+    } finally {
+      // Written, refused and split, or left to the replay: the writer is done with these bytes.
+      this.bodies.release(body)
+    }
+  }
+
+  private async sendBody(reads: readonly Read[], contents: readonly BatchContent[], body: Buffer, decoded: number): Promise<void> {
     const lineCount = decoded
     // Nothing to write (every message rejected): the batches are done once their rejections are kept.
     const refused: Promise<void>[] = []
