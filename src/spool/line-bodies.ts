@@ -8,9 +8,14 @@ export function joinLineBodies(bodies: readonly Uint8Array[]): Buffer {
   if (parts.length === 1) return asBuffer(parts[0]!)
   let size = -1
   for (const b of parts) size += b.length + 1
-  const out = Buffer.allocUnsafe(size)
+  return writeJoined(Buffer.allocUnsafe(size), parts)
+}
+
+/** Writes the non-empty `bodies` into `out` from its start, a newline between each two; `out` is exactly their size. */
+function writeJoined(out: Buffer, bodies: readonly Uint8Array[]): Buffer {
   let pos = 0
-  for (const b of parts) {
+  for (const b of bodies) {
+    if (b.length === 0) continue
     if (pos > 0) out[pos++] = 0x0a
     out.set(b, pos)
     pos += b.length
@@ -55,15 +60,7 @@ export class BodyPool {
     if (size > this.maxBytes) return joinLineBodies(bodies)
     const ab = this.free.pop() ?? this.create()
     ;(ab as ResizableArrayBuffer).resize(size)
-    const out = Buffer.from(ab, 0, size)
-    let pos = 0
-    for (const b of bodies) {
-      if (b.length === 0) continue
-      if (pos > 0) out[pos++] = 0x0a
-      out.set(b, pos)
-      pos += b.length
-    }
-    return out
+    return writeJoined(Buffer.from(ab, 0, size), bodies)
   }
 
   /** `body` (from `join`) is read no more: its memory may hold the next one. */
