@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
-import { freePort } from '../../src/devtools/local-influxd.js'
+import { freePort, retryWhilePortTaken } from '../../src/devtools/local-influxd.js'
 
 export interface TestMosquitto {
   readonly url: string
@@ -31,17 +31,11 @@ export async function startTestMosquitto(
   const dir = await mkdtemp(join(tmpdir(), 'iiot-mosquitto-'))
   await writeFile(join(dir, 'passwd'), files.passwd, { mode: 0o600 })
   await writeFile(join(dir, 'acl'), files.acl, { mode: 0o600 })
-  // A port freePort() found can be taken before mosquitto binds it: start again on a new one, up to five times.
-  for (let attempt = 1; ; attempt++) {
-    const port = await (opts.pickPort ?? freePort)()
-    try {
-      return await launch(dir, port, tls)
-    } catch (err) {
-      if (attempt >= 5 || !/address already in use/i.test((err as Error).message)) {
-        await rm(dir, { recursive: true, force: true })
-        throw err
-      }
-    }
+  try {
+    return await retryWhilePortTaken(async () => launch(dir, await (opts.pickPort ?? freePort)(), tls))
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true })
+    throw err
   }
 }
 

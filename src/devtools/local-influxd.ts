@@ -106,21 +106,32 @@ export async function startLocalInfluxd(opts: { dataDir: string; port?: number; 
     })
   }
 
-  // A port freePort() found can be taken by another process before influxd binds it (parallel test
-  // files do this all the time): unless the caller chose the port, pick new ones and start again.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await start()
-      break
-    } catch (err) {
-      if (opts.port !== undefined || attempt >= 5 || !/address already in use/.test((err as Error).message)) throw err
+  // Unless the caller chose the port, each new attempt picks new ones.
+  await retryWhilePortTaken(async (attempt) => {
+    if (attempt > 1) {
       port = await pickPort()
       rpcPort = await pickPort()
       url = `http://127.0.0.1:${port}`
       await writeFile(configPath, configToml(opts.dataDir, port, rpcPort))
     }
-  }
+    await start()
+  }, opts.port !== undefined ? 1 : 5)
   return { url, port, dataDir: opts.dataDir, stop, restart: start }
+}
+
+/**
+ * Runs `start` again while it fails with "address already in use", at most `attempts` times in all: a
+ * port freePort() found can be taken by another process before the server binds it (parallel test
+ * files do this all the time), so each attempt picks its ports afresh.
+ */
+export async function retryWhilePortTaken<T>(start: (attempt: number) => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(attempt)
+    } catch (err) {
+      if (attempt >= attempts || !/address already in use/i.test((err as Error).message)) throw err
+    }
+  }
 }
 
 async function ping(url: string): Promise<boolean> {

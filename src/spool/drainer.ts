@@ -235,8 +235,7 @@ export class Drainer {
     }
   }
 
-  private async sendBody(reads: readonly Read[], contents: readonly BatchContent[], body: Buffer, decoded: number): Promise<void> {
-    const lineCount = decoded
+  private async sendBody(reads: readonly Read[], contents: readonly BatchContent[], body: Buffer, lineCount: number): Promise<void> {
     // Nothing to write (every message rejected): the batches are done once their rejections are kept.
     const refused: Promise<void>[] = []
     // One read alone may hold more than a request takes (a record is never split): it goes as several, in order.

@@ -3,12 +3,22 @@ export const EMPTY_BODY = Buffer.alloc(0)
 
 /** Bodies of lines (each without a trailing newline) joined by newlines, empty ones left out: the only one as it is, or one new buffer. */
 export function joinLineBodies(bodies: readonly Uint8Array[]): Buffer {
-  const parts = bodies.filter((b) => b.length > 0)
-  if (parts.length === 0) return EMPTY_BODY
-  if (parts.length === 1) return asBuffer(parts[0]!)
+  const size = joinedSize(bodies)
+  if (size < 0) return EMPTY_BODY
+  const only = onlyBody(bodies, size)
+  return only ? asBuffer(only) : writeJoined(Buffer.allocUnsafe(size), bodies)
+}
+
+/** The bytes of the non-empty `bodies` joined by newlines; -1 when there is none. */
+function joinedSize(bodies: readonly Uint8Array[]): number {
   let size = -1
-  for (const b of parts) size += b.length + 1
-  return writeJoined(Buffer.allocUnsafe(size), parts)
+  for (const b of bodies) if (b.length > 0) size += b.length + 1
+  return size
+}
+
+/** The one non-empty body when there is only one (a second would add its newline to the size). */
+function onlyBody(bodies: readonly Uint8Array[], size: number): Uint8Array | undefined {
+  return bodies.find((b) => b.length === size)
 }
 
 /** Writes the non-empty `bodies` into `out` from its start, a newline between each two; `out` is exactly their size. */
@@ -48,16 +58,13 @@ export class BodyPool {
     private readonly keep = 8,
   ) {}
 
+  /** As joinLineBodies: an only body as it is (already its own buffer), several into a buffer of the pool. */
   join(bodies: readonly Uint8Array[]): Buffer {
-    let size = -1
-    let count = 0
-    for (const b of bodies) {
-      if (b.length === 0) continue
-      size += b.length + 1
-      count++
-    }
-    if (count === 0) return EMPTY_BODY
-    if (size > this.maxBytes) return joinLineBodies(bodies)
+    const size = joinedSize(bodies)
+    if (size < 0) return EMPTY_BODY
+    const only = onlyBody(bodies, size)
+    if (only) return asBuffer(only)
+    if (size > this.maxBytes) return writeJoined(Buffer.allocUnsafe(size), bodies)
     const ab = this.free.pop() ?? this.create()
     ;(ab as ResizableArrayBuffer).resize(size)
     return writeJoined(Buffer.from(ab, 0, size), bodies)
