@@ -39,8 +39,9 @@ export class PartBuilder {
     }
   }
 
-  build(): DecodedPart {
-    return { body: this.sink.take(), accepted: this.accepted, acceptedByKind: this.acceptedByKind, rejected: this.rejected }
+  /** What the part became; its body from `alloc` (see LineSink.take). */
+  build(alloc?: (size: number) => Buffer): DecodedPart {
+    return { body: this.sink.take(alloc), accepted: this.accepted, acceptedByKind: this.acceptedByKind, rejected: this.rejected }
   }
 }
 
@@ -49,7 +50,13 @@ export class PartBuilder {
  * gateways `owns` says belong to another thread. The same code on a decode worker and on the main
  * thread (no workers configured, or a worker that crashed on this batch).
  */
-export function decodePart(pipeline: Pipeline, recordCount: number, framesOf: (record: number) => readonly MessageFrame[] | undefined, owns: (gatewayId: string) => boolean): DecodedPart {
+export function decodePart(
+  pipeline: Pipeline,
+  recordCount: number,
+  framesOf: (record: number) => readonly MessageFrame[] | undefined,
+  owns: (gatewayId: string) => boolean,
+  alloc?: (size: number) => Buffer,
+): DecodedPart {
   const part = new PartBuilder()
   for (let r = 0; r < recordCount; r++) {
     const frames = framesOf(r)
@@ -62,5 +69,5 @@ export function decodePart(pipeline: Pipeline, recordCount: number, framesOf: (r
       part.ingest(r, f, pipeline, frame)
     }
   }
-  return part.build()
+  return part.build(alloc)
 }

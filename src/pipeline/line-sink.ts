@@ -165,12 +165,13 @@ export class LineSink {
   }
 
   /**
-   * What was written, in a buffer of its own size, which the sink reads from from then on; the
-   * working buffer goes to the next sink. Nothing is written after this.
+   * What was written, in a buffer of its own size (from `alloc`, a pool of buffers used again, or
+   * fresh memory), which the sink reads from from then on; the working buffer goes to the next
+   * sink. Nothing is written after this.
    */
-  take(): Buffer {
+  take(alloc: (size: number) => Buffer = Buffer.allocUnsafeSlow): Buffer {
     if (this.taken) return this.taken
-    const out = this.pos === 0 ? EMPTY_BODY : Buffer.allocUnsafeSlow(this.pos)
+    const out = this.pos === 0 ? EMPTY_BODY : alloc(this.pos)
     this.buf.copy(out, 0, 0, this.pos)
     if (!spare || this.buf.length > spare.length) spare = this.buf.length <= MAX_SPARE ? this.buf : undefined
     this.buf = this.taken = out

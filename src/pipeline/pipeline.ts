@@ -3,7 +3,7 @@ import type { IngestLimits } from '../config/config.js'
 import type { DecodedMessage } from '../domain/records.js'
 import type { LiveStateTable } from '../domain/live-state.js'
 import { machineKey } from '../domain/machine-key.js'
-import { parseTopic, type ParsedTopic } from '../domain/topic.js'
+import { parseTopic, type MachineTopic, type ParsedTopic } from '../domain/topic.js'
 import type { RegistrySource } from '../registry/registry-store.js'
 import { CounterTracker } from './counter-tracker.js'
 import { createLogSampler } from './log-sampler.js'
@@ -88,8 +88,9 @@ export interface Pipeline {
   readonly steps: { readonly admission: readonly string[]; readonly fast: string; readonly reference: readonly string[] }
   /**
    * Runs the steps; pure apart from the `received` counter. With a `sink`, an accepted message's
-   * lines are written to it as well (the fast path writes only there; `accepted.lines` then reads
-   * them back from it, when asked).
+   * lines are written to it as well (the fast path writes only there; `accepted.lines` then
+   * writes them again, into a scratch sink of its own, when asked: the part's sink is not read
+   * after the part is built, so its body's memory can be used again once it is written).
    */
   ingest(inbound: InboundMessage, sink?: LineSink): IngestOutcome
   /**
@@ -198,8 +199,22 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (written) trackers.live.seen(ctx.machineKey!, ctx.nowMs)
     return written
   }
-  /** Where the fast path writes when the caller gave no sink; read back at once. */
+  /** Where the fast path writes when the caller gave no sink, and where an accepted message's lines are written again when read; read back at once. */
   const scratch = new LineSink(4096)
+  /** The fast path's lines for a message it accepted, written again: it reads only its arguments, so they are the same lines. */
+  function fastLines(t: MachineTopic, inbound: InboundMessage, nowMs: number): readonly string[] {
+    if (fastTelemetry!(t, inbound.topic, inbound.payload, nowMs, scratch) <= 0) {
+      scratch.rewind(0, 0)
+      throw new Error('the telemetry fast path declined a message it had accepted')
+    }
+    return scratchLines()
+  }
+  /** What the scratch sink holds, as lines; it is emptied. */
+  function scratchLines(): string[] {
+    const lines = scratch.view().toString('utf8').split('\n')
+    scratch.rewind(0, 0)
+    return lines
+  }
 
   /** Runs `steps` in order; the first failure, or undefined when all passed. A step that throws rejects the message (internal_error). */
   function run(steps: readonly Step[], ctx: Context): StepResult {
@@ -261,49 +276,37 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         if (sink) for (const l of ctx.lines!) sink.line(l)
         return { ok: true, accepted: { topic: ctx.topic!, gatewayId: inbound.gatewayId, message: ctx.message!, lines: ctx.lines! } }
       }
-      const accepted = new FastAccepted(ctx.topic!, inbound, ctx.nowMs, into, startPos, startLines > 0, referenceMessage)
-      if (!sink) {
-        void accepted.lines
-        scratch.rewind(0, 0)
-      }
-      return { ok: true, accepted }
+      // Written to the scratch sink: read now, before the next message writes there.
+      return { ok: true, accepted: new FastAccepted(ctx.topic as MachineTopic, inbound, ctx.nowMs, fastLines, referenceMessage, sink ? undefined : scratchLines()) }
     },
   }
 }
 
 /**
- * A message the fast path accepted. Its lines are read back from the sink and its decoded message
- * (for live streams) is built by the reference path, with the same clock, each only when read: one
+ * A message the fast path accepted. Its lines are written again by the fast path and its decoded
+ * message (for live streams) is built by the reference path, with the same clock, each only when
+ * read (listeners of telemetry seldom read either; a stream client reads the message): one
  * object per message, where a literal with getters cost a closure per field and their context,
  * the largest share of the processing path's garbage (docs/decisions.md, "Line protocol as bytes").
  */
 class FastAccepted implements AcceptedMessage {
   readonly gatewayId: string
-  private readonly end: number
-  private text: readonly string[] | undefined
   private decoded: DecodedMessage | undefined
   private read = false
 
   constructor(
-    readonly topic: ParsedTopic,
+    readonly topic: MachineTopic,
     private readonly inbound: InboundMessage,
     private readonly nowMs: number,
-    private readonly sink: LineSink,
-    private readonly start: number,
-    /** The sink held a line before this message's: its first byte is their separator. */
-    private readonly afterLine: boolean,
+    private readonly linesOf: (topic: MachineTopic, inbound: InboundMessage, nowMs: number) => readonly string[],
     private readonly reference: (topic: string, kind: ParsedTopic['kind'], payload: Buffer, nowMs: number) => DecodedMessage | undefined,
+    private text?: readonly string[],
   ) {
     this.gatewayId = inbound.gatewayId
-    this.end = sink.length
   }
 
   get lines(): readonly string[] {
-    if (this.text === undefined) {
-      const text = this.sink.view(this.start, this.end).toString('utf8')
-      this.text = (this.afterLine ? text.slice(1) : text).split('\n')
-    }
-    return this.text
+    return (this.text ??= this.linesOf(this.topic, this.inbound, this.nowMs))
   }
 
   get message(): DecodedMessage | undefined {

@@ -10,7 +10,7 @@ import { internedText, TEXTS_INTERNED } from './byte-keyed-cache.js'
 import type { DecodePool } from './decode-pool.js'
 import { gatewayPartition, type PartResult } from './decode-protocol.js'
 import { createLogSampler } from './log-sampler.js'
-import { asBuffer, joinLineBodies } from '../spool/line-bodies.js'
+import { asBuffer, BodyPool } from '../spool/line-bodies.js'
 import { decodeSparkplugPart, type SparkplugPart } from '../sparkplug/sparkplug-part.js'
 import { SPARKPLUG_PREFIX } from '../sparkplug/topic.js'
 import type { SparkplugHost } from '../sparkplug/host.js'
@@ -27,6 +27,8 @@ export interface ProcessedBatch {
   readonly lineCount: number
   /** Resolves once every rejection of the batch is kept: only then may the checkpoint pass it. */
   readonly kept: Promise<void>
+  /** The body is read no more (it was written, or will be decoded again): its memory may hold another batch's. */
+  release(): void
 }
 
 export interface Processor {
@@ -68,6 +70,10 @@ export interface ProcessorDeps {
 }
 
 const NONE: readonly PartResult[] = []
+/** A part's body is a slice of a batch (drainer.ts reads about 500 lines at a time): tens of kilobytes. Larger ones take fresh memory. */
+const PART_BODY_MAX_BYTES = 4 * 1024 * 1024
+/** Enough for the reads of the requests in flight (a request of 5,000 lines is about ten), and bounded. */
+const PART_BODIES_KEPT = 32
 const SPARKPLUG_PREFIX_BYTES = Buffer.from(SPARKPLUG_PREFIX)
 
 /** The processing path: everything the acknowledgement no longer waits for (docs/architecture.md). */
@@ -78,6 +84,13 @@ export function createProcessor(deps: ProcessorDeps): Processor {
   const sampleRejected = createLogSampler()
   const sampleListenerError = createLogSampler()
   const topics = new Map<string, ParsedTopic>()
+  /**
+   * The bodies of the parts decoded on this thread, in memory used again: fresh memory per part
+   * was most of the external memory the service allocated, and that churn alone started full
+   * collections (docs/decisions.md, "Full collections from external memory"). Workers' bodies
+   * are moved here from their threads and are only garbage afterwards.
+   */
+  const partBodies = new BodyPool(PART_BODY_MAX_BYTES, PART_BODIES_KEPT)
   /** Batches given to the workers finish in order: each waits for the one before. */
   let tail: Promise<unknown> = Promise.resolve()
 
@@ -166,7 +179,15 @@ export function createProcessor(deps: ProcessorDeps): Processor {
         keeping.push(keeper.keep({ topic: frame.topic, gateway: frame.gatewayId, zone: x.zone, factory: x.factory, reason: x.reason, message: x.message, payload: frame.payload, source }))
       }
     }
-    return { body: joinLineBodies(bodies), lineCount, kept: keeping.length > 0 ? Promise.all(keeping).then(() => undefined) : Promise.resolve() }
+    const body = partBodies.join(bodies)
+    // Copied into one body: the parts' own memory is free again.
+    if (bodies.length > 1) for (const b of bodies) if (b !== body) partBodies.release(asBuffer(b))
+    return {
+      body,
+      lineCount,
+      kept: keeping.length > 0 ? Promise.all(keeping).then(() => undefined) : Promise.resolve(),
+      release: () => partBodies.release(body),
+    }
   }
 
   /** Decodes on this thread the share of `owner` (all, without workers), into `inline`. */
@@ -177,7 +198,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
       return outcome
     } }
     const owns = owner === undefined ? () => true : (gw: string) => gatewayPartition(gw, pool!.size) === owner
-    return decodePart(collecting, records.length, (r) => records[r]!.frames(), owns)
+    return decodePart(collecting, records.length, (r) => records[r]!.frames(), owns, partBodies.alloc)
   }
 
   /** Sparkplug B frames of the batch, after the rest, in batch order (docs/sparkplug.md). */

@@ -20,6 +20,8 @@ export interface BatchContent {
   readonly lineCount: number
   /** Resolves once whatever else the batch became (rejections) is durable: the checkpoint waits for it. */
   readonly kept: Promise<void>
+  /** Called once the body is read no more: its memory may be used again. */
+  release?(): void
 }
 
 export interface DrainerDeps {
@@ -227,11 +229,14 @@ export class Drainer {
     const decoded = contents.reduce((n, c) => n + c.lineCount, 0)
     if (estimated > 0 && decoded > 0) this.pointsPerEstimate = Math.min(100, Math.max(0.01, 0.8 * this.pointsPerEstimate + 0.2 * (decoded / estimated)))
     const body = this.bodies.join(contents.map((c) => c.body))
+    // Copied into the request's body: the batches' own memory may be used again at once.
+    for (const c of contents) if (c.body !== body) c.release?.()
     try {
       await this.sendBody(reads, contents, body, decoded)
     } finally {
       // Written, refused and split, or left to the replay: the writer is done with these bytes.
       this.bodies.release(body)
+      for (const c of contents) if (c.body === body) c.release?.()
     }
   }
 

@@ -64,10 +64,15 @@ export class BodyPool {
     if (size < 0) return EMPTY_BODY
     const only = onlyBody(bodies, size)
     if (only) return asBuffer(only)
-    if (size > this.maxBytes) return writeJoined(Buffer.allocUnsafe(size), bodies)
+    return writeJoined(this.alloc(size), bodies)
+  }
+
+  /** `size` bytes, not zeroed: a whole buffer of the pool, or fresh memory past `maxBytes`. */
+  readonly alloc = (size: number): Buffer => {
+    if (size > this.maxBytes) return Buffer.allocUnsafe(size)
     const ab = this.free.pop() ?? this.create()
     ;(ab as ResizableArrayBuffer).resize(size)
-    return writeJoined(Buffer.from(ab, 0, size), bodies)
+    return Buffer.from(ab, 0, size)
   }
 
   /** `body` (from `join`) is read no more: its memory may hold the next one. */

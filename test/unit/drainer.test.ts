@@ -237,3 +237,55 @@ describe('drainer: waits that stop() cuts short', () => {
     for (const n of sizes) expect(n).toBeLessThanOrEqual(500)
   })
 })
+
+describe('drainer: memory of batches used again', () => {
+  it('releases each batch once, and never while the writer still reads its body', async () => {
+    const journal = new MemoryJournal(1 << 20)
+    const reading = new Set<ArrayBufferLike>()
+    const stored: string[] = []
+    const writer: LineWriter = {
+      async write(body) {
+        reading.add(body.buffer)
+        await new Promise((r) => setTimeout(r, 2))
+        stored.push(...body.toString('utf8').split('\n'))
+        reading.delete(body.buffer)
+      },
+    }
+    const released = new Map<number, number>()
+    let early = 0
+    let processed = 0
+    const drainer = new Drainer(journal, writer, { ...opts, lingerMs: 20 }, {
+      metrics: createMetrics(),
+      log,
+      onRefusedLine: () => undefined,
+      process: (batch) => {
+        const id = processed++
+        // Its own memory, as the processor's bodies are.
+        const body = Buffer.from(batch.records.map((r) => r.payload.toString('utf8')).join('\n'))
+        return {
+          body,
+          lineCount: batch.lineCount,
+          kept: Promise.resolve(),
+          release: () => {
+            if (reading.has(body.buffer)) early++
+            released.set(id, (released.get(id) ?? 0) + 1)
+            // As the next batch written into this memory would.
+            body.fill('X')
+          },
+        }
+      },
+    })
+    drainer.start()
+    // Some records arrive while a request lingers (joined bodies), some alone (a body sent as it is).
+    for (let i = 0; i < 300; i++) {
+      await journal.append([`m v=${i} ${i}`])
+      if (i % 7 === 0) await new Promise((r) => setTimeout(r, i % 2 ? 1 : 25))
+    }
+    await until(() => journal.stats().unwrittenRecords === 0)
+    await drainer.stop(100)
+    expect(stored.sort()).toEqual(Array.from({ length: 300 }, (_, i) => `m v=${i} ${i}`).sort())
+    expect(early).toBe(0)
+    expect(released.size).toBe(processed)
+    expect([...released.values()].every((n) => n === 1)).toBe(true)
+  })
+})
