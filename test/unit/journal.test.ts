@@ -82,6 +82,25 @@ describe('segment journal', () => {
     await j.close()
   })
 
+  it('reads back every record of frames while many wait for their group commit at once (their memory is used again only once durable)', async () => {
+    const j = await open({ maxBytes: 1 << 24, segmentBytes: 1 << 24 })
+    const topic = 'iiot/v1/z/f/l/m/telemetry'
+    const acked: Promise<void>[] = []
+    // A record per tick, not awaited: records queue behind the write in flight.
+    for (let t = 0; t < 200; t++) {
+      for (let m = 0; m < 3; m++) acked.push(j.appendMessage(topic, `gw-${t}`, 1, t, Buffer.alloc(100 + t, t), 1))
+      await new Promise((r) => setImmediate(r))
+    }
+    await Promise.all(acked)
+    const payloads = (await readAll(j, 100_000)).flatMap((b) => b.records.flatMap((r) => decodeFrames(r.payload)))
+    expect(payloads).toHaveLength(600)
+    payloads.forEach((f, i) => {
+      const t = Math.floor(i / 3)
+      expect([f.gatewayId, f.receivedMs, f.payload.equals(Buffer.alloc(100 + t, t))]).toEqual([`gw-${t}`, t, true])
+    })
+    await j.close()
+  })
+
   it('reads back in order what was appended, in batches bounded by lines', async () => {
     const j = await open()
     for (let i = 0; i < 10; i++) await j.append(lines(i))
