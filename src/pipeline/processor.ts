@@ -10,7 +10,8 @@ import { internedText, TEXTS_INTERNED } from './byte-keyed-cache.js'
 import type { DecodePool } from './decode-pool.js'
 import { gatewayPartition, type PartResult } from './decode-protocol.js'
 import { createLogSampler } from './log-sampler.js'
-import { asBuffer, BodyPool } from '../spool/line-bodies.js'
+import { BufferPool } from '../spool/buffer-pool.js'
+import { asBuffer, joinLineBodies } from '../spool/line-bodies.js'
 import { decodeSparkplugPart, type SparkplugPart } from '../sparkplug/sparkplug-part.js'
 import { SPARKPLUG_PREFIX } from '../sparkplug/topic.js'
 import type { SparkplugHost } from '../sparkplug/host.js'
@@ -71,9 +72,9 @@ export interface ProcessorDeps {
 
 const NONE: readonly PartResult[] = []
 /** A part's body is a slice of a batch (drainer.ts reads about 500 lines at a time): tens of kilobytes. Larger ones take fresh memory. */
-const PART_BODY_MAX_BYTES = 4 * 1024 * 1024
-/** Enough for the reads of the requests in flight (a request of 5,000 lines is about ten), and bounded. */
-const PART_BODIES_KEPT = 32
+const PART_SLAB_BYTES = 256 * 1024
+/** Enough for the reads of the requests in flight (a request of 5,000 lines is about ten), and bounded (8 MB). */
+const PART_SLABS_KEPT = 32
 const SPARKPLUG_PREFIX_BYTES = Buffer.from(SPARKPLUG_PREFIX)
 
 /** The processing path: everything the acknowledgement no longer waits for (docs/architecture.md). */
@@ -90,7 +91,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
    * collections (docs/decisions.md, "Full collections from external memory"). Workers' bodies
    * are moved here from their threads and are only garbage afterwards.
    */
-  const partBodies = new BodyPool(PART_BODY_MAX_BYTES, PART_BODIES_KEPT)
+  const partBodies = new BufferPool(PART_SLAB_BYTES, PART_SLABS_KEPT)
   /** Batches given to the workers finish in order: each waits for the one before. */
   let tail: Promise<unknown> = Promise.resolve()
 
@@ -179,7 +180,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
         keeping.push(keeper.keep({ topic: frame.topic, gateway: frame.gatewayId, zone: x.zone, factory: x.factory, reason: x.reason, message: x.message, payload: frame.payload, source }))
       }
     }
-    const body = partBodies.join(bodies)
+    const body = joinLineBodies(bodies)
     // Copied into one body: the parts' own memory is free again.
     if (bodies.length > 1) for (const b of bodies) if (b !== body) partBodies.release(b)
     return {

@@ -1,6 +1,5 @@
 import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
-import { BufferPool } from './buffer-pool.js'
 import { deferred, type Deferred } from './deferred.js'
 
 /**
@@ -16,9 +15,6 @@ const DSYNC: number = constants.O_DSYNC ?? 0
  * writes), so one it is; the ordering that makes more safe stays, tested, for faster disks.
  */
 export const DEFAULT_GROUPS_IN_FLIGHT = 1
-
-/** A group larger than this (a flood's tick) is joined into fresh memory. */
-const GROUP_POOLED_BYTES = 8 * 1024 * 1024
 
 export interface AppendFileOptions {
   readonly retryMs?: number
@@ -85,8 +81,6 @@ export class AppendFile {
   private idleWaiters: (() => void)[] = []
   private readonly writeAt: (fh: FileHandle, bytes: Buffer, position: number) => Promise<void>
   private readonly maxInFlight: number
-  /** Groups of several appends are joined into buffers used again, each released once its group is durable. */
-  private readonly groups: BufferPool
 
   private constructor(
     readonly path: string,
@@ -97,7 +91,6 @@ export class AppendFile {
     this.endOffset = syncedSize
     this.writeAt = opts.writeAt ?? writeFully
     this.maxInFlight = opts.maxInFlight ?? DEFAULT_GROUPS_IN_FLIGHT
-    this.groups = new BufferPool(GROUP_POOLED_BYTES, this.maxInFlight + 1)
   }
 
   static async open(path: string, opts: AppendFileOptions = {}): Promise<AppendFile> {
@@ -154,7 +147,7 @@ export class AppendFile {
     }
     while (this.inFlight.length < this.maxInFlight && this.pending.length > 0) {
       const p = this.pending.shift()!
-      const bytes = p.buffers.length === 1 ? p.buffers[0]! : concatInto(this.groups.alloc(p.bytes), p.buffers)
+      const bytes = p.buffers.length === 1 ? p.buffers[0]! : Buffer.concat(p.buffers, p.bytes)
       const flight: Flight = { bytes, position: this.endOffset, group: p.group, state: 'writing' }
       this.endOffset += bytes.length
       this.inFlight.push(flight)
@@ -189,7 +182,6 @@ export class AppendFile {
       }
       this.opts.onSynced?.(this.syncedSize)
       f.group.resolve()
-      this.groups.release(f.bytes)
     }
     if (this.recovering) {
       if (this.inFlight.some((f) => f.state === 'writing')) return
@@ -312,14 +304,4 @@ async function writeFully(fh: FileHandle, bytes: Buffer, position: number): Prom
     if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' })
     off += bytesWritten
   }
-}
-
-/** `buffers` one after another in `out`, which is exactly their size. */
-function concatInto(out: Buffer, buffers: readonly Buffer[]): Buffer {
-  let pos = 0
-  for (const b of buffers) {
-    out.set(b, pos)
-    pos += b.length
-  }
-  return out
 }

@@ -1,32 +1,30 @@
 /**
- * Buffers used again instead of fresh memory per use. V8 counts the external memory (ArrayBuffers)
+ * Memory used again instead of fresh memory per use. V8 counts the external memory (ArrayBuffers)
  * allocated since the last full collection against the old generation's room, so buffers made and
  * dropped at the message rate start full collections by themselves, however little the heap holds
- * (docs/decisions.md, "Full collections from external memory"). Each buffer is a resizable
- * ArrayBuffer set to the length asked for, so what `alloc` gives is its whole ArrayBuffer (the
- * InfluxDB writer sends such a body without a copy, influx-line-writer.ts). `release` hands a
- * buffer back once nothing reads it any more; one never released is only garbage.
+ * (docs/decisions.md, "Full collections from external memory"). The pool holds slabs of one size;
+ * `alloc` gives the start of a free one as a Buffer of the size asked for (a view: no resizing, which
+ * cost a system call or two per buffer), and `release` hands its slab back once nothing reads it any
+ * more. A buffer never released is only garbage; one larger than a slab is fresh memory.
  */
 export class BufferPool {
   private readonly free: ArrayBuffer[] = []
   private readonly mine = new WeakSet<ArrayBuffer>()
 
   constructor(
-    /** Larger than this, `alloc` gives fresh memory, which `release` ignores. */
-    private readonly maxBytes = 32 * 1024 * 1024,
-    /** Buffers kept for reuse at most (one per use in flight at once is enough). */
-    private readonly keep = 8,
+    /** The size of every slab: `alloc` gives fresh memory for more. */
+    private readonly slabBytes: number,
+    /** Free slabs kept at most (about as many as are in use at once under load). */
+    private readonly keep: number,
   ) {}
 
-  /** `size` bytes, not zeroed: a whole buffer of the pool, or fresh memory past `maxBytes`. */
+  /** `size` bytes, not zeroed: the start of a slab of the pool, or fresh memory past a slab's size. */
   readonly alloc = (size: number): Buffer => {
-    if (size > this.maxBytes) return Buffer.allocUnsafe(size)
-    const ab = this.free.pop() ?? this.create()
-    ;(ab as ResizableArrayBuffer).resize(size)
-    return Buffer.from(ab, 0, size)
+    if (size > this.slabBytes) return Buffer.allocUnsafeSlow(size)
+    return Buffer.from(this.free.pop() ?? this.create(), 0, size)
   }
 
-  /** `buf` (from `alloc`) is read no more: its memory may be given again. Anything else is ignored. */
+  /** `buf` (from `alloc`) is read no more: its slab may be given again. Anything else is ignored. */
   release(buf: Uint8Array): void {
     const ab = buf.buffer as ArrayBuffer
     if (!this.mine.has(ab) || this.free.length >= this.keep || this.free.includes(ab)) return
@@ -34,12 +32,8 @@ export class BufferPool {
   }
 
   private create(): ArrayBuffer {
-    const ab = new (ArrayBuffer as ResizableArrayBufferConstructor)(0, { maxByteLength: this.maxBytes })
+    const ab = Buffer.allocUnsafeSlow(this.slabBytes).buffer as ArrayBuffer
     this.mine.add(ab)
     return ab
   }
 }
-
-// Resizable ArrayBuffers (ES2024; Node 20's V8 has them) are not in this project's TypeScript lib.
-type ResizableArrayBuffer = ArrayBuffer & { resize(length: number): void }
-type ResizableArrayBufferConstructor = new (length: number, options: { maxByteLength: number }) => ArrayBuffer

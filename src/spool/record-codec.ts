@@ -72,8 +72,8 @@ export function encodeFrameRecord(seq: number, appendMs: number, frames: readonl
  * A frames record's buffer with its header written, `payloadBytes` of payload left for the caller
  * to fill from HEADER_BYTES (tick-record.ts writes each frame straight in); `sealRecord` once filled.
  */
-export function frameRecordShell(seq: number, appendMs: number, payloadBytes: number, messages: number, estimatedLines: number, alloc: (size: number) => Buffer = Buffer.allocUnsafe): Buffer {
-  const buf = alloc(HEADER_BYTES + payloadBytes)
+export function frameRecordShell(seq: number, appendMs: number, payloadBytes: number, messages: number, estimatedLines: number): Buffer {
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + payloadBytes)
   buf.writeUInt32LE(payloadBytes, 0)
   buf.writeDoubleLE(seq, 8)
   buf.writeDoubleLE(appendMs, 16)

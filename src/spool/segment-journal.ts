@@ -6,7 +6,7 @@ import { FreeSpaceMonitor, type StatFs } from './free-space.js'
 import { CheckpointTracker, type Journal, type JournalPressure, type JournalStats, type RecordBatch } from './journal.js'
 import { recover, segmentPath, syncDir, type Recovered, type Segment } from './segment-files.js'
 import { SegmentReader } from './segment-reader.js'
-import { RecordMemory, TickRecord } from './tick-record.js'
+import { TickRecord } from './tick-record.js'
 
 export interface SegmentJournalOptions {
   readonly dir: string
@@ -35,8 +35,9 @@ const NO_SPACE = new Set(['ENOSPC', 'EDQUOT'])
  * back in order by the drainer, and deleted once the checkpoint (the last
  * sequence number InfluxDB accepted, contiguously) has passed them.
  *
- * Why segments, not SQLite: sequential appends and reads, deletion by unlinking
- * a file, no native dependency, all I/O async (docs/decisions.md).
+ * Why segments and not SQLite: appends are sequential writes with one
+ * fdatasync per group, reads are sequential, deletion is unlinking a whole
+ * file; no native dependency, and all I/O is async. See docs/decisions.md.
  *
  * A full disk recovers by itself (docs/delivery.md, "A full disk"): the
  * checkpoint is overwritten in place (checkpoint-file.ts), and while the disk
@@ -69,7 +70,6 @@ export class SegmentJournal implements Journal {
   private readonly space: FreeSpaceMonitor
   /** The record the messages of this tick are gathered into: lines, or frames (never both in one record). */
   private tick: TickRecord | undefined
-  private readonly records = new RecordMemory()
 
   private constructor(
     private readonly opts: SegmentJournalOptions,
@@ -81,7 +81,10 @@ export class SegmentJournal implements Journal {
     this.reader = new SegmentReader({ firstSeq: nextSeq, offset: 0 }, opts.log)
     this.tracker = new CheckpointTracker(checkpoint.seq, (seq, bytes, records) => this.onAdvance(seq, bytes, records))
     this.space = new FreeSpaceMonitor({
-      dir: opts.dir, minFreeBytes: opts.minFreeBytes ?? 0, intervalMs: opts.freeSpaceCheckMs ?? 1000, log: opts.log,
+      dir: opts.dir,
+      minFreeBytes: opts.minFreeBytes ?? 0,
+      intervalMs: opts.freeSpaceCheckMs ?? 1000,
+      log: opts.log,
       ...(opts.statfs ? { statfs: opts.statfs } : {}),
       onChecked: () => {
         this.wakeRoom()
@@ -131,8 +134,9 @@ export class SegmentJournal implements Journal {
 
   /**
    * The messages appended in one tick of the event loop (a socket chunk's publishes, typically)
-   * become one record, written at the end of the tick and acknowledged by its group commit: one
-   * header, checksum and read-back per chunk, not per message (most of the journal's cost).
+   * become one record, written at the end of the tick: one header, checksum and read-back per
+   * chunk rather than per message, which is most of the journal's cost for one-sample messages.
+   * They are acknowledged together, by the record's group commit.
    */
   append(lines: readonly string[]): Promise<void> {
     const tick = this.tickFor('lines')
@@ -181,7 +185,7 @@ export class SegmentJournal implements Journal {
     if (tick.messages === 0) return tick.done.resolve()
     const seq = this.nextSeq++
     const now = Date.now()
-    const buf = tick.encode(seq, now, this.records.alloc)
+    const buf = tick.encode(seq, now)
     this.unwrittenBytes += buf.length
     this.space.note(buf.length)
     this.unwrittenRecords += tick.messages
@@ -191,10 +195,7 @@ export class SegmentJournal implements Journal {
     // The record resolves with its group's sync; the segment's size and the waiters are updated
     // once per group, by onSynced.
     const written = this.rotating ? this.rotating.then(() => this.active.append(buf)) : this.active.append(buf)
-    written.then(() => {
-      this.records.release(buf) // durable: read back from the file from now on
-      tick.done.resolve()
-    }, tick.done.reject)
+    written.then(tick.done.resolve, tick.done.reject)
   }
 
   private rotate(firstSeq: number): void {

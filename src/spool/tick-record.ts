@@ -1,4 +1,3 @@
-import { BufferPool } from './buffer-pool.js'
 import { deferred, type Deferred } from './deferred.js'
 import { frameBytes, writeFrame } from './message-frame.js'
 import { HEADER_BYTES, encodeRecord, frameRecordShell, sealRecord } from './record-codec.js'
@@ -75,10 +74,10 @@ export class TickRecord {
     this.messages++
   }
 
-  /** The record (record-codec.ts), checksummed; a record of frames in memory from `alloc`. */
-  encode(seq: number, appendMs: number, alloc?: (size: number) => Buffer): Buffer {
+  /** The record (record-codec.ts), checksummed. */
+  encode(seq: number, appendMs: number): Buffer {
     if (this.lines.length > 0) return encodeRecord(seq, appendMs, this.lines, this.messages)
-    const buf = frameRecordShell(seq, appendMs, this.chars, this.messages, this.estimatedLines, alloc)
+    const buf = frameRecordShell(seq, appendMs, this.chars, this.messages, this.estimatedLines)
     let pos = HEADER_BYTES
     for (let i = 0; i < this.messages; i++) {
       const topicBytes = this.topicBytes[i]!
@@ -86,17 +85,5 @@ export class TickRecord {
       else pos = writeFrame(buf, pos, this.topics[i]!, topicBytes, this.gateways[i]!, this.gatewayBytes[i]!, this.qos[i]!, this.times[i]!, this.payloads[i]!)
     }
     return sealRecord(buf)
-  }
-}
-
-/**
- * The memory records of frames are encoded into (`encode`'s `alloc`), used again: each is
- * released once durable, when it is read back from the file (buffer-pool.ts says why). A record
- * larger than 1 MB (a flood's tick) takes fresh memory; 64 are kept, about the ticks one group
- * commit gathers under load.
- */
-export class RecordMemory extends BufferPool {
-  constructor() {
-    super(1024 * 1024, 64)
   }
 }

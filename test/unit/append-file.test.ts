@@ -15,12 +15,11 @@ afterEach(async () => {
 
 /** A write seam that holds each group until the test releases it, and can fail it. */
 function controlledWrites() {
-  const calls: { bytes: string; memory: ArrayBufferLike; position: number; release: (err?: Error) => void }[] = []
+  const calls: { bytes: string; position: number; release: (err?: Error) => void }[] = []
   const writeAt = (fh: FileHandle, bytes: Buffer, position: number) =>
     new Promise<void>((resolve, reject) => {
       calls.push({
         bytes: bytes.toString(),
-        memory: bytes.buffer,
         position,
         release: (err) => (err ? reject(err) : fh.write(bytes, 0, bytes.length, position).then(() => resolve(), reject)),
       })
@@ -44,29 +43,6 @@ describe('AppendFile', () => {
     await f.close()
     expect(await readFile(join(dir, 'log'), 'utf8')).toBe('abbcccddddeeeee')
     expect(synced).toEqual([10, 15])
-  })
-
-  it('joins the appends queued behind a write into memory that is used again once their group is durable', async () => {
-    const w = controlledWrites()
-    const f = await AppendFile.open(join(dir, 'log'), { writeAt: w.writeAt })
-    const written = [f.append(Buffer.from('a'))]
-    await tick()
-    // One group in flight: what comes meanwhile waits, as one group.
-    written.push(f.append(Buffer.from('bb')), f.append(Buffer.from('cc')))
-    await tick()
-    written.push(f.append(Buffer.from('dd')))
-    w.calls[0]!.release()
-    await until(() => w.calls.length === 2)
-    expect(w.calls[1]!.bytes).toBe('bbccdd')
-    written.push(f.append(Buffer.from('ee')), f.append(Buffer.from('ff')))
-    w.calls[1]!.release()
-    await until(() => w.calls.length === 3)
-    expect(w.calls[2]!.bytes).toBe('eeff')
-    expect(w.calls[2]!.memory).toBe(w.calls[1]!.memory)
-    w.calls[2]!.release()
-    await Promise.all(written)
-    await f.close()
-    expect(await readFile(join(dir, 'log'), 'utf8')).toBe('abbccddeeff')
   })
 
   it('with four groups in flight, acknowledges them only in file order', async () => {
