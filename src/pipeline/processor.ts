@@ -71,10 +71,12 @@ export interface ProcessorDeps {
 }
 
 const NONE: readonly PartResult[] = []
-/** A part's body is a slice of a batch (drainer.ts reads about 500 lines at a time): tens of kilobytes. Larger ones take fresh memory. */
-const PART_SLAB_BYTES = 256 * 1024
-/** Enough for the reads of the requests in flight (a request of 5,000 lines is about ten), and bounded (8 MB). */
-const PART_SLABS_KEPT = 32
+/** A part's body is a slice of a batch (drainer.ts reads about 500 lines at a time; a read is whole journal records): tens to hundreds of kilobytes. */
+const PART_SLAB_MIN = 64 * 1024
+/** Larger parts (a flood's records) take fresh memory. */
+const PART_SLAB_MAX = 4 * 1024 * 1024
+/** Enough for the reads of the requests in flight (a request of 5,000 lines is about ten), and bounded. */
+const PART_SLABS_KEPT = 16
 const SPARKPLUG_PREFIX_BYTES = Buffer.from(SPARKPLUG_PREFIX)
 
 /** The processing path: everything the acknowledgement no longer waits for (docs/architecture.md). */
@@ -91,7 +93,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
    * collections (docs/decisions.md, "Full collections from external memory"). Workers' bodies
    * are moved here from their threads and are only garbage afterwards.
    */
-  const partBodies = new BufferPool(PART_SLAB_BYTES, PART_SLABS_KEPT)
+  const partBodies = new BufferPool(PART_SLAB_MIN, PART_SLAB_MAX, PART_SLABS_KEPT)
   /** Batches given to the workers finish in order: each waits for the one before. */
   let tail: Promise<unknown> = Promise.resolve()
 
