@@ -184,7 +184,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
     }
     const body = joinLineBodies(bodies)
     // Copied into one body: the parts' own memory is free again.
-    if (bodies.length > 1) for (const b of bodies) if (b !== body) partBodies.release(b)
+    for (const b of bodies) if (b !== body) partBodies.release(b)
     return {
       body,
       lineCount,

@@ -1,3 +1,5 @@
+import { BufferPool } from './buffer-pool.js'
+
 /** No lines: a body of no bytes (shared: never written to, never transferred). */
 export const EMPTY_BODY = Buffer.alloc(0)
 
@@ -39,51 +41,33 @@ export function asBuffer(b: Uint8Array): Buffer {
 }
 
 /**
- * Request bodies joined into buffers that are used again: each request's bytes in fresh memory were
- * V8 external memory at the request rate, and external memory allocated since the last full
- * collection counts against the old generation's limit, so the churn alone started a full
- * collection every half second under load (docs/decisions.md, "Full collections from external
- * memory"). Each buffer is a resizable ArrayBuffer set to the body's length, so a body is still
- * its whole ArrayBuffer, which the InfluxDB writer sends without a copy (influx-line-writer.ts).
- * `release` hands a body back once nothing reads it any more; a body never released is only garbage.
+ * Request bodies joined into buffers that are used again (`BufferPool.wholeBuffers`: each body is
+ * its whole ArrayBuffer, which the InfluxDB writer sends without a copy): each request's bytes in
+ * fresh memory alone started a full collection every half second under load (docs/decisions.md,
+ * "Full collections from external memory").
  */
 export class BodyPool {
-  private readonly free: ArrayBuffer[] = []
-  private readonly mine = new WeakSet<ArrayBuffer>()
+  private readonly pool: BufferPool
 
   constructor(
     /** A body larger than this is joined into fresh memory, as before. */
-    private readonly maxBytes = 32 * 1024 * 1024,
+    maxBytes = 32 * 1024 * 1024,
     /** Buffers kept for reuse at most (one per request in flight is enough). */
-    private readonly keep = 8,
-  ) {}
+    keep = 8,
+  ) {
+    this.pool = BufferPool.wholeBuffers(maxBytes, keep)
+  }
 
   /** As joinLineBodies: an only body as it is (already its own buffer), several into a buffer of the pool. */
   join(bodies: readonly Uint8Array[]): Buffer {
     const size = joinedSize(bodies)
     if (size < 0) return EMPTY_BODY
     const only = onlyBody(bodies, size)
-    if (only) return asBuffer(only)
-    if (size > this.maxBytes) return writeJoined(Buffer.allocUnsafe(size), bodies)
-    const ab = this.free.pop() ?? this.create()
-    ;(ab as ResizableArrayBuffer).resize(size)
-    return writeJoined(Buffer.from(ab, 0, size), bodies)
+    return only ? asBuffer(only) : writeJoined(this.pool.alloc(size), bodies)
   }
 
   /** `body` (from `join`) is read no more: its memory may hold the next one. */
   release(body: Buffer): void {
-    const ab = body.buffer as ArrayBuffer
-    if (!this.mine.has(ab) || this.free.length >= this.keep || this.free.includes(ab)) return
-    this.free.push(ab)
-  }
-
-  private create(): ArrayBuffer {
-    const ab = new (ArrayBuffer as ResizableArrayBufferConstructor)(0, { maxByteLength: this.maxBytes })
-    this.mine.add(ab)
-    return ab
+    this.pool.release(body)
   }
 }
-
-// Resizable ArrayBuffers (ES2024; Node 20's V8 has them) are not in this project's TypeScript lib.
-type ResizableArrayBuffer = ArrayBuffer & { resize(length: number): void }
-type ResizableArrayBufferConstructor = new (length: number, options: { maxByteLength: number }) => ArrayBuffer
