@@ -1,10 +1,11 @@
 import type { AedesOptions, Client } from 'aedes'
 import type { Logger } from 'pino'
 import { mayPublish, maySubscribe, type GatewayIdentity } from '../domain/acl.js'
-import { isUnderRoot } from '../domain/topic.js'
+import { factoryPrefix, isUnderRoot } from '../domain/topic.js'
 import { isSparkplugTopic, mayPublishSparkplug, maySubscribeSparkplug } from '../sparkplug/topic.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { Ingestor } from '../pipeline/ingestor.js'
+import type { Forwarding } from './forwarding.js'
 import type { LimitReporter } from './limit-reporter.js'
 import type { PublishThrottle } from './publish-throttle.js'
 import type { Qos2Receipts } from './qos2-receipts.js'
@@ -16,6 +17,7 @@ export interface AuthorizeDeps {
   readonly report: LimitReporter
   readonly throttle: PublishThrottle
   readonly qos2: Qos2Receipts
+  readonly forwarding: Forwarding
   readonly maxTopicLength: number
   identity(client: Client): GatewayIdentity | undefined
 }
@@ -156,6 +158,8 @@ export function createAuthorizeHooks(deps: AuthorizeDeps): Pick<AedesOptions, 'a
         metrics.refused.inc({ operation: 'subscribe', reason: 'acl' })
         return callback(null, null)
       }
+      // Publishes in this factory may now reach someone: they go through the broker's pub/sub again.
+      if (!isSparkplugTopic(subscription.topic)) deps.forwarding.granted(factoryPrefix(gw.zone, gw.factory))
       callback(null, subscription)
     },
   }

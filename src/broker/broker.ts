@@ -10,6 +10,7 @@ import type { RegistrySource } from '../registry/registry-store.js'
 import { certificateIdentity } from './client-cert.js'
 import { sessionExists, type SessionStore } from './client-id-owners.js'
 import { createConnectionGate } from './connection-gate.js'
+import { Forwarding, skipUnreachable } from './forwarding.js'
 import { createGatewayHooks } from './gateway-auth.js'
 import { createLimitReporter, createThrottledWarn, limitOfAedesError } from './limit-reporter.js'
 import { startListener, type Listener, type ListenerKind } from './listeners.js'
@@ -60,7 +61,8 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
   const qos2 = new Qos2Receipts(MAX_INFLIGHT_QOS2)
   // Each PUBACK as one four-byte chunk (puback-writer.ts); what the gateways receive is unchanged.
   installPubackWriter()
-  const hooks = createGatewayHooks({ ...deps, report, qos2, limits: config, sessionExists: (id) => sessionExists(persistence(), id) })
+  const forwarding = new Forwarding()
+  const hooks = createGatewayHooks({ ...deps, report, qos2, forwarding, limits: config, sessionExists: (id) => sessionExists(persistence(), id) })
   const aedes = await Aedes.createBroker({
     preConnect: hooks.preConnect,
     authenticate: hooks.authenticate,
@@ -77,6 +79,7 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
     keepaliveLimit: 0,
     maxInflightInbound: MAX_INFLIGHT_QOS2,
   })
+  skipUnreachable(aedes, forwarding)
   // A QoS 2 receipt ends where Aedes ends its receive state: PUBREL, or a clean session.
   followReleases((aedes as unknown as { persistence: IncomingStore }).persistence, qos2)
   aedes.on('clientReady', () => metrics.clients.set(aedes.connectedClients))

@@ -8,6 +8,7 @@ import type { RegistrySource } from '../registry/registry-store.js'
 import { createAuthorizeHooks } from './authorize-hooks.js'
 import { gatewayOfCertificate, type CertificateIdentity } from './client-cert.js'
 import { ClientIdOwners } from './client-id-owners.js'
+import type { Forwarding } from './forwarding.js'
 import { GatewayConnections } from './gateway-connections.js'
 import type { LimitReporter } from './limit-reporter.js'
 import { createPublishThrottle } from './publish-throttle.js'
@@ -21,6 +22,8 @@ export interface HookDeps {
   readonly report: LimitReporter
   /** QoS 2 messages journaled and not yet released (docs/delivery.md). */
   readonly qos2: Qos2Receipts
+  /** Told of each subscription granted (forwarding.ts). */
+  readonly forwarding: Forwarding
   /** Whether Aedes' persistence keeps a session (subscriptions or queued messages) for a client id. */
   sessionExists(clientId: string): Promise<boolean>
   readonly limits: {
@@ -108,7 +111,7 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
     )
 
   return {
-    ...createAuthorizeHooks({ ingestor: deps.ingestor, metrics, log, report, throttle, qos2: deps.qos2, maxTopicLength: limits.maxTopicLength, identity }),
+    ...createAuthorizeHooks({ ingestor: deps.ingestor, metrics, log, report, throttle, qos2: deps.qos2, forwarding: deps.forwarding, maxTopicLength: limits.maxTopicLength, identity }),
     identity,
     attach: (client, cert) => void (stateOf(client).cert = cert),
     detach(client) {
