@@ -6,6 +6,7 @@ import { FreeSpaceMonitor, type StatFs } from './free-space.js'
 import { CheckpointTracker, type Journal, type JournalPressure, type JournalStats, type RecordBatch } from './journal.js'
 import { recover, segmentPath, syncDir, type Recovered, type Segment } from './segment-files.js'
 import { SegmentReader } from './segment-reader.js'
+import { TailCache } from './tail-cache.js'
 import { TickRecord } from './tick-record.js'
 
 export interface SegmentJournalOptions {
@@ -24,25 +25,22 @@ export interface SegmentJournalOptions {
 
 /** Appended bytes waiting for their fdatasync; beyond this the journal reports itself full, which bounds memory under a QoS 0 flood. */
 const MAX_QUEUED_BYTES = 32 * 1024 * 1024
-/** Characters of line protocol above which a tick's record is written at once (about 8 MB). */
+/** Characters of line protocol above which a tick's record is written at once (about 8 MB); write errors that mean "no space" (a quota counts). */
 const MAX_TICK_CHARS = 8 * 1024 * 1024
-/** Write errors that mean "no space" (a quota counts). */
 const NO_SPACE = new Set(['ENOSPC', 'EDQUOT'])
 
 /**
- * The durable journal: append-only segment files of checksummed records
- * (record-codec.ts), group-committed with fdatasync (append-file.ts), read
- * back in order by the drainer, and deleted once the checkpoint (the last
- * sequence number InfluxDB accepted, contiguously) has passed them.
+ * The durable journal: append-only segment files of checksummed records (record-codec.ts),
+ * group-committed with fdatasync (append-file.ts), read back in order by the drainer (the newest
+ * from memory: tail-cache.ts), and deleted once the checkpoint (the last sequence number InfluxDB
+ * accepted, contiguously) has passed them.
  *
- * Why segments and not SQLite: appends are sequential writes with one
- * fdatasync per group, reads are sequential, deletion is unlinking a whole
- * file; no native dependency, and all I/O is async. See docs/decisions.md.
- *
- * A full disk recovers by itself (docs/delivery.md, "A full disk"): the
- * checkpoint is overwritten in place (checkpoint-file.ts), and while the disk
- * is short of space the active segment is emptied once all of it is written
- * and checkpointed, which frees the room the waiting appends need.
+ * Why segments and not SQLite: appends are sequential writes with one fdatasync per group, reads
+ * are sequential, deletion is unlinking a whole file; no native dependency, and all I/O is async.
+ * See docs/decisions.md. A full disk recovers by itself (docs/delivery.md, "A full disk"): the
+ * checkpoint is overwritten in place (checkpoint-file.ts), and while the disk is short of space the
+ * active segment is emptied once all of it is written and checkpointed, which frees the room the
+ * waiting appends need.
  */
 export class SegmentJournal implements Journal {
   private readonly segments: Segment[] = []
@@ -55,6 +53,7 @@ export class SegmentJournal implements Journal {
   private rotating: Promise<void> | undefined
   private nextSeq: number
   private readonly reader: SegmentReader
+  private readonly tail = new TailCache()
   private unwrittenBytes = 0
   readonly replayBelowSeq: number
   private unwrittenRecords = 0
@@ -78,7 +77,7 @@ export class SegmentJournal implements Journal {
   ) {
     this.nextSeq = nextSeq
     this.replayBelowSeq = nextSeq
-    this.reader = new SegmentReader({ firstSeq: nextSeq, offset: 0 }, opts.log)
+    this.reader = new SegmentReader({ firstSeq: nextSeq, offset: 0 }, opts.log, this.tail)
     this.tracker = new CheckpointTracker(checkpoint.seq, (seq, bytes, records) => this.onAdvance(seq, bytes, records))
     this.space = new FreeSpaceMonitor({
       dir: opts.dir,
@@ -191,9 +190,9 @@ export class SegmentJournal implements Journal {
     this.unwrittenRecords += tick.messages
     this.unreadOldestMs ??= now
     if (this.activeBytes > 0 && this.activeBytes + buf.length > this.opts.segmentBytes) this.rotate(seq)
+    this.tail.add(this.activeSegment.firstSeq, this.activeBytes, buf)
     this.activeBytes += buf.length
-    // The record resolves with its group's sync; the segment's size and the waiters are updated
-    // once per group, by onSynced.
+    // The record resolves with its group's sync; segment size and waiters are updated per group (onSynced).
     const written = this.rotating ? this.rotating.then(() => this.active.append(buf)) : this.active.append(buf)
     written.then(tick.done.resolve, tick.done.reject)
   }
@@ -360,6 +359,7 @@ export class SegmentJournal implements Journal {
       .reset(consumed, () => {
         // Runs before anything more is written to the file: the reader starts again at its start.
         segment.size = 0
+        this.tail.clear()
         this.reader.cursor = { firstSeq: segment.firstSeq, offset: 0 }
         if (this.activeSegment === segment) this.activeBytes = Math.max(0, this.activeBytes - freed)
       })

@@ -2,6 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { decodeRecord, HEADER_BYTES, type JournalRecord } from './record-codec.js'
 import type { Segment } from './segment-files.js'
+import type { TailCache } from './tail-cache.js'
 
 const READ_CHUNK = 1024 * 1024
 /**
@@ -39,6 +40,8 @@ export class SegmentReader {
   constructor(
     cursor: Cursor,
     private readonly log: Logger,
+    /** The newest records, still in memory: read from there when the cursor is at one (tail-cache.ts). */
+    private readonly tail?: TailCache,
   ) {
     this.at = cursor
   }
@@ -112,8 +115,10 @@ export class SegmentReader {
     return { records, lineCount, bytes, messages }
   }
 
-  /** The durable bytes of `segment` from `offset` on (up to a chunk): the rest of the last chunk read, or a fresh one. */
+  /** The durable bytes of `segment` from `offset` on (up to a chunk): a record still in memory, the rest of the last chunk read, or a fresh one. */
   private async bytesFrom(segment: Segment, offset: number): Promise<Buffer> {
+    const cached = this.tail?.take(segment.firstSeq, offset, segment.size)
+    if (cached) return cached
     const c = this.chunk
     if (c && c.firstSeq === segment.firstSeq && offset >= c.start) {
       const end = c.start + c.buf.length

@@ -1,4 +1,4 @@
-import { appendFile, readdir, stat } from 'node:fs/promises'
+import { appendFile, open as openFile, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -125,6 +125,20 @@ describe('segment journal', () => {
     expect(batch!.records[0]!.payload.toString()).toBe(Array.from({ length: 10 }, (_, i) => lines(i)).flat().join('\n'))
     j.complete(batch!)
     expect(j.stats().unwrittenRecords).toBe(0)
+    await j.close()
+  })
+
+  it('reads its newest durable records from memory, not back from the file it just wrote', async () => {
+    const j = await open()
+    for (let i = 0; i < 3; i++) await j.append(lines(i))
+    // Overwrite the segment's bytes: a reader going to the file would find no valid record.
+    const [name] = (await readdir(dir)).filter((f) => f.startsWith('segment-'))
+    const fh = await openFile(join(dir, name!), 'r+')
+    const { size } = await fh.stat()
+    await fh.write(Buffer.alloc(size), 0, size, 0)
+    await fh.close()
+    const read = await readAll(j)
+    expect(read.flatMap((b) => b.records.map((r) => r.payload.toString()))).toEqual([0, 1, 2].map((i) => lines(i).join('\n')))
     await j.close()
   })
 
