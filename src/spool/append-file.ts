@@ -25,7 +25,7 @@ export interface AppendFileOptions {
   /** Groups written at once (default DEFAULT_GROUPS_IN_FLIGHT); they are acknowledged in file order whatever order they finish in. */
   readonly maxInFlight?: number
   /** Test seam: how a group's bytes reach the file (default: positional writes until all are written). */
-  readonly writeAt?: (fh: FileHandle, bytes: Buffer, position: number) => Promise<void>
+  readonly writeAt?: (fh: FileHandle, buffers: readonly Buffer[], position: number) => Promise<void>
 }
 
 /** Appends waiting to be written together; the last one is open for more. */
@@ -37,7 +37,8 @@ interface Pending {
 
 /** A group being written at `position`. */
 interface Flight {
-  readonly bytes: Buffer
+  readonly buffers: readonly Buffer[]
+  readonly length: number
   readonly position: number
   readonly group: Deferred
   state: 'writing' | 'done' | 'failed'
@@ -46,7 +47,7 @@ interface Flight {
 /**
  * An append-only file with group commit: `append()` resolves once its bytes
  * are durable. The appends of one tick (a socket chunk's publishes) form a
- * group, written with one positional write; up to `maxInFlight`
+ * group, written with one positional writev; up to `maxInFlight`
  * groups are written at once, each at its own offset, and they resolve in
  * file order, so nothing is acknowledged while an earlier byte may still be
  * missing. File I/O goes through the async fs API (libuv's thread pool),
@@ -79,7 +80,7 @@ export class AppendFile {
   /** Where the next group is written: the durable size plus what is in flight. */
   private endOffset: number
   private idleWaiters: (() => void)[] = []
-  private readonly writeAt: (fh: FileHandle, bytes: Buffer, position: number) => Promise<void>
+  private readonly writeAt: (fh: FileHandle, buffers: readonly Buffer[], position: number) => Promise<void>
   private readonly maxInFlight: number
 
   private constructor(
@@ -147,9 +148,9 @@ export class AppendFile {
     }
     while (this.inFlight.length < this.maxInFlight && this.pending.length > 0) {
       const p = this.pending.shift()!
-      const bytes = p.buffers.length === 1 ? p.buffers[0]! : Buffer.concat(p.buffers, p.bytes)
-      const flight: Flight = { bytes, position: this.endOffset, group: p.group, state: 'writing' }
-      this.endOffset += bytes.length
+      // The group's buffers go to the file as they are (one writev), not copied into one.
+      const flight: Flight = { buffers: p.buffers, length: p.bytes, position: this.endOffset, group: p.group, state: 'writing' }
+      this.endOffset += p.bytes
       this.inFlight.push(flight)
       void this.write(flight)
     }
@@ -157,7 +158,7 @@ export class AppendFile {
 
   private async write(flight: Flight): Promise<void> {
     try {
-      await this.writeAt(this.fh, flight.bytes, flight.position)
+      await this.writeAt(this.fh, flight.buffers, flight.position)
       if (DSYNC === 0) await this.fh.datasync()
       flight.state = 'done'
     } catch (err) {
@@ -174,8 +175,8 @@ export class AppendFile {
   private settle(): void {
     while (this.inFlight[0]?.state === 'done') {
       const f = this.inFlight.shift()!
-      this.syncedSize += f.bytes.length
-      this.queued -= f.bytes.length
+      this.syncedSize += f.length
+      this.queued -= f.length
       if (this.failing && !this.recovering) {
         this.failing = false
         this.opts.onRecovered?.()
@@ -195,7 +196,7 @@ export class AppendFile {
   private async recover(): Promise<void> {
     // The failed group and everything after it go back to the front, in order, to be written again.
     const again = this.inFlight.splice(0)
-    this.pending.unshift(...again.map((f) => ({ buffers: [f.bytes], bytes: f.bytes.length, group: f.group })))
+    this.pending.unshift(...again.map((f) => ({ buffers: [...f.buffers], bytes: f.length, group: f.group })))
     this.endOffset = this.syncedSize
     // Drop whatever part of them reached the file, then try again later.
     await this.fh.truncate(this.syncedSize).catch(() => undefined)
@@ -297,11 +298,23 @@ export class AppendFile {
   }
 }
 
-async function writeFully(fh: FileHandle, bytes: Buffer, position: number): Promise<void> {
-  // write() may write less than asked: loop until the whole group is in the file.
-  for (let off = 0; off < bytes.length; ) {
-    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off, position + off)
+async function writeFully(fh: FileHandle, buffers: readonly Buffer[], position: number): Promise<void> {
+  // writev() may write less than asked: loop on what is left until the whole group is in the file.
+  let left = buffers
+  while (left.length > 0) {
+    const { bytesWritten } = left.length === 1 ? await fh.write(left[0]!, 0, left[0]!.length, position) : await fh.writev(left, position)
     if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' })
-    off += bytesWritten
+    position += bytesWritten
+    left = rest(left, bytesWritten)
   }
+}
+
+/** `buffers` without their first `n` bytes (views, no copy). */
+export function rest(buffers: readonly Buffer[], n: number): readonly Buffer[] {
+  let i = 0
+  while (i < buffers.length && n >= buffers[i]!.length) n -= buffers[i++]!.length
+  if (i === buffers.length) return []
+  const out = buffers.slice(i)
+  if (n > 0) out[0] = out[0]!.subarray(n)
+  return out
 }

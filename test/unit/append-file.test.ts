@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { AppendFile } from '../../src/spool/append-file.js'
+import { AppendFile, rest } from '../../src/spool/append-file.js'
 
 let dir: string
 beforeEach(async () => {
@@ -16,8 +16,9 @@ afterEach(async () => {
 /** A write seam that holds each group until the test releases it, and can fail it. */
 function controlledWrites() {
   const calls: { bytes: string; position: number; release: (err?: Error) => void }[] = []
-  const writeAt = (fh: FileHandle, bytes: Buffer, position: number) =>
+  const writeAt = (fh: FileHandle, buffers: readonly Buffer[], position: number) =>
     new Promise<void>((resolve, reject) => {
+      const bytes = Buffer.concat(buffers)
       calls.push({
         bytes: bytes.toString(),
         position,
@@ -43,6 +44,14 @@ describe('AppendFile', () => {
     await f.close()
     expect(await readFile(join(dir, 'log'), 'utf8')).toBe('abbcccddddeeeee')
     expect(synced).toEqual([10, 15])
+  })
+
+  it('writes a group of more buffers than one writev takes (IOV_MAX, 1024), every byte in order', async () => {
+    const f = await AppendFile.open(join(dir, 'log'))
+    const parts = Array.from({ length: 3000 }, (_, i) => Buffer.from(`${i},`))
+    await Promise.all(parts.map((p) => f.append(p)))
+    await f.close()
+    expect(await readFile(join(dir, 'log'), 'utf8')).toBe(parts.join(''))
   })
 
   it('with four groups in flight, acknowledges them only in file order', async () => {
@@ -166,5 +175,18 @@ describe('AppendFile', () => {
     expect(await refused).toMatch(/not written/)
     expect(w.calls).toHaveLength(2)
     expect(await readFile(join(dir, 'log'), 'utf8')).toBe('ok')
+  })
+})
+
+describe('rest (what a short writev leaves)', () => {
+  it('drops whole buffers, then cuts into the next one, without copying', () => {
+    const a = Buffer.from('abc')
+    const b = Buffer.from('defg')
+    expect(rest([a, b], 0).map(String)).toEqual(['abc', 'defg'])
+    expect(rest([a, b], 2).map(String)).toEqual(['c', 'defg'])
+    expect(rest([a, b], 3).map(String)).toEqual(['defg'])
+    expect(rest([a, b], 5).map(String)).toEqual(['fg'])
+    expect(rest([a, b], 7)).toEqual([])
+    expect(rest([a, b], 5)[0]!.buffer).toBe(b.buffer)
   })
 })
