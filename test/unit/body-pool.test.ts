@@ -19,6 +19,21 @@ describe('BodyPool', () => {
     expect(body.buffer.byteLength).toBe(body.length)
   })
 
+  it('gives an only body as it is when it is its whole ArrayBuffer, and a copy in whole memory when it is a view', () => {
+    const pool = new BodyPool()
+    const own = Buffer.from(new ArrayBuffer(7))
+    own.write('a v=1 1')
+    expect(pool.join([own, bytes('')])).toBe(own)
+    // A view into a larger slab (a part's body): the writer could not send it without a copy.
+    const slab = Buffer.alloc(64, 0x2a)
+    slab.write('b v=2 2', 8)
+    const view = slab.subarray(8, 15)
+    const body = pool.join([view])
+    expect(body.toString()).toBe('b v=2 2')
+    expect(body.buffer).not.toBe(slab.buffer)
+    expect([body.byteOffset, body.byteLength]).toEqual([0, body.buffer.byteLength])
+  })
+
   it('uses a released body’s memory for the next one, and never one still held', () => {
     const pool = new BodyPool()
     const first = pool.join([bytes('a v=1 1'), bytes('b v=2 2')])
