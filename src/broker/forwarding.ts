@@ -1,10 +1,9 @@
 import type { Aedes, Client } from 'aedes'
-import { TOPIC_ROOT } from '../domain/topic.js'
-import { isSparkplugTopic } from '../sparkplug/topic.js'
+import { isUnderRoot, TOPIC_ROOT } from '../domain/topic.js'
+import { DEVICE_MESSAGE_TYPES, isSparkplugTopic, NODE_MESSAGE_TYPES } from '../sparkplug/topic.js'
 
-/** Sparkplug B message types a client may never subscribe to (docs/security.md: STATE and commands only). */
-const SPARKPLUG_DATA = new Set(['NBIRTH', 'NDEATH', 'DBIRTH', 'DDEATH', 'NDATA', 'DDATA'])
-const ROOT_SLASH = `${TOPIC_ROOT}/`
+/** Sparkplug B message types no client may subscribe to: all but the commands (docs/security.md: STATE and commands only). */
+const SPARKPLUG_DATA: ReadonlySet<string> = new Set([...NODE_MESSAGE_TYPES, ...DEVICE_MESSAGE_TYPES].filter((t) => t !== 'NCMD' && t !== 'DCMD'))
 
 /**
  * Which published topics some client may receive. A gateway is granted subscriptions only inside
@@ -24,10 +23,10 @@ export class Forwarding {
 
   /** False only where no subscription granted so far can match `topic`. */
   mayReach(topic: string): boolean {
-    if (topic.startsWith(ROOT_SLASH)) {
+    if (isUnderRoot(topic)) {
       if (this.watched.size === 0) return false
-      // `iiot/v1/{zone}/{factory}/`: the prefix ends at the fourth slash.
-      let end = ROOT_SLASH.length - 1
+      // `iiot/v1/{zone}/{factory}/`: the prefix ends at the second slash after the root's.
+      let end = TOPIC_ROOT.length
       for (let level = 0; level < 2 && end >= 0; level++) end = topic.indexOf('/', end + 1)
       return end < 0 || this.watched.has(topic.slice(0, end + 1))
     }
