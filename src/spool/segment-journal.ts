@@ -25,9 +25,9 @@ export interface SegmentJournalOptions {
 
 /** Appended bytes waiting for their fdatasync; beyond this the journal reports itself full, which bounds memory under a QoS 0 flood. */
 const MAX_QUEUED_BYTES = 32 * 1024 * 1024
-/** Characters of line protocol above which a tick's record is written at once (about 8 MB); write errors that mean "no space" (a quota counts). */
+/** Characters of line protocol above which a tick's record is written at once (about 8 MB). */
 const MAX_TICK_CHARS = 8 * 1024 * 1024
-const NO_SPACE = new Set(['ENOSPC', 'EDQUOT'])
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']) // write errors that mean "no space" (a quota counts)
 
 /**
  * The durable journal: append-only segment files of checksummed records (record-codec.ts),

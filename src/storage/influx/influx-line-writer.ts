@@ -1,5 +1,6 @@
 import { HttpError, InfluxDB, setLogger } from '@influxdata/influxdb-client'
 import type { InfluxConfig } from '../../config/config.js'
+import { isWhole } from '../../spool/line-bodies.js'
 import { StorageError, type LineWriter } from '../ports.js'
 import { authHeaders } from './influx-auth.js'
 
@@ -40,8 +41,7 @@ export function createInfluxLineWriter(config: InfluxConfig, maxBatchLines: numb
   // memory to collect for (docs/decisions.md, "Line protocol as bytes").
   const send = (body: Buffer) =>
     new Promise<void>((resolve, reject) => {
-      const whole = body.byteOffset === 0 && body.buffer instanceof ArrayBuffer && body.byteLength === body.buffer.byteLength
-      influx.transport.send(path, (whole ? body.buffer : body) as unknown as string, options, { next: () => undefined, error: reject, complete: () => resolve() })
+      influx.transport.send(path, (isWhole(body) ? body.buffer : body) as unknown as string, options, { next: () => undefined, error: reject, complete: () => resolve() })
     })
   let pending = 0
   let idle: (() => void) | undefined
