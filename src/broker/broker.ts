@@ -17,6 +17,7 @@ import { startListener, type Listener, type ListenerKind } from './listeners.js'
 import { guardPacketSize } from './packet-size-guard.js'
 import { guardProtocolLevel } from './protocol-level-guard.js'
 import { installPubackWriter } from './puback-writer.js'
+import { readPublishesWhole, type PacketParser } from './publish-reader.js'
 import { followReleases, Qos2Receipts, type IncomingStore } from './qos2-receipts.js'
 import { readTlsMaterial, secureContextOptions, warnIfExpiring, watchTlsFiles } from './tls-context.js'
 
@@ -105,6 +106,7 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
       warn('protocol_version', { level }, 'CONNECT refused: unacceptable protocol level (CONNACK 1)')
     })
     const client = aedes.handle(stream, req)
+    readPublishesWhole((client as unknown as { _parser: PacketParser })._parser)
     hooks.attach(client, tlsSocket ? certificateIdentity(tlsSocket) : undefined)
     stream.once('close', () => hooks.detach(client))
   }
