@@ -3,8 +3,10 @@ import { connect, type MqttClient } from 'mqtt'
 import { KINDS, type Kind } from '../../src/domain/topic.js'
 import { messageTypes } from '../../src/pipeline/proto-schema.js'
 import { mulberry32 } from '../../src/simulator/prng.js'
-import { parseMix, pickKind, pointsPerMessage, protoBody, type Mix } from './payloads.js'
+import { parseMix, pickKind, pointsPerMessage, protoBody, reading, type Mix } from './payloads.js'
+import { IndexSet } from './index-set.js'
 import { SparkplugLoad } from './sparkplug-load.js'
+import { telemetryBytes } from './telemetry-bytes.js'
 
 export interface LoadGateway {
   readonly id: string
@@ -38,39 +40,6 @@ export interface LoadOptions {
   readonly clientIdSuffix?: string
   /** iiot/v1 protobuf (default), or Sparkplug B edge nodes (telemetry only; sparkplug-load.ts). */
   readonly protocol?: 'iiot' | 'sparkplug'
-}
-
-/** Message indexes of one series, as a growable bitmap (indexes are dense from 0). */
-export class IndexSet implements Iterable<number> {
-  private bits = new Uint32Array(64)
-  size = 0
-
-  add(i: number): void {
-    const w = i >>> 5
-    if (w >= this.bits.length) {
-      const grown = new Uint32Array(Math.max(w + 1, this.bits.length * 2))
-      grown.set(this.bits)
-      this.bits = grown
-    }
-    const m = 1 << (i & 31)
-    if ((this.bits[w]! & m) === 0) {
-      this.bits[w]! |= m
-      this.size++
-    }
-  }
-
-  has(i: number): boolean {
-    const w = i >>> 5
-    return w < this.bits.length && (this.bits[w]! & (1 << (i & 31))) !== 0
-  }
-
-  *[Symbol.iterator](): Iterator<number> {
-    for (let w = 0; w < this.bits.length; w++) {
-      const word = this.bits[w]!
-      if (word === 0) continue
-      for (let b = 0; b < 32; b++) if (word & (1 << b)) yield w * 32 + b
-    }
-  }
 }
 
 /** One series of message identities: a machine (or, for connectivity, a gateway) and a kind. */
@@ -125,6 +94,8 @@ export class LoadGenerator {
   private inflight = 0
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined
   private readonly sp: SparkplugLoad | undefined
+  /** One telemetry message's sample values, reused. */
+  private readonly values: Float64Array
 
   constructor(private readonly opts: LoadOptions) {
     this.base = opts.baseTsMs ?? Date.now() - 60_000
@@ -132,6 +103,7 @@ export class LoadGenerator {
     this.rate = opts.messagesPerSecond
     this.rnd = mulberry32(opts.seed ?? 1)
     this.sp = opts.protocol === 'sparkplug' ? new SparkplugLoad(opts.samplesPerMessage) : undefined
+    this.values = new Float64Array(opts.samplesPerMessage)
     if (this.sp && this.mix.some((m) => m.kind !== 'telemetry')) throw new Error('--protocol sparkplug: the mix must be telemetry only')
     this.conns = opts.gateways.map((gw) => {
       const gatewaySeries = this.series('connectivity', `${gw.zone}/${gw.factory}/_gateway/${gw.id}`, `iiot/v1/${gw.zone}/${gw.factory}/_gateway/${gw.id}/connectivity`)
@@ -280,8 +252,7 @@ export class LoadGenerator {
     const machine = c.machines[c.cursor++ % c.machines.length]!
     const s = machine[kind]
     const index = s.next++
-    const body = protoBody(kind, this.opts.samplesPerMessage, index, this.base + index, this.rnd)
-    const payload = this.sp ? this.sp.data(c.client!, body) : (this.types[kind].encode(body).finish() as Buffer)
+    const payload = kind === 'telemetry' && !this.sp ? this.telemetry(index) : this.encoded(kind, c.client!, protoBody(kind, this.opts.samplesPerMessage, index, this.base + index, this.rnd))
     const publishedAt = performance.now()
     const qos = this.opts.qos
     this.sent++
@@ -299,6 +270,17 @@ export class LoadGenerator {
       if (qos === 1) this.ackLatenciesMs.push(performance.now() - publishedAt)
       s.acked.add(index)
     })
+  }
+
+  /** What protoBody('telemetry', …) encodes to, written directly (telemetry-bytes.ts): the same values from the same random stream. */
+  private telemetry(index: number): Buffer {
+    const values = this.values
+    for (let k = 0; k < values.length; k++) values[k] = reading(this.rnd, 100)
+    return telemetryBytes(index >>> 0, Date.now(), this.base + index, values)
+  }
+
+  private encoded(kind: Kind, client: MqttClient, body: Record<string, unknown>): Buffer {
+    return this.sp ? this.sp.data(client, body) : (this.types[kind].encode(body).finish() as Buffer)
   }
 
   /**

@@ -69,7 +69,7 @@ export function signal(k: number): string {
 }
 
 /** A value with a few decimals, like a sensor reading. */
-const reading = (rnd: () => number, scale: number) => Math.round(rnd() * scale * 1000) / 1000
+export const reading = (rnd: () => number, scale: number): number => Math.round(rnd() * scale * 1000) / 1000
 
 /** The protobuf body (plain object in protobufjs' camelCase form, enums as numbers) for `Type.encode`. */
 export function protoBody(kind: Kind, samples: number, seq: number, tsMs: number, rnd: () => number): Record<string, unknown> {
