@@ -106,7 +106,7 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
       warn('protocol_version', { level }, 'CONNECT refused: unacceptable protocol level (CONNACK 1)')
     })
     const client = aedes.handle(stream, req)
-    readPublishesWhole((client as unknown as { _parser: PacketParser })._parser)
+    readPublishesWhole((client as unknown as { _parser?: PacketParser })._parser)
     hooks.attach(client, tlsSocket ? certificateIdentity(tlsSocket) : undefined)
     stream.once('close', () => hooks.detach(client))
   }

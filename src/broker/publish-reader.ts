@@ -5,7 +5,6 @@ export interface PacketParser {
   parse(buf: Buffer): number
   emit(event: 'packet', packet: object): boolean
   readonly error: unknown
-  readonly _list: { readonly length: number }
   /** The CONNECT packet once one is parsed (its protocolVersion); `{}` before. */
   readonly settings: { readonly protocolVersion?: number }
 }
@@ -43,8 +42,10 @@ const topicOf = internedText(100_000)
  * QoS 3, a topic longer than its packet, every other type) goes to mqtt-packet as one whole packet,
  * so its checks and errors are unchanged. Once it reports an error (Aedes then closes the
  * connection), or a Remaining Length is malformed, every byte that follows goes to it as it comes.
+ * Returns false, changing nothing, when `parser` is not such a parser (another Aedes or mqtt-packet).
  */
-export function readPublishesWhole(parser: PacketParser): void {
+export function readPublishesWhole(parser: PacketParser | undefined): boolean {
+  if (typeof parser?.parse !== 'function' || typeof parser.emit !== 'function' || typeof parser.settings !== 'object') return false
   const parse = parser.parse.bind(parser)
   /** Chunks handed in while one is being read: a packet's listener may read the socket again. */
   const queue: Buffer[] = []
@@ -150,4 +151,5 @@ export function readPublishesWhole(parser: PacketParser): void {
     }
     return partBytes
   }
+  return true
 }

@@ -1,9 +1,12 @@
+import { Aedes } from 'aedes'
+import { connectAsync } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
+import { createServer, type AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { readPublishesWhole, type PacketParser } from '../../src/broker/publish-reader.js'
 import { mulberry32 } from '../../src/simulator/prng.js'
 
-type Parser = PacketParser & { on(event: string, fn: (x: never) => void): void }
+type Parser = PacketParser & { on(event: string, fn: (x: never) => void): void; readonly _list: { readonly length: number } }
 
 /** What a parser emitted, in order: packets as plain data (payloads as hex), errors as their messages. */
 function recording(fast: boolean) {
@@ -134,5 +137,38 @@ describe('reading whole publishes from the socket chunk', () => {
     expect(run(true)).toEqual([null, 't/0', 't/1', 't/2', 't/3', 't/4'])
     // mqtt-packet alone, given the same, emits t/1 twice: its packet in progress is shared state.
     expect(run(false)).not.toEqual(run(true))
+  })
+
+  it('runs inside Aedes: real mqtt.js clients publish at QoS 0, 1 and 2 and a subscriber gets every message, in order per topic', async () => {
+    const broker = await Aedes.createBroker()
+    let read = 0
+    const server = createServer((socket) => {
+      const parser = (broker.handle(socket) as unknown as { _parser?: Parser })._parser
+      expect(readPublishesWhole(parser)).toBe(true)
+      parser!.on('packet', (p: object) => void (p.constructor === Object && read++))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const sub = await connectAsync(url, { clientId: 'sub', protocolVersion: 4 })
+    const pub = await connectAsync(url, { clientId: 'pub', protocolVersion: 4 })
+    try {
+      const got: string[] = []
+      const all = new Promise<void>((resolve) => sub.on('message', (topic, payload) => void (got.push(`${topic} ${payload.toString()}`) === 30 && resolve())))
+      await sub.subscribeAsync('t/#', { qos: 2 })
+      const sent = Array.from({ length: 30 }, (_, i) => pub.publishAsync(`t/${i % 3}`, `m${i}`, { qos: (i % 3) as 0 | 1 | 2 }))
+      await Promise.all(sent)
+      await all
+      // MQTT orders messages per topic and QoS (each topic here has one QoS), not across them.
+      for (const topic of ['t/0', 't/1', 't/2']) {
+        expect(got.filter((g) => g.startsWith(`${topic} `))).toEqual(Array.from({ length: 30 }, (_, i) => `t/${i % 3} m${i}`).filter((g) => g.startsWith(`${topic} `)))
+      }
+      // Every publish went through the reader (the subscriber's SUBSCRIBE and both CONNECTs did not).
+      expect(read).toBe(30)
+      expect(readPublishesWhole(undefined)).toBe(false)
+    } finally {
+      await Promise.all([sub.endAsync(), pub.endAsync()])
+      await new Promise<void>((resolve) => broker.close(() => resolve()))
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
   })
 })
