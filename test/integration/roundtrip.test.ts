@@ -36,7 +36,10 @@ async function records(kind: string, query: string, expected: number): Promise<a
 }
 
 describe('publish -> store -> query, per kind', () => {
-  const t0 = Date.now() - 60_000
+  // 10 s into a 2-minute bucket, 3-5 minutes ago: InfluxDB aligns GROUP BY time(2m) buckets to the
+  // epoch, so the 2-minute mean below covers t0 and t0 + 1 s in one bucket whatever the clock says
+  // (with t0 a minute ago, one run in 120 saw a bucket boundary fall between them).
+  const t0 = Math.floor((Date.now() - 180_000) / 120_000) * 120_000 + 10_000
 
   it('telemetry: every sample, each value type, comes back as sent', async () => {
     const payload = encode('telemetry', {
