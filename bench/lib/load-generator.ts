@@ -3,7 +3,7 @@ import { connect, type MqttClient } from 'mqtt'
 import { KINDS, type Kind } from '../../src/domain/topic.js'
 import { messageTypes } from '../../src/pipeline/proto-schema.js'
 import { mulberry32 } from '../../src/simulator/prng.js'
-import { parseMix, pickKind, pointsPerMessage, protoBody, reading, type Mix } from './payloads.js'
+import { parseMix, pickKind, pointsPerMessage, protoBody, sampleValue, type Mix } from './payloads.js'
 import { IndexSet } from './index-set.js'
 import { SparkplugLoad } from './sparkplug-load.js'
 import { telemetryBytes } from './telemetry-bytes.js'
@@ -252,7 +252,7 @@ export class LoadGenerator {
     const machine = c.machines[c.cursor++ % c.machines.length]!
     const s = machine[kind]
     const index = s.next++
-    const payload = kind === 'telemetry' && !this.sp ? this.telemetry(index) : this.encoded(kind, c.client!, protoBody(kind, this.opts.samplesPerMessage, index, this.base + index, this.rnd))
+    const payload = kind === 'telemetry' && !this.sp ? this.telemetry(index) : this.encoded(kind, c.client!, index)
     const publishedAt = performance.now()
     const qos = this.opts.qos
     this.sent++
@@ -275,11 +275,13 @@ export class LoadGenerator {
   /** What protoBody('telemetry', …) encodes to, written directly (telemetry-bytes.ts): the same values from the same random stream. */
   private telemetry(index: number): Buffer {
     const values = this.values
-    for (let k = 0; k < values.length; k++) values[k] = reading(this.rnd, 100)
+    for (let k = 0; k < values.length; k++) values[k] = sampleValue(this.rnd)
     return telemetryBytes(index >>> 0, Date.now(), this.base + index, values)
   }
 
-  private encoded(kind: Kind, client: MqttClient, body: Record<string, unknown>): Buffer {
+  /** Any other message, through protobufjs (or Sparkplug's encoding). */
+  private encoded(kind: Kind, client: MqttClient, index: number): Buffer {
+    const body = protoBody(kind, this.opts.samplesPerMessage, index, this.base + index, this.rnd)
     return this.sp ? this.sp.data(client, body) : (this.types[kind].encode(body).finish() as Buffer)
   }
 

@@ -69,7 +69,10 @@ export function signal(k: number): string {
 }
 
 /** A value with a few decimals, like a sensor reading. */
-export const reading = (rnd: () => number, scale: number): number => Math.round(rnd() * scale * 1000) / 1000
+const reading = (rnd: () => number, scale: number) => Math.round(rnd() * scale * 1000) / 1000
+
+/** The value of one telemetry sample: what protoBody, domainRecord and the generator's bytes (telemetry-bytes.ts) all send. */
+export const sampleValue = (rnd: () => number): number => reading(rnd, 100)
 
 /** The protobuf body (plain object in protobufjs' camelCase form, enums as numbers) for `Type.encode`. */
 export function protoBody(kind: Kind, samples: number, seq: number, tsMs: number, rnd: () => number): Record<string, unknown> {
@@ -77,7 +80,7 @@ export function protoBody(kind: Kind, samples: number, seq: number, tsMs: number
   switch (kind) {
     case 'telemetry': {
       const items = new Array<unknown>(samples)
-      for (let k = 0; k < samples; k++) items[k] = { signal: signal(k), doubleValue: reading(rnd, 100), tsMs }
+      for (let k = 0; k < samples; k++) items[k] = { signal: signal(k), doubleValue: sampleValue(rnd), tsMs }
       return { ...header, samples: items }
     }
     case 'state':
@@ -99,7 +102,7 @@ export function domainRecord(kind: Kind, samples: number, seq: number, tsMs: num
   switch (kind) {
     case 'telemetry': {
       const items = new Array<{ signal: string; value: number; unit: string; tsMs: number; quality: 'good' }>(samples)
-      for (let k = 0; k < samples; k++) items[k] = { signal: signal(k), value: reading(rnd, 100), unit: '', tsMs, quality: 'good' }
+      for (let k = 0; k < samples; k++) items[k] = { signal: signal(k), value: sampleValue(rnd), unit: '', tsMs, quality: 'good' }
       return { kind, ...header, samples: items }
     }
     case 'state': {

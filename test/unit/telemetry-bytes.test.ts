@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { protoBody } from '../../bench/lib/payloads.js'
+import { protoBody, sampleValue, signal } from '../../bench/lib/payloads.js'
 import { telemetryBytes } from '../../bench/lib/telemetry-bytes.js'
 import { messageTypes } from '../../src/pipeline/proto-schema.js'
 import { mulberry32 } from '../../src/simulator/prng.js'
@@ -16,7 +16,7 @@ describe("the load generator's telemetry bytes", () => {
         const b = mulberry32(samples * 7 + seq)
         const expected = Buffer.from(telemetry.encode({ ...protoBody('telemetry', samples, seq, tsMs, a), sentTsMs: now }).finish())
         const values = new Float64Array(samples)
-        for (let k = 0; k < samples; k++) values[k] = Math.round(b() * 100 * 1000) / 1000
+        for (let k = 0; k < samples; k++) values[k] = sampleValue(b)
         expect(telemetryBytes(seq, now, tsMs, values).equals(expected), `${samples} samples, seq ${seq}, ts ${tsMs}`).toBe(true)
       }
     }
@@ -32,6 +32,6 @@ describe("the load generator's telemetry bytes", () => {
     const decoded = telemetry.toObject(telemetry.decode(telemetryBytes(9, 1_000, 2_000, values)), { longs: Number }) as { seq: number; sentTsMs: number; samples: { signal: string; doubleValue: number; tsMs: number }[] }
     expect(decoded.seq).toBe(9)
     expect(decoded.sentTsMs).toBe(1_000)
-    expect(decoded.samples.map((s) => [s.signal, s.doubleValue, s.tsMs])).toEqual([...values].map((v, k) => [`s${k}`, v, 2_000]))
+    expect(decoded.samples.map((s) => [s.signal, s.doubleValue, s.tsMs])).toEqual([...values].map((v, k) => [signal(k), v, 2_000]))
   })
 })
