@@ -76,3 +76,10 @@ export function sameBytes(key: Uint8Array, buf: Uint8Array, start: number, end: 
   for (let i = 0; i < key.length; i++) if (key[i] !== buf[start + i]) return false
   return true
 }
+
+/** Whether `key` from `keyStart` to `keyEnd` holds the bytes of `buf` from `start` to `end`. */
+export function sameBytesAt(key: Uint8Array, keyStart: number, keyEnd: number, buf: Uint8Array, start: number, end: number): boolean {
+  if (keyEnd - keyStart !== end - start) return false
+  for (let i = keyStart, j = start; i < keyEnd; i++, j++) if (key[i] !== buf[j]) return false
+  return true
+}

@@ -5,7 +5,8 @@ import { escapeTag, stringField } from '../domain/line-protocol.js'
 import { MEASUREMENTS } from '../domain/measurements.js'
 import type { MachineTopic } from '../domain/topic.js'
 import type { LineSink } from './line-sink.js'
-import { ByteKeyedCache, copyOf, sameBytes } from './byte-keyed-cache.js'
+import { ByteKeyedCache, copyOf, sameBytes, sameBytesAt } from './byte-keyed-cache.js'
+import { MachineHeads, VALUE_EQ, type Head } from './machine-heads.js'
 
 /**
  * Telemetry, the hot kind, in one pass: reads the protobuf wire format and
@@ -73,6 +74,8 @@ const BOOL_TRUE = Buffer.from('value_bool=true')
 const BOOL_FALSE = Buffer.from('value_bool=false')
 const INT_THEN_SPACE = Buffer.from('i ')
 const NO_UNIT = Buffer.alloc(0)
+/** A sample's value and timestamp on their way to the sink, unboxed (LineSink.numberAt). */
+const values = new Float64Array(2)
 
 /**
  * A little-endian double read through a scratch array: what Buffer#readDoubleLE does, but small
@@ -88,26 +91,8 @@ function readDouble(buf: Buffer, pos: number): number {
   return scratch[0]!
 }
 
-/** A signal's line head, and the same followed by `value=` (numbers, the common case); `signal` is the name's bytes. */
-interface Head {
-  readonly signal: Uint8Array
-  readonly head: Buffer
-  readonly headValue: Buffer
-}
-
-/**
- * A machine's line heads, by the signal name's bytes, and by position as its last message had
- * them: a gateway sends a machine's signals in the same order message after message, so the
- * sample at position i is checked against that head's name first, with no hashing or lookup.
- */
-class MachineHeads {
-  readonly bySignal = new ByteKeyedCache<Head>(MAX_SIGNALS_PER_MACHINE)
-  readonly byPosition: Head[] = []
-}
-
 /** Caches are cleared past these sizes: a gateway inventing signal names cannot grow memory. */
 const MAX_MACHINES = 100_000
-const MAX_SIGNALS_PER_MACHINE = 10_000
 const MAX_UNITS = 1_000
 
 /** Returns undefined (the reference path for every message) when the schema is not the one this reader knows. */
@@ -152,6 +137,13 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
     return v >= MAX_EXACT ? -1 : v
   }
 
+  /** A sample's ts_ms (below 2^53) into values[1], where it stays unboxed on its way to the sink (LineSink.numberAt); false when it is not one. */
+  function timestamp(end: number): boolean {
+    const v = varint(end, VALUE_BYTES)
+    values[1] = v
+    return v >= 0 && v < MAX_EXACT
+  }
+
   /** The bytes of a length-delimited field (its start; `pos` moves past it), or -1. */
   function delimited(end: number): number {
     const len = length(end)
@@ -175,7 +167,7 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
       const signal = text(start, end)
       if (signal === undefined || !NAME_PATTERN.test(signal)) return undefined
       const h = `${MEASUREMENTS.telemetry},factory=${topic.factory},line=${topic.line},machine=${topic.machine},signal=${escapeTag(signal)},zone=${topic.zone} `
-      head = { signal: copyOf(buf, start, end), head: Buffer.from(h), headValue: Buffer.from(h + 'value=') }
+      head = { signal: copyOf(buf, start, end), headValue: Buffer.from(h + 'value=') }
       machine.bySignal.set(buf, start, end, head, head.signal)
     }
     // Samples come in order from index 0 (below limits.maxBatch): the array is as long as the longest message.
@@ -210,7 +202,7 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
     let signalEnd = -1
     let unit = -1
     let unitEnd = -1
-    let ts = 0
+    values[1] = 0
     let quality = 0
     let member = 0
     let num = 0
@@ -233,8 +225,7 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
           unitEnd = pos
           continue
         case S_TS:
-          ts = integer(end)
-          if (ts < 0) return false
+          if (!timestamp(end)) return false
           continue
         case S_QUALITY:
           quality = integer(end)
@@ -280,31 +271,41 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
       member = field
     }
     if (member === 0 || signal < 0) return false
-    if (ts === 0) ts = sentTsMs
+    if (values[1] === 0) values[1] = sentTsMs
+    const ts = values[1]!
     if (ts > nowMs + limits.maxFutureSkewMs || ts < nowMs - limits.maxAgeMs) return false
-    const head = headOf(topic, machine, index, signal, signalEnd)
-    if (head === undefined) return false
+    // The head: from the machine's layout when this position has the name laid out, else looked up.
+    let headValue: Uint8Array
+    if (index < machine.count && sameBytesAt(machine.names, machine.nameAt[index]!, machine.nameAt[index + 1]!, buf, signal, signalEnd)) {
+      headValue = machine.heads[index]!
+    } else {
+      const head = headOf(topic, machine, index, signal, signalEnd)
+      if (head === undefined) return false
+      machine.stale = true
+      headValue = head.headValue
+    }
     // An empty unit is no unit, as toLines has it.
     const unitBytes = unitEnd > unit ? unitField(unit, unitEnd) : NO_UNIT
     if (unitBytes === undefined) return false
     // The line toLines writes: head, the value field (a number as floatField prints it), unit, quality, seq, time.
     sink.begin()
     if (member === 4) {
-      sink.bytes(head.head)
+      sink.bytes(headValue.subarray(0, headValue.length - VALUE_EQ))
       sink.bytes(num === 1 ? BOOL_TRUE : BOOL_FALSE)
     } else if (member === 5) {
-      sink.bytes(head.head)
+      sink.bytes(headValue.subarray(0, headValue.length - VALUE_EQ))
       sink.bytes(VALUE_STR)
       sink.utf8(stringField(str))
     } else {
-      sink.bytes(head.headValue)
-      sink.number(num)
+      sink.bytes(headValue)
+      values[0] = num
+      sink.numberAt(values, 0)
     }
     if (unitBytes.length > 0) sink.bytes(unitBytes)
     sink.bytes(QUALITY_SEQ[quality]!)
     sink.uint(seq)
     sink.bytes(INT_THEN_SPACE)
-    sink.uint(ts)
+    sink.uintAt(values, 1)
     return true
   }
 
@@ -340,7 +341,9 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
         return -1
       }
     }
-    return lines > 0 ? lines : -1
+    if (lines === 0) return -1
+    if (machine!.stale) machine!.layOut(lines)
+    return lines
   }
 }
 

@@ -18,7 +18,8 @@ export const topic: MachineTopic = { scope: 'machine', zone: 'z1', factory: 'f-1
 export const TOPIC_KEY = 'iiot/v1/z1/f-1/line-1/m.7/telemetry'
 
 const validate = createValidator(limits, () => NOW)
-const fastPath = createTelemetryFastPath(limits, types.telemetry)!
+/** The one fast path the helpers share (its caches are per machine, as in the service). */
+export const fastPath = createTelemetryFastPath(limits, types.telemetry)!
 
 /** The fast path's lines for one message, written after a line already in the sink (as in a part of a batch); undefined when it declined. */
 export function fast(payload: Buffer, nowMs = NOW): string[] | undefined {

@@ -2,7 +2,8 @@ import protobuf from 'protobufjs'
 import { describe, expect, it } from 'vitest'
 import { int, mulberry32, pick, type Rng } from '../helpers/fuzz-inputs.js'
 import { types } from '../helpers/gateway.js'
-import { fast, limits, NOW, reference } from '../helpers/telemetry-reference.js'
+import { LineSink } from '../../src/pipeline/line-sink.js'
+import { fast, fastPath, limits, NOW, reference, topic, TOPIC_KEY } from '../helpers/telemetry-reference.js'
 
 /**
  * The fast path against the reference path (protobufjs decode → zod → toLines),
@@ -137,4 +138,35 @@ describe('telemetry fast path', () => {
     expect(fast(payload)).toBeUndefined()
     expect(reference(payload).ok).toBe(true)
   })
+
+  it('writes the reference lines as a machine keeps, reorders, lengthens and shortens its signals, beside another machine', () => {
+    // Each machine's heads are laid out by position after a message; these orders exercise the
+    // layout's hits, a changed position, positions past it, and a message cut short midway.
+    const named = (signals: readonly string[], value: number) =>
+      Buffer.from(types.telemetry.encode(types.telemetry.fromObject({ seq: 9, sentTsMs: NOW, samples: signals.map((signal, k) => ({ signal, doubleValue: value + k, tsMs: NOW - k })) })).finish())
+    const base = ['a', 'b.c', 'd', 'spindle.temperature', 'e']
+    const orders = [base, base, [...base].reverse(), base, [...base, 'f', 'g'], [...base, 'f', 'g'], base.slice(0, 2), ['b.c', 'a'], base, ['x'], base]
+    const other = createOtherMachine()
+    orders.forEach((signals, i) => {
+      const payload = named(signals, i)
+      const ref = reference(payload)
+      expect(ref.ok).toBe(true)
+      expect(fast(payload), `order ${i}: ${signals.join(',')}`).toEqual((ref as { lines: string[] }).lines)
+      // The same signals in another order on a second machine, between two of the first's messages.
+      const mixed = named([...signals].reverse(), i)
+      expect(other(mixed)).toEqual((reference(mixed) as { lines: string[] }).lines.map((l) => l.replace('machine=m.7', 'machine=m.8')))
+      // A message declined after its first samples (a bad name at the end) changes nothing the next one reads.
+      expect(fast(named([...signals, 'bad name'], i))).toBeUndefined()
+    })
+  })
 })
+
+/** A second machine's fast path lines, through the same fast path as `fast()`'s machine. */
+function createOtherMachine(): (payload: Buffer) => string[] | undefined {
+  const t = { ...topic, machine: 'm.8' }
+  const key = TOPIC_KEY.replace('m.7', 'm.8')
+  return (payload) => {
+    const sink = new LineSink(16)
+    return fastPath(t, key, payload, NOW, sink) < 0 ? undefined : sink.view().toString('utf8').split('\n')
+  }
+}
