@@ -67,8 +67,9 @@ export class SegmentJournal implements Journal {
   private reclaiming = false
   private closing = false
   private readonly space: FreeSpaceMonitor
-  /** The record the messages of this tick are gathered into: lines, or frames (never both in one record). */
+  /** The record the messages of this tick are gathered into (lines, or frames: never both), and the last one encoded, emptied for the next tick. */
   private tick: TickRecord | undefined
+  private spareTick: TickRecord | undefined
 
   private constructor(
     private readonly opts: SegmentJournalOptions,
@@ -79,17 +80,11 @@ export class SegmentJournal implements Journal {
     this.replayBelowSeq = nextSeq
     this.reader = new SegmentReader({ firstSeq: nextSeq, offset: 0 }, opts.log, this.tail)
     this.tracker = new CheckpointTracker(checkpoint.seq, (seq, bytes, records) => this.onAdvance(seq, bytes, records))
-    this.space = new FreeSpaceMonitor({
-      dir: opts.dir,
-      minFreeBytes: opts.minFreeBytes ?? 0,
-      intervalMs: opts.freeSpaceCheckMs ?? 1000,
-      log: opts.log,
-      ...(opts.statfs ? { statfs: opts.statfs } : {}),
-      onChecked: () => {
-        this.wakeRoom()
-        this.reclaim()
-      },
-    })
+    const onChecked = () => {
+      this.wakeRoom()
+      this.reclaim()
+    }
+    this.space = new FreeSpaceMonitor({ dir: opts.dir, minFreeBytes: opts.minFreeBytes ?? 0, intervalMs: opts.freeSpaceCheckMs ?? 1000, log: opts.log, ...(opts.statfs ? { statfs: opts.statfs } : {}), onChecked })
   }
 
   static async open(opts: SegmentJournalOptions): Promise<SegmentJournal> {
@@ -170,7 +165,8 @@ export class SegmentJournal implements Journal {
     if (held !== undefined && held !== format) this.flushTick()
     let tick = this.tick
     if (!tick) {
-      tick = this.tick = new TickRecord()
+      tick = this.tick = this.spareTick ?? new TickRecord()
+      this.spareTick = undefined
       process.nextTick(() => this.flushTick())
     }
     return tick
@@ -181,20 +177,22 @@ export class SegmentJournal implements Journal {
     if (!tick) return
     this.tick = undefined
     // A message its frame's limits refused (RangeError) can leave a tick empty: no record then.
-    if (tick.messages === 0) return tick.done.resolve()
+    const done = tick.done
+    if (tick.messages === 0) return done.resolve()
     const seq = this.nextSeq++
     const now = Date.now()
     const buf = tick.encode(seq, now)
     this.unwrittenBytes += buf.length
     this.space.note(buf.length)
     this.unwrittenRecords += tick.messages
+    this.spareTick = tick.reset()
     this.unreadOldestMs ??= now
     if (this.activeBytes > 0 && this.activeBytes + buf.length > this.opts.segmentBytes) this.rotate(seq)
     this.tail.add(this.activeSegment.firstSeq, this.activeBytes, buf)
     this.activeBytes += buf.length
     // The record resolves with its group's sync; segment size and waiters are updated per group (onSynced).
     const written = this.rotating ? this.rotating.then(() => this.active.append(buf)) : this.active.append(buf)
-    written.then(tick.done.resolve, tick.done.reject)
+    written.then(done.resolve, done.reject)
   }
 
   private rotate(firstSeq: number): void {

@@ -2,12 +2,16 @@ import { deferred, type Deferred } from './deferred.js'
 import { frameBytes, writeFrame } from './message-frame.js'
 import { HEADER_BYTES, encodeRecord, frameRecordShell, sealRecord } from './record-codec.js'
 
+const NOTHING = Buffer.alloc(0)
+
 /**
  * The messages of one journal record: those appended in one tick of the event loop
  * (segment-journal.ts), as line protocol or as received. A received message is kept as its parts
  * until the record is encoded, and its frame (message-frame.ts) is then written straight into the
  * record's buffer: a payload is copied once on the acknowledgement path, and no buffer of its own
- * is allocated per message.
+ * is allocated per message. A record is used again for a later tick once encoded (`reset`): its
+ * arrays keep their room, so a tick of one or two messages (the common case below full load)
+ * allocates none of them again.
  */
 export class TickRecord {
   /** Messages held. */
@@ -17,7 +21,7 @@ export class TickRecord {
   /** Points the frames are expected to carry. */
   estimatedLines = 0
   /** Settled with the record's group commit: every message of the record shares it. */
-  readonly done: Deferred = deferred()
+  done: Deferred = deferred()
   private readonly lines: string[] = []
   private readonly topics: string[] = []
   /** UTF-8 bytes of each topic; -1: the payload is a frame encoded already (`addFrame`). */
@@ -30,9 +34,30 @@ export class TickRecord {
   private lastGateway = ''
   private lastGatewayBytes = 0
 
+  /** Frames held (the arrays below are longer: they keep the room of earlier ticks). */
+  private frames = 0
+
   /** What it holds (a record holds one format); undefined while empty. */
   get format(): 'lines' | 'frames' | undefined {
-    return this.lines.length > 0 ? 'lines' : this.payloads.length > 0 ? 'frames' : undefined
+    return this.lines.length > 0 ? 'lines' : this.frames > 0 ? 'frames' : undefined
+  }
+
+  /** Empties it for another tick, with a new `done`; it lets go of the messages it held. Returns itself. */
+  reset(): this {
+    for (let i = 0; i < this.frames; i++) {
+      this.topics[i] = ''
+      this.gateways[i] = ''
+      this.payloads[i] = NOTHING
+    }
+    this.lines.length = 0
+    this.frames = 0
+    this.messages = 0
+    this.chars = 0
+    this.estimatedLines = 0
+    this.lastGateway = ''
+    this.lastGatewayBytes = 0
+    this.done = deferred()
+    return this
   }
 
   addLines(lines: readonly string[]): void {
@@ -62,13 +87,14 @@ export class TickRecord {
   }
 
   private push(topic: string, topicBytes: number, gatewayId: string, gatewayBytes: number, qos: number, receivedMs: number, payload: Buffer, n: number, estimatedLines: number): void {
-    this.topics.push(topic)
-    this.topicBytes.push(topicBytes)
-    this.gateways.push(gatewayId)
-    this.gatewayBytes.push(gatewayBytes)
-    this.qos.push(qos)
-    this.times.push(receivedMs)
-    this.payloads.push(payload)
+    const i = this.frames++
+    this.topics[i] = topic
+    this.topicBytes[i] = topicBytes
+    this.gateways[i] = gatewayId
+    this.gatewayBytes[i] = gatewayBytes
+    this.qos[i] = qos
+    this.times[i] = receivedMs
+    this.payloads[i] = payload
     this.chars += n
     this.estimatedLines += estimatedLines
     this.messages++
