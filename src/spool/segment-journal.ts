@@ -154,9 +154,11 @@ export class SegmentJournal implements Journal {
 
   private added(tick: TickRecord): Promise<void> {
     this.appendedRecords++
-    // A burst bigger than a record should be (rare: one tick is one socket chunk) is cut short.
+    // A burst bigger than a record should be (rare: one tick is one socket chunk) is cut short;
+    // the record is then reset for the next tick, so its promise is taken first.
+    const durable = tick.done.promise
     if (tick.chars > MAX_TICK_CHARS) this.flushTick()
-    return tick.done.promise
+    return durable
   }
 
   private tickFor(format: 'lines' | 'frames'): TickRecord {

@@ -105,7 +105,7 @@ export class TickRecord {
     if (this.lines.length > 0) return encodeRecord(seq, appendMs, this.lines, this.messages)
     const buf = frameRecordShell(seq, appendMs, this.chars, this.messages, this.estimatedLines)
     let pos = HEADER_BYTES
-    for (let i = 0; i < this.messages; i++) {
+    for (let i = 0; i < this.frames; i++) {
       const topicBytes = this.topicBytes[i]!
       if (topicBytes < 0) pos += this.payloads[i]!.copy(buf, pos)
       else pos = writeFrame(buf, pos, this.topics[i]!, topicBytes, this.gateways[i]!, this.gatewayBytes[i]!, this.qos[i]!, this.times[i]!, this.payloads[i]!)

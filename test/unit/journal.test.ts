@@ -128,6 +128,24 @@ describe('segment journal', () => {
     await j.close()
   })
 
+  it('acknowledges every message of a tick cut short by the record size limit, in records that read back whole', async () => {
+    const j = await open({ maxBytes: 64 << 20, segmentBytes: 64 << 20 })
+    // Three messages of 3 MB in one tick: the third passes the 8 MB a record may hold, which cuts
+    // the record there and resets it for the next tick: the third's promise must still be its own.
+    const big = (i: number) => j.appendMessage(`iiot/v1/z/f/l/m${i}/telemetry`, 'gw-1', 1, 1000 + i, Buffer.alloc(3 << 20, i), 1)
+    const acked: number[] = []
+    const all = [0, 1, 2].map((i) => big(i).then(() => acked.push(i)))
+    const settled = await Promise.race([Promise.all(all).then(() => 'all'), new Promise((r) => setTimeout(r, 5000, 'timeout'))])
+    expect(settled).toBe('all')
+    expect(acked).toEqual([0, 1, 2])
+    // A later tick, in the record used again.
+    await big(3)
+    const records = (await readAll(j, 100)).flatMap((b) => b.records)
+    expect(records.map((r) => r.messages)).toEqual([3, 1])
+    expect(records.flatMap((r) => decodeFrames(r.payload).map((f) => f.payload[0]))).toEqual([0, 1, 2, 3])
+    await j.close()
+  })
+
   it('reads its newest durable records from memory, not back from the file it just wrote', async () => {
     const j = await open()
     for (let i = 0; i < 3; i++) await j.append(lines(i))
