@@ -72,9 +72,7 @@ export function copyOf(buf: Uint8Array, start: number, end: number): Uint8Array 
 
 /** Whether `key` holds the bytes of `buf` from `start` to `end`. */
 export function sameBytes(key: Uint8Array, buf: Uint8Array, start: number, end: number): boolean {
-  if (key.length !== end - start) return false
-  for (let i = 0; i < key.length; i++) if (key[i] !== buf[start + i]) return false
-  return true
+  return sameBytesAt(key, 0, key.length, buf, start, end)
 }
 
 /** Whether `key` from `keyStart` to `keyEnd` holds the bytes of `buf` from `start` to `end`. */
