@@ -18,6 +18,8 @@ describe('message frames', () => {
     expect(anyTopicStartsWith(frames(['iiot/v1/za/fa/l1/m1/telemetry', 'spBv1.0/g/NDATA/n']), SP)).toBe(true)
     expect(anyTopicStartsWith(frames(['spBv1.0/g/NBIRTH/n']), SP)).toBe(true)
     expect(anyTopicStartsWith(frames(['spB']), SP)).toBe(false)
+    // Same first byte, then a difference: the rest of the prefix is still compared.
+    expect(anyTopicStartsWith(frames(['spBv1.1/g/NDATA/n', 'sensor/x']), SP)).toBe(false)
     expect(anyTopicStartsWith(Buffer.alloc(0), SP)).toBe(false)
   })
 })
