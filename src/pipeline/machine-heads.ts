@@ -61,5 +61,5 @@ export class MachineHeads {
 }
 
 const EMPTY = new Uint8Array(0)
-/** The length of `value=`, which ends each head in a layout. */
+/** The length of `value=`, which ends every headValue (a bool or string value writes the head without it). */
 export const VALUE_EQ = 6
