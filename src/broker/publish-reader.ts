@@ -1,4 +1,4 @@
-import { internedText } from '../pipeline/byte-keyed-cache.js'
+import { internedText, TEXTS_INTERNED } from '../pipeline/byte-keyed-cache.js'
 
 /** The part of mqtt-packet's Parser this reads around (lib/parser.js, mqtt-packet 9). */
 export interface PacketParser {
@@ -25,7 +25,7 @@ export interface PublishPacket {
  * Topic names, shared by every connection (most repeat message after message): one string per
  * topic, not one per message. Bounded, so a client inventing topics cannot grow memory.
  */
-const topicOf = internedText(100_000)
+const topicOf = internedText(TEXTS_INTERNED)
 
 /**
  * Reads the PUBLISH packets of MQTT 3.1 and 3.1.1 itself, from the socket's chunks, and hands every

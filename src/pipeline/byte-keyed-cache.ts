@@ -29,7 +29,7 @@ export class ByteKeyedCache<V> {
   }
 }
 
-/** Topics and gateway ids a thread's frame reader keeps (as many machines' topics as a registry is expected to hold). */
+/** Topics and gateway ids a thread's readers intern (the broker's publish reader, the journal's frame readers): as many machines' topics as a registry is expected to hold. */
 export const TEXTS_INTERNED = 100_000
 
 /**

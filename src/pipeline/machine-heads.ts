@@ -23,13 +23,15 @@ export class MachineHeads {
   readonly bySignal = new ByteKeyedCache<Head>(MAX_SIGNALS_PER_MACHINE)
   /** The heads by position of the latest messages (the longest one's length). */
   readonly byPosition: Head[] = []
-  /** Positions in the layout; a position past it, or whose name differs, takes byPosition and marks the layout stale. */
-  count = 0
-  names: Uint8Array = EMPTY
-  /** Where position i's name starts in `names` (i ≤ count: the last entry ends the last name). */
-  nameAt = new Int32Array(1)
-  /** Each position's head followed by `value=`: views of one buffer, made together. */
+  /**
+   * The layout: each position's head followed by `value=` (views of one buffer, made together), and
+   * the names back to back. A position past it, or whose name differs, takes byPosition and marks
+   * the layout stale.
+   */
   heads: Uint8Array[] = []
+  names: Uint8Array = EMPTY
+  /** Where position i's name starts in `names` (i ≤ heads.length: the last entry ends the last name). */
+  nameAt = new Int32Array(1)
   stale = false
 
   /** Lays out the first `n` positions of byPosition. */
@@ -55,7 +57,6 @@ export class MachineHeads {
     this.names = names
     this.nameAt = nameAt
     this.heads = heads
-    this.count = n
     this.stale = false
   }
 }

@@ -276,7 +276,7 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
     if (ts > nowMs + limits.maxFutureSkewMs || ts < nowMs - limits.maxAgeMs) return false
     // The head: from the machine's layout when this position has the name laid out, else looked up.
     let headValue: Uint8Array
-    if (index < machine.count && sameBytesAt(machine.names, machine.nameAt[index]!, machine.nameAt[index + 1]!, buf, signal, signalEnd)) {
+    if (index < machine.heads.length && sameBytesAt(machine.names, machine.nameAt[index]!, machine.nameAt[index + 1]!, buf, signal, signalEnd)) {
       headValue = machine.heads[index]!
     } else {
       const head = headOf(topic, machine, index, signal, signalEnd)
