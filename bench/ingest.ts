@@ -57,6 +57,7 @@ export async function runIngest(argv: readonly string[]): Promise<BenchResult> {
           cores: f?.cores ?? null,
           influxWrites: f?.influxWrites ?? null,
           serviceAck: f?.serviceAck ?? null,
+          generatorLag: f?.generatorLag ?? null,
           probe: search.probe,
           steps: search.steps.map(stepSummary),
           queryableProbes: q.probes,
@@ -123,6 +124,7 @@ export async function runLatency(argv: readonly string[]): Promise<BenchResult> 
           cores: f.cores,
           influxWrites: f.influxWrites,
           serviceAck: f.serviceAck,
+          generatorLag: f.generatorLag,
           queryableProbes: q.probes,
           queryableTimeouts: q.probeTimeouts,
           // From a probe's acknowledgement to its event on the live stream (live table and stream updated).

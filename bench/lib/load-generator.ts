@@ -62,6 +62,8 @@ interface Conn {
 }
 
 const MAX_PER_TICK = 2000
+/** A paced load is sent in a burst every this many ms (spread over 1 ms ticks it cost the service 40-60 % more CPU per point and the generator 25 %: bench/README.md). */
+const TICK_MS = 5
 
 /**
  * Real mqtt.js gateways publishing with persistent sessions (clean: false):
@@ -77,6 +79,10 @@ export class LoadGenerator {
   private readonly conns: Conn[]
   private readonly acked = new Map<string, IndexSet>()
   private readonly ackLatenciesMs: number[] = []
+  /** How late each paced tick ran after its timer was due (ms): the generator's own event-loop delay, which every acknowledgement it times also waits out. */
+  private readonly tickLateMs: number[] = []
+  /** When the pending paced tick is due (performance.now()); 0 when none is. */
+  private dueAt = 0
   private readonly types = messageTypes()
   private readonly rnd: () => number
   private rate: number
@@ -214,6 +220,8 @@ export class LoadGenerator {
     this.timer = undefined
     if (!this.running) return
     const now = performance.now()
+    if (this.dueAt > 0) this.tickLateMs.push(Math.max(0, now - this.dueAt))
+    this.dueAt = 0
     const dt = Math.min(200, now - this.lastTick)
     this.lastTick = now
     const ramp = this.rampFactor(now)
@@ -244,7 +252,12 @@ export class LoadGenerator {
       // Bank at most 50 ms of unsent budget: a generator held back by full windows does not burst later.
       this.carry = Math.min(this.carry - spent, this.rate * 0.05 + 1)
     }
-    this.timer = closed && spent >= MAX_PER_TICK ? setImmediate(this.tick) : setTimeout(this.tick, closed ? 2 : 5)
+    if (closed && spent >= MAX_PER_TICK) this.timer = setImmediate(this.tick)
+    else {
+      const wait = closed ? 2 : TICK_MS
+      if (!closed) this.dueAt = performance.now() + wait
+      this.timer = setTimeout(this.tick, wait)
+    }
   }
 
   private publishOne(c: Conn): void {
@@ -368,6 +381,11 @@ export class LoadGenerator {
   }
 
   /** QoS 1 acknowledgement latencies in ms, in completion order (slice from an earlier length for a window). */
+  /** How late each paced tick ran, in order (ms): `tickLateness().length` marks a point in time, as for ackLatencies(). */
+  tickLateness(): readonly number[] {
+    return this.tickLateMs
+  }
+
   ackLatencies(): readonly number[] {
     return this.ackLatenciesMs
   }

@@ -9,6 +9,7 @@ export interface Mark {
   readonly acked: number
   readonly ackedPoints: number
   readonly latIndex: number
+  readonly lateIndex: number
   readonly serviceCpuS: number | undefined
   readonly influxCpuS: number | undefined
   readonly benchCpuS: number
@@ -33,6 +34,7 @@ export function mark(gen: LoadGenerator, target: BenchTarget): Mark {
     acked: s.acked,
     ackedPoints: s.ackedPoints,
     latIndex: gen.ackLatencies().length,
+    lateIndex: gen.tickLateness().length,
     serviceCpuS: cpuSeconds(target.servicePid()),
     influxCpuS: cpuSeconds(target.influxPid()),
     benchCpuS: (cpu.user + cpu.system) / 1e6,
@@ -60,6 +62,11 @@ export interface WindowFigures {
    * sockets, the service's event loop before the hook, and the generator's own event loop.
    */
   readonly serviceAck: ServiceAck | null
+  /**
+   * p99 and maximum of how late the generator's paced ticks ran (ms): its own event loop's delay,
+   * which a PUBACK waits out before the generator reads it. Null in a closed loop (no paced ticks).
+   */
+  readonly generatorLag: { readonly p99Ms: number | null; readonly maxMs: number | null } | null
   /** Cores busy on average over the window. */
   readonly cores: { readonly service: number | null; readonly influxd: number | null; readonly bench: number }
 }
@@ -101,8 +108,15 @@ export function figures(a: Mark, b: Mark, gen: LoadGenerator): WindowFigures {
     benchCpuSecondsPerMillionPoints: perMillion(a.benchCpuS, b.benchCpuS),
     influxWrites: influxWrites(a.influx, b.influx, seconds),
     serviceAck: serviceAck(a.ackBuckets, b.ackBuckets),
+    generatorLag: lateness(gen.tickLateness().slice(a.lateIndex, b.lateIndex)),
     cores: { service: cores(a.serviceCpuS, b.serviceCpuS), influxd: cores(a.influxCpuS, b.influxCpuS), bench: round((b.benchCpuS - a.benchCpuS) / seconds, 2) },
   }
+}
+
+function lateness(late: number[]): WindowFigures['generatorLag'] {
+  if (late.length === 0) return null
+  late.sort((x, y) => x - y)
+  return { p99Ms: pct(late, 0.99), maxMs: round(late.at(-1)!, 2) }
 }
 
 function influxWrites(a: InfluxWriteVars | undefined, b: InfluxWriteVars | undefined, seconds: number): WindowFigures['influxWrites'] {
