@@ -1,8 +1,8 @@
 import { Histogram, Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { createMetrics } from '../../src/metrics/metrics.js'
+import { ACK_LATENCY_BUCKETS, createMetrics } from '../../src/metrics/metrics.js'
 
-const BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5]
+const BUCKETS = [...ACK_LATENCY_BUCKETS]
 
 /** The exposition lines of the ack-latency histogram, for a comparison. */
 async function lines(registry: Registry): Promise<string[]> {
