@@ -100,7 +100,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   // The Sparkplug B primary host (docs/sparkplug.md): births kept beside the journal; its commands go out through the broker once it runs.
   let hostLink: HostLink | undefined
   const sp = config.sparkplug
-  const sparkplug = createSparkplugHost({ registry, births: BirthStore.open(join(config.dataDir, 'sparkplug-births.json')), live, keeper: rejectionKeeper, validate: createValidator(config.ingest), sendRebirth: (g, e) => hostLink?.sendRebirth(g, e), metrics, log: log.child({ component: 'sparkplug' }), reorderWindowMs: sp.reorderWindowMs, reorderMaxMessages: sp.reorderMaxMessages, rebirthMinIntervalMs: sp.rebirthMinIntervalMs })
+  const sparkplug = createSparkplugHost({ registry, births: BirthStore.open(join(config.dataDir, 'sparkplug-births.json')), live, keeper: rejectionKeeper, validate: createValidator(config.ingest), limits: { ...config.ingest, maxUncompressedBytes: config.mqtt.maxPacketBytes }, sendRebirth: (g, e) => hostLink?.sendRebirth(g, e), metrics, log: log.child({ component: 'sparkplug' }), reorderWindowMs: sp.reorderWindowMs, reorderMaxMessages: sp.reorderMaxMessages, rebirthMinIntervalMs: sp.rebirthMinIntervalMs })
   const processor = createProcessor({ pipeline, pool, live, sparkplug, rejections, replayBelowSeq: journal.replayBelowSeq, keeper: rejectionKeeper, metrics, log: log.child({ component: 'ingest' }) })
   const ingestor = createIngestor({ journal, processor, metrics, log: log.child({ component: 'ingest' }) })
   ingestor.onAccepted(materialWarningCounter((warning, n) => metrics.materialWarnings.inc({ warning }, n)), 'material-warnings')

@@ -231,7 +231,8 @@ function checkTimes(message: DecodedMessage & { sentTsMs: number }, limits: Inge
 }
 
 /** ISO 8601 where a Date can hold it (±8.64e15 ms); past that, the number itself, since toISOString() would throw. */
-function describeTime(tsMs: number): string {
+/** A timestamp for a rejection's message: ISO 8601 where it is a date at all. */
+export function describeTime(tsMs: number): string {
   return Math.abs(tsMs) <= 8.64e15 ? new Date(tsMs).toISOString() : `${tsMs} ms`
 }
 

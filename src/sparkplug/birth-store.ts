@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { birthSignals } from './signal-names.js'
 
 /** One metric as a birth defined it (Sparkplug 3.0, 6.4.10): what NDATA/DDATA resolve aliases against. */
 export interface MetricDef {
@@ -16,6 +17,8 @@ export interface BirthDefs {
   readonly metrics: readonly MetricDef[]
   readonly byName: ReadonlyMap<string, MetricDef>
   readonly byAlias: ReadonlyMap<string, MetricDef>
+  /** Metric name -> its telemetry signal, distinct within the birth (signal-names.ts). */
+  readonly signals: ReadonlyMap<string, string>
 }
 
 export interface NodeBirth {
@@ -38,7 +41,7 @@ export function birthDefs(metrics: readonly MetricDef[]): BirthDefs {
     byName.set(m.name, m)
     if (m.alias !== undefined) byAlias.set(m.alias, m)
   }
-  return { metrics, byName, byAlias }
+  return { metrics, byName, byAlias, signals: birthSignals(byName.keys()) }
 }
 
 /**

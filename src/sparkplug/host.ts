@@ -14,8 +14,8 @@ import type { Validate } from '../pipeline/validate.js'
 import type { RegistrySource } from '../registry/registry-store.js'
 import type { SparkplugNodeEntry } from '../registry/sparkplug-nodes.js'
 import type { BirthDefs, BirthStore } from './birth-store.js'
-import { bdSeqOf, readBirth, resolveData } from './metrics-of.js'
-import { decodeSparkplugPayload, uncompressed, type SpPayload } from './payload.js'
+import { bdSeqOf, readBirth, resolveData, type MetricLimits } from './metrics-of.js'
+import { decodeSparkplugPayload, TooManyMetrics, uncompressed, type SpPayload } from './payload.js'
 import { drain, newSeqWindow, offer, rebase, type SeqWindow } from './seq-window.js'
 import { toRecords, type CounterMemory, type Rejected, type Target } from './to-records.js'
 import { nodeKey, parseSparkplugTopic, type SparkplugTopic } from './topic.js'
@@ -45,6 +45,12 @@ export interface SparkplugHostDeps {
   readonly sendRebirth: (group: string, edgeNode: string) => void
   readonly metrics: Pick<Metrics, 'registry'>
   readonly log: Logger
+  /**
+   * The iiot/v1 limits (config.ts, INGEST_*): the most metrics one message may carry, and a
+   * metric's time and string bounds; `maxUncompressedBytes` bounds a compressed payload's body
+   * (the broker's MQTT_MAX_PACKET_BYTES: compressed, a message may not carry more than it could plain).
+   */
+  readonly limits: MetricLimits & { readonly maxBatch: number; readonly maxUncompressedBytes: number }
   readonly reorderWindowMs: number
   readonly reorderMaxMessages: number
   readonly rebirthMinIntervalMs: number
@@ -67,9 +73,6 @@ export interface SparkplugHost {
   /** Stops the reorder timers, keeps what the windows held as rejections (the caller closes the keeper after), and flushes the births. */
   close(): void
 }
-
-/** A compressed payload may grow to this when decompressed (the largest MQTT packet the broker takes is 32 MiB). */
-const MAX_UNCOMPRESSED_BYTES = 32 * 1024 * 1024
 
 interface Held {
   readonly frame: SparkplugFrame
@@ -151,7 +154,7 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
   function data(e: SparkplugNodeEntry, h: Held, defs: BirthDefs, isBirth: boolean, out: IngestOutcome[], rebirths: string[]): void {
     const { frame, topic, payload } = h
     const key = nodeKey(topic.group, topic.edgeNode)
-    const resolved = resolveData(payload, defs, frame.receivedMs)
+    const resolved = resolveData(payload, defs, frame.receivedMs, deps.limits)
     for (const r of resolved.rejected) out.push(reject(r.reason, r.message, e))
     if (resolved.unknownAlias && !isBirth) wantRebirth(key, 'unknown_alias', rebirths)
     const machine = machineOf(e, topic.device)
@@ -160,7 +163,7 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
       // A mapped state metric in the birth says where the machine is; otherwise it is back where it was.
       if (b && !(e.mapping?.state && resolved.metrics.some((m) => m.name === e.mapping!.state!.metric))) out.push(b)
     }
-    const target: Target = { gatewayId: frame.gatewayId, gatewayTopic: gatewayTopic(e), machine }
+    const target: Target = { gatewayId: frame.gatewayId, gatewayTopic: gatewayTopic(e), machine, signals: defs.signals }
     const records = toRecords(target, resolved.metrics, e.mapping, trackers, counters, Number(payload.seq ?? 0n), frame.receivedMs, deps.validate)
     for (const r of records.rejected) out.push(reject(r.reason, r.message, e))
     for (const a of records.accepted) out.push({ ok: true, accepted: a })
@@ -173,6 +176,10 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
     const key = nodeKey(topic.group, topic.edgeNode)
     const n = runtime(key)
     const born = births.get(key)
+    // Checked in seq order, not on arrival: the message still counts in the node's seq (Sparkplug 3.0,
+    // 6.4.18), or the node's next message would wait for it and end as a gap, and a rebirth would
+    // bring the same unlisted device back: every message of the node lost, in a loop.
+    if (topic.device !== undefined && !e.devices.has(topic.device)) return void out.push(reject('unknown_device', `device "${topic.device}" of edge node ${key} is not in the registry`, e))
     if (topic.type === 'DBIRTH') {
       if (!born || n.dead) {
         out.push(reject('no_birth', `DBIRTH of "${topic.device}" before the NBIRTH of edge node ${key}`, e))
@@ -180,7 +187,12 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
         return
       }
       const birth = readBirth(payload, false)
-      if (!birth.ok) return void out.push(reject(birth.reason, birth.message, e))
+      if (!birth.ok) {
+        // The device's previous definitions stay; a new birth may bring good ones (docs/sparkplug.md).
+        out.push(reject(birth.reason, birth.message, e))
+        wantRebirth(key, 'bad_birth', rebirths)
+        return
+      }
       births.setDevice(key, topic.device!, birth.defs)
       n.deadDevices.delete(topic.device!)
       return data(e, h, births.get(key)!.devices.get(topic.device!)!, true, out, rebirths)
@@ -224,12 +236,13 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
       const known = reg.file.sparkplug?.groups.some((g) => g.id === topic.group)
       return { outcomes: [reject(known ? 'unknown_edge_node' : 'unknown_sparkplug_group', known ? `edge node "${topic.edgeNode}" of group "${topic.group}" is not registered for gateway "${frame.gatewayId}"` : `Sparkplug group "${topic.group}" is not in the registry`)], rebirths }
     }
-    if (topic.device !== undefined && !e.devices.has(topic.device)) return { outcomes: [reject('unknown_device', `device "${topic.device}" of edge node ${topic.group}/${topic.edgeNode} is not in the registry`, e)], rebirths }
     if (topic.type === 'NCMD' || topic.type === 'DCMD') return { outcomes: [reject('bad_topic', `${topic.type} is sent by host applications, not edge nodes`, e)], rebirths }
     let payload: SpPayload
     try {
-      payload = uncompressed(decodeSparkplugPayload(frame.payload), MAX_UNCOMPRESSED_BYTES)
+      const { maxBatch, maxUncompressedBytes } = deps.limits
+      payload = uncompressed(decodeSparkplugPayload(frame.payload, maxBatch), maxUncompressedBytes, maxBatch)
     } catch (err) {
+      if (err instanceof TooManyMetrics) return { outcomes: [reject('batch_too_large', err.message, e)], rebirths }
       return { outcomes: [reject('decode_error', `not a Sparkplug B payload: ${(err as Error).message}`, e)], rebirths }
     }
     const key = nodeKey(topic.group, topic.edgeNode)

@@ -1,7 +1,12 @@
+import type { IngestLimits } from '../config/config.js'
+import { describeTime } from '../pipeline/validate.js'
 import type { BirthDefs, MetricDef } from './birth-store.js'
 import type { SpMetric, SpPayload, SpPropertySet } from './payload.js'
 import type { ResolvedMetric, Rejected } from './to-records.js'
 import { DataType, metricValue } from './values.js'
+
+/** The iiot/v1 limits a Sparkplug metric is held to as well (config.ts, INGEST_*). */
+export type MetricLimits = Pick<IngestLimits, 'maxFutureSkewMs' | 'maxAgeMs' | 'maxStringLength'>
 
 export type BirthRead = { ok: true; bdSeq: string; defs: MetricDef[] } | { ok: false; reason: string; message: string }
 
@@ -71,17 +76,24 @@ function unitOf(def: MetricDef | undefined): string {
  * the message go on. `is_transient` metrics are not stored (6.4.10); templates are flattened
  * into `template/member` metrics.
  */
-export function resolveData(payload: SpPayload, defs: BirthDefs, receivedMs: number): { metrics: ResolvedMetric[]; rejected: Rejected[]; unknownAlias: boolean } {
+export function resolveData(payload: SpPayload, defs: BirthDefs, receivedMs: number, limits: MetricLimits): { metrics: ResolvedMetric[]; rejected: Rejected[]; unknownAlias: boolean } {
   const metrics: ResolvedMetric[] = []
   const rejected: Rejected[] = []
   let unknownAlias = false
+  /** The iiot/v1 limits on a sample (validate.ts), judged by the broker's receive time; the rejection, if any. */
+  const outOfLimits = (name: string, tsMs: number, value: unknown): Rejected | undefined => {
+    if (tsMs > receivedMs + limits.maxFutureSkewMs) return { reason: 'future_timestamp', message: `metric "${name}": timestamp ${describeTime(tsMs)} is more than ${limits.maxFutureSkewMs} ms in the future (check the edge node's clock)` }
+    if (tsMs < receivedMs - limits.maxAgeMs) return { reason: 'stale_timestamp', message: `metric "${name}": timestamp ${describeTime(tsMs)} is older than ${limits.maxAgeMs} ms` }
+    if (typeof value === 'string' && value.length > limits.maxStringLength) return { reason: 'string_too_long', message: `string value of metric "${name}" exceeds ${limits.maxStringLength} characters` }
+    return undefined
+  }
   const visit = (m: SpMetric, def: MetricDef | undefined, name: string, depth: number): void => {
     const datatype = m.datatype ?? def?.datatype
     if (datatype === undefined) return void rejected.push({ reason: 'invalid_payload', message: `metric "${name}" has no datatype` })
     if (m.isTransient) return
     if (datatype === DataType.Template) {
       const tv = m.templateValue
-      if (m.isNull || !tv) return void metrics.push({ name, value: null, unit: '', tsMs: tsOf(m, payload, receivedMs), historical: m.isHistorical === true })
+      if (m.isNull || !tv) return void accept({ name, value: null, unit: '', tsMs: tsOf(m, payload, receivedMs), historical: m.isHistorical === true })
       if (tv.isDefinition) return
       if (depth > 8) return void rejected.push({ reason: 'unsupported_datatype', message: `template "${name}" nests deeper than 8 levels` })
       for (const member of tv.metrics) {
@@ -95,9 +107,15 @@ export function resolveData(payload: SpPayload, defs: BirthDefs, receivedMs: num
       if (m.value !== 'datasetValue' || !m.datasetValue) return void rejected.push({ reason: 'datatype_mismatch', message: `metric "${name}" declares datatype DataSet but carries ${m.value ?? 'no value'}` })
       return void metrics.push({ name, value: null, dataset: m.datasetValue, unit: '', tsMs: tsOf(m, payload, receivedMs), historical: m.isHistorical === true })
     }
-    const v = metricValue(datatype, m)
+    // Data by alias carries no name: messages name the metric as its birth did.
+    const v = metricValue(datatype, m.name === name ? m : { ...m, name })
     if (!v.ok) return void rejected.push({ reason: v.reason, message: v.message })
-    metrics.push({ name, value: v.value, unit: unitOf(def), tsMs: tsOf(m, payload, receivedMs), historical: m.isHistorical === true })
+    accept({ name, value: v.value, unit: unitOf(def), tsMs: tsOf(m, payload, receivedMs), historical: m.isHistorical === true })
+  }
+  const accept = (r: ResolvedMetric): void => {
+    const problem = outOfLimits(r.name, r.tsMs, r.value)
+    if (problem) rejected.push(problem)
+    else metrics.push(r)
   }
   for (const m of payload.metrics) {
     const def = m.alias !== undefined ? defs.byAlias.get(m.alias.toString()) : m.name !== undefined ? defs.byName.get(m.name) : undefined

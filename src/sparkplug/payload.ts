@@ -117,9 +117,78 @@ function type(): protobuf.Type {
   return payloadType
 }
 
-/** Decodes a Sparkplug B payload; throws on bytes that are not one. */
-export function decodeSparkplugPayload(buf: Uint8Array): SpPayload {
+/** A payload with more top-level metrics than its reader allows: refused before it is decoded. */
+export class TooManyMetrics extends Error {
+  constructor(
+    readonly count: number,
+    readonly max: number,
+  ) {
+    super(`${count} metrics in one payload exceed INGEST_MAX_BATCH (${max})`)
+  }
+}
+
+/**
+ * Decodes a Sparkplug B payload; throws on bytes that are not one, and (TooManyMetrics) on one
+ * with more than `maxMetrics` metrics, counted from the bytes before anything is decoded.
+ */
+export function decodeSparkplugPayload(buf: Uint8Array, maxMetrics = Infinity): SpPayload {
+  if (maxMetrics !== Infinity) {
+    const n = metricCount(buf)
+    if (n > maxMetrics) throw new TooManyMetrics(n, maxMetrics)
+  }
   return plain(type().decode(new ExactReader(buf))) as unknown as SpPayload
+}
+
+/** Payload.metrics is field 2, length-delimited (proto/sparkplug_b/sparkplug_b.proto). */
+const METRICS_KEY = (2 << 3) | 2
+
+/**
+ * How many top-level metrics the payload's bytes hold, read from the field keys alone (each
+ * metric's bytes are skipped, not decoded); -1 for bytes that are not a well-formed message,
+ * which the decoder then refuses with its own message.
+ */
+export function metricCount(buf: Uint8Array): number {
+  let pos = 0
+  let n = 0
+  const varint = (): number => {
+    let v = 0
+    for (let shift = 0; shift < 35; shift += 7) {
+      if (pos >= buf.length) return -1
+      const b = buf[pos++]!
+      v += (b & 0x7f) * 2 ** shift
+      if (b < 0x80) return v
+    }
+    // Longer varints (64-bit values) are skipped byte by byte.
+    for (;;) {
+      if (pos >= buf.length) return -1
+      if (buf[pos++]! < 0x80) return 0
+    }
+  }
+  while (pos < buf.length) {
+    const key = varint()
+    if (key < 0) return -1
+    switch (key & 7) {
+      case 0:
+        if (varint() < 0) return -1
+        break
+      case 1:
+        pos += 8
+        break
+      case 2: {
+        const len = varint()
+        if (len < 0) return -1
+        pos += len
+        if (key === METRICS_KEY) n++
+        break
+      }
+      case 5:
+        pos += 4
+        break
+      default:
+        return -1
+    }
+  }
+  return pos === buf.length ? n : -1
 }
 
 /** The `uuid` of a compressed payload: the real one is in `body` (Tahu's and Ignition's compression option). */
@@ -127,16 +196,16 @@ export const COMPRESSED_UUID = 'SPBV1.0_COMPRESSED'
 
 /**
  * The payload a compressed one wraps (its `algorithm` metric: GZIP, or DEFLATE by default),
- * decompressed to at most `maxBytes`; the payload itself when it is not compressed. Throws on a
- * body that does not decompress or decode.
+ * decompressed to at most `maxBytes` and holding at most `maxMetrics` metrics; the payload itself
+ * when it is not compressed. Throws on a body that does not decompress or decode, or is larger.
  */
-export function uncompressed(p: SpPayload, maxBytes: number): SpPayload {
+export function uncompressed(p: SpPayload, maxBytes: number, maxMetrics = Infinity): SpPayload {
   if (p.uuid !== COMPRESSED_UUID) return p
   if (!p.body) throw new Error('a compressed payload without a body')
   const algorithm = p.metrics.find((m) => m.name === 'algorithm')?.stringValue?.toUpperCase() ?? 'DEFLATE'
   if (algorithm !== 'GZIP' && algorithm !== 'DEFLATE') throw new Error(`unknown compression algorithm "${algorithm}"`)
   const inner = (algorithm === 'GZIP' ? gunzipSync : inflateSync)(p.body, { maxOutputLength: maxBytes })
-  return decodeSparkplugPayload(inner)
+  return decodeSparkplugPayload(inner, maxMetrics)
 }
 
 /**

@@ -17,7 +17,7 @@ export type Offer<T> =
   | { readonly kind: 'ready'; readonly ready: readonly T[] }
   /** Ahead of the expected seq: held. */
   | { readonly kind: 'held' }
-  /** Behind the expected seq: a duplicate or a message that arrived after its window ended. */
+  /** Behind the expected seq, or the seq of a message already held: a duplicate, or a message that arrived after its window ended. */
   | { readonly kind: 'late' }
   /** The window is full: the caller ends it (what it held plus this message). */
   | { readonly kind: 'overflow' }
@@ -43,8 +43,9 @@ export function offer<T>(w: SeqWindow<T>, seq: number, item: T, maxHeld: number,
     return { kind: 'ready', ready }
   }
   const ahead = (seq - w.expected + 256) % 256
-  if (ahead >= AHEAD) return { kind: 'late' }
-  if (w.held.has(seq) || w.held.size >= maxHeld) return { kind: 'overflow' }
+  // A resend of a message already held is a duplicate: it must not end the window the original waits in.
+  if (ahead >= AHEAD || w.held.has(seq)) return { kind: 'late' }
+  if (w.held.size >= maxHeld) return { kind: 'overflow' }
   w.held.set(seq, item)
   w.heldSinceMs ??= nowMs
   return { kind: 'held' }

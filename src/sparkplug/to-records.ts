@@ -9,6 +9,7 @@ import type { Validate } from '../pipeline/validate.js'
 import type { SparkplugMapping } from '../registry/registry-schema.js'
 import { MATERIAL_METRIC, movementsOf } from './material-dataset.js'
 import type { SpDataSet } from './payload.js'
+import { plainSignal } from './signal-names.js'
 import type { SpValue } from './values.js'
 
 /** A metric resolved against its birth and checked against its datatype. */
@@ -37,13 +38,15 @@ export interface Target {
   readonly gatewayTopic: GatewayTopic
   /** The machine the metrics belong to; undefined for an edge node that is not one. */
   readonly machine: MachineTopic | undefined
+  /** The birth's signal for each of its metric names (birthSignals): distinct, where plain forms would not be. */
+  readonly signals?: ReadonlyMap<string, string>
 }
 
-/** A Sparkplug metric name as a telemetry signal: our signal grammar, other characters as "_" (docs/sparkplug.md). */
+/** A Sparkplug metric name as a telemetry signal outside a birth's names (template members): its plain form (signal-names.ts). */
 export function signalName(metric: string): string {
   let s = signals.get(metric)
   if (s === undefined) {
-    s = metric.replace(/[^A-Za-z0-9_.:/-]/g, '_').slice(0, 128)
+    s = plainSignal(metric)
     // Metric names repeat (one set per device): each is mapped once. Bounded.
     if (signals.size >= 100_000) signals.clear()
     signals.set(metric, s)
@@ -166,10 +169,10 @@ export function toRecords(target: Target, metrics: readonly ResolvedMetric[], ma
       inspections.push({ characteristic: insp.characteristic, value: n, lsl: insp.lsl, usl: insp.usl, target: insp.target, unit: insp.unit ?? m.unit, pass, defectCode: '', lot: '', tsMs: m.tsMs })
       continue
     }
-    const signal = signalName(m.name)
+    const signal = target.signals?.get(m.name) ?? signalName(m.name)
     samples.push({ signal, value: sampleValue(m.value), unit: m.unit, tsMs: m.tsMs, quality: m.value === null ? 'bad' : 'good' })
     const unit = m.unit === '' ? '' : ',unit=' + stringField(m.unit)
-    // The signal needs no escaping: signalName leaves only [A-Za-z0-9_.:/-].
+    // The signal needs no escaping: signal-names.ts leaves only [A-Za-z0-9_.:/-].
     telemetryLines.push(`${MEASUREMENTS.telemetry},factory=${t.factory},line=${t.line},machine=${t.machine},signal=${signal},zone=${t.zone} ${valueFields(m.value)}${unit},quality=${m.value === null ? '"bad"' : '"good"'},seq=${intField(seq)} ${m.tsMs}`)
   }
 

@@ -18,6 +18,7 @@ import { bytes, mulberry32 } from '../helpers/fuzz-inputs.js'
 import { DT, sparkplugRegistry } from '../helpers/sparkplug.js'
 
 const T0 = 1_760_000_000_000
+const LIMITS = { maxFutureSkewMs: 60_000, maxAgeMs: 365 * 86_400_000, maxBatch: 100, maxStringLength: 256 }
 const NODE = 'spBv1.0/plant-a/%/edge-1'
 const DEV = 'spBv1.0/plant-a/%/edge-1/press-1'
 
@@ -48,7 +49,8 @@ function hostDeps(opts: { windowMs?: number; maxHeld?: number; births?: BirthSto
     births: opts.births ?? BirthStore.open(join(dir, 'births.json')),
     live,
     keeper: { keep: async (r) => void kept.push(r) },
-    validate: createValidator({ maxFutureSkewMs: 60_000, maxAgeMs: 365 * 86_400_000, maxBatch: 100, maxStringLength: 256 }, () => clock),
+    validate: createValidator(LIMITS, () => clock),
+    limits: { ...LIMITS, maxUncompressedBytes: 64 * 1024 },
     sendRebirth: (g, e) => sent.push(`${g}/${e}`),
     metrics: createMetrics(),
     log: pino({ level: 'silent' }),
@@ -317,6 +319,105 @@ describe('Sparkplug host: robustness', () => {
     }
     const bomb = encodeSparkplugPayload({ seq: 3, uuid: 'SPBV1.0_COMPRESSED', body: Buffer.from('not deflate'), metrics: [] })
     expect(reasons(h.handle(frame('NDATA', bomb)))).toEqual(['decode_error'])
+  })
+})
+
+describe('Sparkplug host: what an edge node in the field sends', () => {
+  const other = (type: string, seq: number, metrics: SpMetricInput[]) => ({ topic: `spBv1.0/plant-a/${type}/edge-1/lathe`, gatewayId: 'gw-a', payload: encodeSparkplugPayload({ timestamp: clock, seq, metrics }), receivedMs: clock })
+
+  it('a device the registry does not list still counts in the seq: the node\'s next message is not held, and no rebirth brings it back in a loop', () => {
+    const h = host()
+    h.handle(nbirth(0))
+    expect(reasons(h.handle(other('DBIRTH', 1, [{ name: 'x', alias: 5, datatype: DT.Int32, intValue: 1 }])))).toEqual(['unknown_device'])
+    expect(reasons(h.handle(other('DDATA', 2, [{ alias: 5, intValue: 2 }])))).toEqual(['unknown_device'])
+    const out = h.handle(ndata(3, [{ alias: 1, doubleValue: 3 }]))
+    expect(reasons(out)).toEqual([])
+    expect(lines(out)).toHaveLength(1)
+    expect(sent).toEqual([])
+  })
+
+  it('a resend of a message waiting in the reorder window is a duplicate, and the window goes on waiting for the gap', () => {
+    const h = host()
+    h.handle(nbirth(0))
+    expect(h.handle(ndata(2, [{ alias: 1, doubleValue: 2 }]))).toEqual([])
+    expect(reasons(h.handle(ndata(2, [{ alias: 1, doubleValue: 2 }])))).toEqual(['sequence_late'])
+    const out = h.handle(ndata(1, [{ alias: 1, doubleValue: 1 }]))
+    expect(lines(out).map((l) => l.split(' ')[1]!.split(',')[0])).toEqual(['value=1', 'value=2'])
+    expect(sent).toEqual([])
+  })
+
+  it('a DBIRTH that breaks the rules is rejected whole and asks for a rebirth; the previous definitions stay', () => {
+    const h = host()
+    h.handle(nbirth(0))
+    h.handle(dbirth(1, [{ name: 'speed', alias: 30, datatype: DT.Double, doubleValue: 1 }]))
+    expect(reasons(h.handle(dbirth(2, [{ name: 'a', alias: 31, datatype: DT.Int32, intValue: 1 }, { name: 'b', alias: 31, datatype: DT.Int32, intValue: 2 }])))).toEqual(['duplicate_alias'])
+    expect(sent).toEqual(['plant-a/edge-1'])
+    expect(lines(h.handle(ddata(3, [{ alias: 30, doubleValue: 4 }])))[0]).toContain('signal=speed,')
+  })
+
+  it('metric names that would share a signal get distinct ones; a name already in the grammar keeps itself', () => {
+    const h = host()
+    h.handle(nbirth(0))
+    const out = h.handle(dbirth(1, [
+      { name: '温度', alias: 40, datatype: DT.Double, doubleValue: 21 },
+      { name: '圧力', alias: 41, datatype: DT.Double, doubleValue: 3 },
+      { name: 'Temp PV', alias: 42, datatype: DT.Double, doubleValue: 100 },
+      { name: 'Temp_PV', alias: 43, datatype: DT.Double, doubleValue: 200 },
+      { name: `${'x'.repeat(130)}/Speed`, alias: 44, datatype: DT.Double, doubleValue: 5 },
+      { name: `${'x'.repeat(130)}/Torque`, alias: 45, datatype: DT.Double, doubleValue: 6 },
+      { name: 'Line 1/Motor Speed', alias: 46, datatype: DT.Double, doubleValue: 7 },
+    ]))
+    expect(reasons(out)).toEqual([])
+    const signals = lines(out).map((l) => /signal=([^,]+),/.exec(l)![1]!)
+    expect(new Set(signals).size).toBe(7)
+    expect(signals).toContain('Temp_PV')
+    expect(signals).toContain('Line_1/Motor_Speed')
+    for (const s of signals) expect(s).toMatch(/^[A-Za-z0-9_.:/-]{1,128}$/)
+    // Data by alias lands on its birth's signal.
+    const again = h.handle(ddata(2, [{ alias: 42, doubleValue: 101 }, { alias: 43, doubleValue: 201 }]))
+    expect(lines(again).map((l) => /signal=([^,]+),/.exec(l)![1]!)).toEqual([signals[2], 'Temp_PV'])
+    expect(signals[2]).toMatch(/^Temp_PV_[0-9a-f]{8}$/)
+  })
+
+  it('holds Sparkplug metrics to the iiot/v1 limits: future and too old timestamps, too long strings; the others are stored', () => {
+    const h = host()
+    h.handle(nbirth(0))
+    h.handle(dbirth(1, [{ name: 'v', alias: 50, datatype: DT.Double, doubleValue: 1 }, { name: 'txt', alias: 51, datatype: DT.String, stringValue: 'ok' }]))
+    const out = h.handle(ddata(2, [
+      { alias: 50, doubleValue: 2, timestamp: clock + 2 * 365 * 86_400_000 },
+      { alias: 50, doubleValue: 3, timestamp: 0 },
+      { alias: 51, stringValue: 'y'.repeat(257) },
+      { alias: 50, doubleValue: 4, timestamp: clock },
+    ]))
+    expect(reasons(out)).toEqual(['future_timestamp', 'stale_timestamp', 'string_too_long'])
+    expect(out.find((o) => !o.ok && o.reason === 'string_too_long')).toMatchObject({ message: expect.stringContaining('"txt"') })
+    expect(lines(out)).toEqual([expect.stringContaining(`signal=v,zone=za value=4,`)])
+  })
+
+  it('a rejection of data sent by alias names the metric as its birth did', () => {
+    const h = host()
+    h.handle(nbirth(0))
+    h.handle(dbirth(1, [{ name: 'small', alias: 60, datatype: DT.Int8, intValue: 1 }]))
+    const out = h.handle(ddata(2, [{ alias: 60, intValue: 300 }]))
+    expect(out).toEqual([expect.objectContaining({ ok: false, reason: 'value_out_of_range', message: expect.stringContaining('metric "small"') })])
+  })
+
+  it('more metrics than INGEST_MAX_BATCH, plain or compressed, are refused before they are decoded; a body that inflates past the packet limit is not read', () => {
+    const h = host()
+    h.handle(nbirth(0))
+    const many = Array.from({ length: 101 }, () => ({ alias: 1, doubleValue: 1 }))
+    expect(reasons(h.handle(ndata(1, many)))).toEqual(['batch_too_large'])
+    const inner = encodeSparkplugPayload({ timestamp: T0, seq: 2, metrics: many })
+    const zipped = (body: Buffer, seq: number) => frame('NDATA', encodeSparkplugPayload({ seq, uuid: 'SPBV1.0_COMPRESSED', body: deflateSync(body), metrics: [] }))
+    const tooMany = h.handle(zipped(inner, 2))
+    expect(reasons(tooMany)).toEqual(['batch_too_large'])
+    expect(tooMany[0]).toMatchObject({ message: '101 metrics in one payload exceed INGEST_MAX_BATCH (100)' })
+    // 70 KB of one string metric, deflated to a few hundred bytes: past the 64 KB bound of this host.
+    const big = encodeSparkplugPayload({ timestamp: T0, seq: 3, metrics: [{ alias: 1, stringValue: 'z'.repeat(70_000) }] })
+    expect(deflateSync(big).length).toBeLessThan(1000)
+    expect(reasons(h.handle(zipped(big, 3)))).toEqual(['decode_error'])
+    // Refusals that no rebirth could mend ask for none.
+    expect(sent).toEqual([])
   })
 })
 

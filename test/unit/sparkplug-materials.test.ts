@@ -56,6 +56,7 @@ beforeEach(async () => {
     live: new LiveStateTable(),
     keeper: { keep: async () => undefined },
     validate,
+    limits: { ...limits, maxUncompressedBytes: 1024 * 1024 },
     sendRebirth: () => undefined,
     metrics: createMetrics(),
     log: pino({ level: 'silent' }),
