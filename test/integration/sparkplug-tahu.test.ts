@@ -75,7 +75,7 @@ describe('a real Sparkplug edge node (Eclipse Tahu sparkplug-client)', () => {
       const r = await get('/api/v1/telemetry/latest?factory=fa&signal=Spindle&lookback=1h')
       return r.body.values?.[0]?.time === new Date(T).toISOString() ? r.body.values[0] : undefined
     })
-    expect(latest).toMatchObject({ machine: 'm1', signal: 'Spindle', value: 2.5, unit: 'krpm' })
+    expect(latest).toMatchObject({ machine: 'm1', signal: 'Spindle', value: 2.5, unit: 'krpm', stale: false })
     expect(await stateOf('m1')).toMatchObject({ state: 'fault', reason: 'E-STOP' })
     const counts = await get(`/api/v1/production/counts?factory=fa&line=l1&machine=m1&start=${new Date(T - 60_000).toISOString()}&end=${new Date(T + 60_000).toISOString()}`)
     expect(counts.body, JSON.stringify(counts.body)).toMatchObject({ totals: { good: 5 } })
@@ -100,7 +100,11 @@ describe('a real Sparkplug edge node (Eclipse Tahu sparkplug-client)', () => {
     const t = Date.now() + 2
     edge!.publishDeviceDeath('press-1', { timestamp: t, metrics: [] })
     await drained()
-    expect(await eventually(async () => ((await stateOf('m1'))?.state === 'offline' ? stateOf('m1') : undefined))).toMatchObject({ state: 'offline', reason: 'sparkplug_ddeath', since: new Date(t).toISOString() })
+    expect(await eventually(async () => ((await stateOf('m1'))?.state === 'offline' ? stateOf('m1') : undefined))).toMatchObject({ state: 'offline', reason: 'sparkplug_ddeath', since: new Date(t).toISOString(), online: false })
+    // Sparkplug 3.0: a dead device's metrics are stale; the API says so of its last values.
+    const latest = (await get('/api/v1/telemetry/latest?factory=fa&line=l1&machine=m1&lookback=1h')).body.values as any[]
+    expect(latest.length).toBeGreaterThan(0)
+    expect(latest.map((v) => v.stale)).toEqual(latest.map(() => true))
   })
 
   it('an unknown alias is a rejection and makes the host send a rebirth request, which the node answers', async () => {

@@ -19,10 +19,11 @@ const machineState = z.object({
   alarms: z.array(z.string()),
   since: z.string().nullable().describe('when the machine entered its reported state'),
   lastSeen: z.string().nullable(),
-  online: z.boolean(),
+  online: z.boolean().describe('heard from within MACHINE_OFFLINE_AFTER_S and not reported offline (a state "offline", or a Sparkplug NDEATH or DDEATH)'),
 })
 
-const isOnline = (deps: ApiDeps, e: Readonly<MachineLive> | undefined, nowMs: number) => e?.lastSeenMs !== undefined && nowMs - e.lastSeenMs <= deps.config.offlineAfterMs
+/** Heard from within MACHINE_OFFLINE_AFTER_S, and not reported offline (a state "offline": a gateway's, or a Sparkplug NDEATH or DDEATH). */
+const isOnline = (deps: ApiDeps, e: Readonly<MachineLive> | undefined, nowMs: number) => e?.lastSeenMs !== undefined && nowMs - e.lastSeenMs <= deps.config.offlineAfterMs && e.state !== 'offline'
 
 /** The current state of machines, from the live table: no query, O(machines). */
 export function currentStates(deps: ApiDeps, machines: readonly MachineInScope[], nowMs: number): MachineStateView[] {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { machineKey } from '../../domain/machine-key.js'
 import { AGGREGATES } from '../../storage/ports.js'
 import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
@@ -17,6 +18,7 @@ const latestValue = z.object({
   value: z.union([z.number(), z.boolean(), z.string(), z.null()]),
   unit: z.string().nullable(),
   quality: z.string().nullable(),
+  stale: z.boolean().describe('the machine was reported offline after this value (a Sparkplug NDEATH or DDEATH, or a gateway\'s state "offline"): the last value known, not a current one'),
 })
 
 export const telemetryRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
@@ -42,7 +44,10 @@ export const telemetryRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
       const scope = resolveScope(deps.registry.current(), apiKeyOf(request), q)
       const lookbackMs = q.lookback === undefined ? deps.config.latestLookbackMs : durationMs(q.lookback)
       if (lookbackMs > deps.config.maxWindowMs) throw badRequest('lookback', 'longer than the maximum window')
-      const values = await deps.telemetry.latest(scope, q.signal, lookbackMs, q.limit)
+      const values = (await deps.telemetry.latest(scope, q.signal, lookbackMs, q.limit)).map((v) => {
+        const m = deps.live.get(machineKey(v.zone, v.factory, v.line, v.machine))
+        return { ...v, stale: m?.state === 'offline' && m.sinceMs !== undefined && m.sinceMs >= Date.parse(v.time) }
+      })
       return { scope: { ...scope }, count: values.length, values }
     },
   )
