@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../errors.js'
 import { parseApiKey, type ApiKeyEntry } from '../registry/registry.js'
 import type { RegistrySource } from '../registry/registry-store.js'
-import { createFailureThrottle } from './failure-throttle.js'
+import { createFailureThrottle } from '../registry/failure-throttle.js'
+import { SecretChecksBusy } from '../registry/secret-hash.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -49,7 +50,14 @@ export function requireApiKey(app: FastifyInstance, registry: RegistrySource, fa
       request.apiKey = proven
       return
     }
-    const key = await current.authenticateApiKey(presented)
+    let key: ApiKeyEntry | undefined
+    try {
+      key = await current.authenticateApiKey(presented)
+    } catch (err) {
+      // More checks waiting than secret-hash.ts lets wait: busy, not a wrong key (nothing counted).
+      if (err instanceof SecretChecksBusy) throw new AppError('IIOT_ERR_API_RATE_LIMITED', 'too many API key checks in progress; retry in 1 s', { retryAfterS: 1 })
+      throw err
+    }
     if (!key) {
       perKey.fail(pair)
       perAddress.fail(request.ip)

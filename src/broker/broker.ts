@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
+import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
-import { Aedes } from 'aedes'
+import { Aedes, type Client } from 'aedes'
 import type { Logger } from 'pino'
 import type { Config } from '../config/config.js'
 import type { Metrics } from '../metrics/metrics.js'
@@ -107,7 +108,7 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
     })
     const client = aedes.handle(stream, req)
     readPublishesWhole((client as unknown as { _parser?: PacketParser })._parser)
-    hooks.attach(client, tlsSocket ? certificateIdentity(tlsSocket) : undefined)
+    hooks.attach(client, tlsSocket ? certificateIdentity(tlsSocket) : undefined, req?.socket.remoteAddress ?? (stream as Partial<Socket>).remoteAddress ?? 'unknown')
     stream.once('close', () => hooks.detach(client))
   }
   const onTlsError = (err: Error) => {
@@ -119,6 +120,18 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
       ? { context: secureContextOptions(material), requestCert: config.certificates.clientAuth !== 'none', rejectUnauthorized: config.certificates.clientAuth === 'required' }
       : undefined
 
+  // A gateway the registry no longer admits as it was (removed, a new secret, another factory) is
+  // disconnected at the reload; it may connect again with what the new registry allows (docs/registry.md).
+  const stopWatching = deps.registry.onReload?.((current) => {
+    // Aedes keeps its connected clients by id (aedes.js; not in its types).
+    for (const client of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) {
+      const why = hooks.revoked(client, current)
+      if (!why) continue
+      metrics.refused.inc({ operation: 'connect', reason: why })
+      log.warn({ clientId: client.id, gateway: hooks.identity(client)?.id, reason: why }, 'gateway disconnected: the reloaded registry no longer admits it as it connected')
+      client.close()
+    }
+  })
   const gate = createConnectionGate({ ratePerS: config.connectRatePerS, ratePerAddressPerS: config.connectRatePerAddressPerS }, report)
   const listeners: Listener[] = []
   const wanted: [ListenerKind, { enabled: boolean; port: number }][] = [['tcp', config.tcp], ['ws', config.ws], ['tls', config.tls], ['wss', config.wss]]
@@ -133,6 +146,7 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()))
+    stopWatching?.()
     gate.close()
     await new Promise<void>((resolve) => aedes.close(() => resolve()))
     throw err
@@ -172,6 +186,7 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
     reloadCertificates,
     async close() {
       unwatch()
+      stopWatching?.()
       gate.close()
       hooks.close()
       await new Promise<void>((resolve) => aedes.close(() => resolve()))

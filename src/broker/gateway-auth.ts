@@ -3,8 +3,10 @@ import type { Logger } from 'pino'
 import type { GatewayIdentity } from '../domain/acl.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { Ingestor } from '../pipeline/ingestor.js'
-import type { GatewayEntry } from '../registry/registry.js'
+import type { GatewayEntry, Registry } from '../registry/registry.js'
+import { createFailureThrottle } from '../registry/failure-throttle.js'
 import type { RegistrySource } from '../registry/registry-store.js'
+import { SecretChecksBusy } from '../registry/secret-hash.js'
 import { createAuthorizeHooks } from './authorize-hooks.js'
 import { gatewayOfCertificate, type CertificateIdentity } from './client-cert.js'
 import { ClientIdOwners } from './client-id-owners.js'
@@ -32,13 +34,19 @@ export interface HookDeps {
     readonly maxTopicLength: number
     readonly maxConnectionsPerGateway: number
     readonly publishRatePerGatewayPerS: number
+    readonly authFailuresPerMin: number
   }
 }
 
 export interface GatewayHooks extends Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> {
   identity(client: Client): GatewayIdentity | undefined
-  /** A new stream was handed to Aedes; `cert` is its verified client certificate, if any. */
-  attach(client: Client, cert: CertificateIdentity | undefined): void
+  /** A new stream was handed to Aedes from `address`; `cert` is its verified client certificate, if any. */
+  attach(client: Client, cert: CertificateIdentity | undefined, address: string): void
+  /**
+   * Why `registry` no longer admits the gateway this client authenticated as (removed, its secret
+   * changed, moved to another factory or given other Sparkplug nodes); undefined while it does.
+   */
+  revoked(client: Client, registry: Registry): string | undefined
   /** Its stream closed: the gateway's connection slot is released. */
   detach(client: Client): void
   /** Distinct client ids a gateway holds open. */
@@ -52,11 +60,14 @@ export interface GatewayHooks extends Pick<AedesOptions, 'preConnect' | 'authent
 
 interface ClientState {
   cert: CertificateIdentity | undefined
+  address: string
   emptyClientId: boolean
   /** The keepalive asked for, when above MQTT_MAX_KEEPALIVE_S. */
   keepaliveTooLong: number | undefined
   detached: boolean
   gateway: GatewayIdentity | undefined
+  /** The stored hash the CONNECT's secret was checked against; undefined for a certificate alone. */
+  secretHash: string | undefined
 }
 
 // MQTT 3.1.1 CONNACK return codes [MQTT-3.2.2.3].
@@ -72,6 +83,8 @@ const NOT_AUTHORIZED = 5
 function keepSession(client: Client): void {
   ;(client as { clean: boolean }).clean = false
 }
+
+const identityOf = (entry: GatewayEntry): GatewayIdentity => ({ id: entry.gateway.id, zone: entry.zone, factory: entry.factory, sparkplugNodes: entry.sparkplugNodes })
 
 function authError(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError
@@ -89,9 +102,11 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
   const connections = new GatewayConnections(limits.maxConnectionsPerGateway)
   const owners = new ClientIdOwners()
   const throttle = createPublishThrottle(limits.publishRatePerGatewayPerS)
+  // Wrong secrets per source address (docs/security.md): past the limit, a CONNECT costs no scrypt.
+  const failures = limits.authFailuresPerMin > 0 ? createFailureThrottle({ limit: limits.authFailuresPerMin, windowMs: 60_000, maxTracked: 10_000 }) : undefined
   const stateOf = (client: Client): ClientState => {
     let s = states.get(client)
-    if (!s) states.set(client, (s = { cert: undefined, emptyClientId: false, keepaliveTooLong: undefined, detached: false, gateway: undefined }))
+    if (!s) states.set(client, (s = { cert: undefined, address: 'unknown', emptyClientId: false, keepaliveTooLong: undefined, detached: false, gateway: undefined, secretHash: undefined }))
     return s
   }
   const identity = (client: Client) => states.get(client)?.gateway
@@ -113,13 +128,25 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
   return {
     ...createAuthorizeHooks({ ingestor: deps.ingestor, metrics, log, report, throttle, qos2: deps.qos2, forwarding: deps.forwarding, maxTopicLength: limits.maxTopicLength, identity }),
     identity,
-    attach: (client, cert) => void (stateOf(client).cert = cert),
+    attach(client, cert, address) {
+      const s = stateOf(client)
+      s.cert = cert
+      s.address = address
+    },
     detach(client) {
       const s = stateOf(client)
       s.detached = true
       if (!s.gateway) return
       connections.release(s.gateway.id, client.id, client)
       if (owners.vacate(client.id, client)) releaseWhenSessionGone(client.id, s.gateway.id)
+    },
+    revoked(client, current) {
+      const s = states.get(client)
+      if (!s?.gateway) return undefined
+      const entry = current.gateway(s.gateway.id)
+      if (!entry) return 'gateway_removed'
+      if (s.secretHash !== undefined && entry.gateway.secretHash !== s.secretHash) return 'secret_changed'
+      return JSON.stringify(identityOf(entry)) === JSON.stringify(s.gateway) ? undefined : 'gateway_changed'
     },
     connectionsOf: (id) => connections.count(id),
     connections: () => connections.total(),
@@ -171,7 +198,8 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
 
       const admit = (entry: GatewayEntry | undefined) => {
         if (!entry) {
-          log.warn({ clientId: client.id, username: gatewayId }, 'gateway refused: bad credentials')
+          failures?.fail(s.address)
+          log.warn({ clientId: client.id, username: gatewayId, address: s.address }, 'gateway refused: bad credentials')
           return refuse(client, 'bad_credentials', NOT_AUTHORIZED, callback)
         }
         // The stream closed while the hash was checked: Aedes drops this connection; claim nothing.
@@ -191,15 +219,29 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
           return refuse(client, 'too_many_connections', SERVER_UNAVAILABLE, callback)
         }
         owners.claim(client.id, entry.gateway.id, client)
-        s.gateway = { id: entry.gateway.id, zone: entry.zone, factory: entry.factory, sparkplugNodes: entry.sparkplugNodes }
+        s.gateway = identityOf(entry)
+        if (password) s.secretHash = entry.gateway.secretHash
         callback(null, true)
       }
       // A verified certificate without a password authenticates by itself; with one, both must hold.
       if (!password) return admit(registry.current().gateway(gatewayId))
+      const secret = password.toString('utf8')
+      if (failures && failures.retryAfterS(s.address) > 0) {
+        // Throttled: only a secret that already passed a full check gets in (a gateway behind the same NAT).
+        const proven = registry.current().provenGateway(gatewayId, secret)
+        if (proven) return admit(proven)
+        report('auth_failures_address', { address: s.address })
+        return refuse(client, 'auth_throttled', SERVER_UNAVAILABLE, callback)
+      }
       registry
         .current()
-        .authenticateGateway(gatewayId, password.toString('utf8'))
+        .authenticateGateway(gatewayId, secret)
         .then(admit, (err: unknown) => {
+          // Too many checks waiting: "server unavailable", which a gateway retries, not "not authorized".
+          if (err instanceof SecretChecksBusy) {
+            report('auth_busy', { clientId: client.id })
+            return refuse(client, 'auth_busy', SERVER_UNAVAILABLE, callback)
+          }
           log.error({ err, clientId: client.id }, 'authentication failed')
           keepSession(client)
           callback(authError(NOT_AUTHORIZED, 'not authorized'), false)

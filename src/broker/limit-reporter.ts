@@ -6,6 +6,8 @@ import { createLogSampler } from '../pipeline/log-sampler.js'
 export type LimitName =
   | 'connect_rate_global'
   | 'connect_rate_address'
+  | 'auth_failures_address'
+  | 'auth_busy'
   | 'connections_per_gateway'
   | 'publish_rate'
   | 'packet_size'

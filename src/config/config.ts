@@ -37,6 +37,7 @@ export const envSchema = z.object({
   MQTT_TLS_CLIENT_AUTH: z.enum(['none', 'optional', 'required']).default('none'),
   MQTT_CONNECT_RATE: int(0, 1_000_000).default(500),
   MQTT_CONNECT_RATE_PER_ADDRESS: int(0, 1_000_000).default(50),
+  MQTT_AUTH_FAILURES_PER_MIN: int(0, 1_000_000).default(30),
   MQTT_MAX_CONNECTIONS_PER_GATEWAY: int(1, 10_000).default(8),
   MQTT_PUBLISH_RATE_PER_GATEWAY: int(0, 10_000_000).default(1000),
   // At most 32 MiB: a message is journaled whole, in a record of at most 64 MiB (src/spool/record-codec.ts).
@@ -128,6 +129,8 @@ export interface Config {
     /** The same per source address; 0 = unlimited. */
     readonly connectRatePerAddressPerS: number
     readonly maxConnectionsPerGateway: number
+    /** Failed secret checks per source address per minute before its CONNECTs are answered "server unavailable" without one; 0 = unlimited. */
+    readonly authFailuresPerMin: number
     /** Publishes per second per gateway (bursts up to twice); 0 = unlimited. */
     readonly publishRatePerGatewayPerS: number
     readonly maxPacketBytes: number
@@ -310,6 +313,7 @@ function toConfig(e: Env): Config {
       connectRatePerS: e.MQTT_CONNECT_RATE,
       connectRatePerAddressPerS: e.MQTT_CONNECT_RATE_PER_ADDRESS,
       maxConnectionsPerGateway: e.MQTT_MAX_CONNECTIONS_PER_GATEWAY,
+      authFailuresPerMin: e.MQTT_AUTH_FAILURES_PER_MIN,
       publishRatePerGatewayPerS: e.MQTT_PUBLISH_RATE_PER_GATEWAY,
       maxPacketBytes: e.MQTT_MAX_PACKET_BYTES,
       maxTopicLength: e.MQTT_MAX_TOPIC_LENGTH,

@@ -25,18 +25,22 @@ export async function readRegistryFile(path: string): Promise<Registry> {
 export interface RegistrySource {
   /** The snapshot in force now; never cached by callers across awaits that may span a reload. */
   current(): Registry
+  /** Calls `listener` with each registry that comes into force by a reload; returns its removal. */
+  onReload?(listener: (registry: Registry) => void): () => void
 }
 
 /**
  * Holds the current registry and swaps it on reload. A reload that fails
  * validation keeps the previous registry (and logs why), so a typo never
- * takes gateways offline. Existing MQTT connections are not touched.
+ * takes gateways offline. Listeners hear of each registry put in force (the
+ * broker closes the connections of gateways it no longer admits).
  */
 export class RegistryStore implements RegistrySource {
   private registry: Registry
   private watcher: FSWatcher | undefined
   private debounce: NodeJS.Timeout | undefined
   private reloading: Promise<boolean> | undefined
+  private readonly listeners = new Set<(registry: Registry) => void>()
 
   private constructor(
     private readonly path: string,
@@ -54,6 +58,11 @@ export class RegistryStore implements RegistrySource {
     return this.registry
   }
 
+  onReload(listener: (registry: Registry) => void): () => void {
+    this.listeners.add(listener)
+    return () => void this.listeners.delete(listener)
+  }
+
   /** Re-reads the file; resolves true when the new registry is in force. */
   reload(): Promise<boolean> {
     this.reloading ??= this.doReload().finally(() => {
@@ -66,6 +75,13 @@ export class RegistryStore implements RegistrySource {
     try {
       this.registry = await readRegistryFile(this.path)
       this.log.info({ gateways: this.registry.file.gateways.length, apiKeys: this.registry.file.apiKeys.length }, 'registry reloaded')
+      for (const l of this.listeners) {
+        try {
+          l(this.registry)
+        } catch (err) {
+          this.log.error({ err }, 'a registry listener failed')
+        }
+      }
       return true
     } catch (err) {
       this.log.error({ err: isAppError(err) ? { code: err.code, message: err.message } : err }, 'registry reload failed; keeping the previous registry')

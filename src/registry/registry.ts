@@ -62,6 +62,7 @@ export class Registry {
   private readonly verified = new Map<string, true>()
   // What an unknown key id is checked against: the cost of the keys we have, matching nothing.
   private readonly apiKeyDecoy: string
+  private readonly gatewayDecoy: string
 
   private constructor(file: RegistryFile) {
     this.file = file
@@ -108,6 +109,7 @@ export class Registry {
       throw new AppError('IIOT_ERR_REGISTRY_INVALID', `invalid registry:\n  ${problems.join('\n  ')}`, { details: problems })
     }
     this.apiKeyDecoy = decoyHash(mostCommonCost(file.apiKeys.map((k) => k.secretHash)))
+    this.gatewayDecoy = decoyHash(mostCommonCost([...this.gateways.values()].map((g) => g.gateway.secretHash)))
   }
 
   /** Validates raw JSON (already parsed) into a registry; all problems reported at once. */
@@ -150,11 +152,20 @@ export class Registry {
     return this.sparkplug.nodes.get(`${group}/${edgeNode}`)
   }
 
-  /** Checks a gateway's CONNECT credentials. */
+  /**
+   * Checks a gateway's CONNECT credentials. An unknown id is checked against a decoy hash, as
+   * API keys are: the CONNACK of an unknown gateway takes as long as a wrong secret's.
+   */
   async authenticateGateway(id: string, secret: string): Promise<GatewayEntry | undefined> {
     const entry = this.gateways.get(id)
-    if (!entry) return undefined
-    return (await this.verifyCached(`gw:${id}`, secret, entry.gateway.secretHash)) ? entry : undefined
+    const ok = await this.verifyCached(`gw:${id}`, secret, entry?.gateway.secretHash ?? this.gatewayDecoy)
+    return ok ? entry : undefined
+  }
+
+  /** The gateway, if this exact id and secret already passed a full check since this registry was loaded; no scrypt (see provenApiKey). */
+  provenGateway(id: string, secret: string): GatewayEntry | undefined {
+    const entry = this.gateways.get(id)
+    return entry && this.verified.has(cacheKey(`gw:${id}`, secret)) ? entry : undefined
   }
 
   /**

@@ -105,6 +105,34 @@ describe('registry reload', () => {
     await existing.endAsync()
   })
 
+  it('disconnects a gateway the reloaded registry removed or gave a new secret; the others stay connected', async () => {
+    const before = await readFile(svc.registryFile, 'utf8')
+    const doc = JSON.parse(before)
+    doc.gateways.push({ id: 'gw-gone', factory: 'fa', secretHash: await hashSecret('gone-secret-123456', FAST) }, { id: 'gw-rotated', factory: 'fa', secretHash: await hashSecret('old-secret-123456', FAST) })
+    await writeFile(svc.registryFile, JSON.stringify(doc))
+    expect(await svc.registry.reload()).toBe(true)
+    const gone = await connectGateway(svc.mqttUrl, 'gw-gone', 'gone-secret-123456')
+    const rotated = await connectGateway(svc.mqttUrl, 'gw-rotated', 'old-secret-123456')
+    const kept = await connectGateway(svc.mqttUrl, 'gw-a', SECRETS.gwA)
+    for (const c of [gone, rotated]) c.options.reconnectPeriod = 0
+    const closed = (c: MqttClient) => new Promise<void>((resolve) => c.once('close', () => resolve()))
+    const closing = Promise.all([closed(gone), closed(rotated)])
+
+    doc.gateways = doc.gateways.filter((g: { id: string }) => g.id !== 'gw-gone')
+    doc.gateways.find((g: { id: string }) => g.id === 'gw-rotated').secretHash = await hashSecret('new-secret-654321', FAST)
+    await writeFile(svc.registryFile, JSON.stringify(doc))
+    expect(await svc.registry.reload()).toBe(true)
+    await closing
+    expect(kept.connected).toBe(true)
+    expect(await connackCode({ username: 'gw-rotated', password: 'old-secret-123456' })).toBe(5)
+    expect(await connackCode({ username: 'gw-rotated', password: 'new-secret-654321' })).toBe(0)
+    const refused = (await svc.metrics.refused.get()).values.filter((v) => v.labels.operation === 'connect').map((v) => v.labels.reason)
+    expect(refused).toEqual(expect.arrayContaining(['gateway_removed', 'secret_changed']))
+    await Promise.all([gone.endAsync(true), rotated.endAsync(true), kept.endAsync()])
+    await writeFile(svc.registryFile, before)
+    expect(await svc.registry.reload()).toBe(true)
+  })
+
   it('keeps the previous registry when the new file is invalid', async () => {
     const before = await readFile(svc.registryFile, 'utf8')
     await writeFile(svc.registryFile, '{"zones": [{"id": "Not A Slug"}]}')
@@ -112,5 +140,37 @@ describe('registry reload', () => {
     expect(await connackCode({ username: 'gw-a', password: SECRETS.gwA })).toBe(0)
     await writeFile(svc.registryFile, before)
     expect(await svc.registry.reload()).toBe(true)
+  })
+})
+
+describe('failed secret checks per address', () => {
+  let limited: TestService
+  beforeAll(async () => {
+    limited = await startTestService(influxd.url, { env: { MQTT_AUTH_FAILURES_PER_MIN: '3' } })
+  })
+  afterAll(async () => {
+    await limited?.dispose()
+  })
+  const code = async (username: string, password: string) => {
+    try {
+      const c = await connectAsync(limited.mqttUrl, { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, clientId: `probe-${username}`, username, password })
+      await c.endAsync()
+      return 0
+    } catch (err) {
+      return (err as { code?: number }).code ?? -1
+    }
+  }
+
+  it('past MQTT_AUTH_FAILURES_PER_MIN an address gets "server unavailable" (3) without a check; a secret already proven still gets in', async () => {
+    expect(await code('gw-a', SECRETS.gwA)).toBe(0)
+    for (let i = 0; i < 3; i++) expect(await code('gw-a', `wrong-${i}`)).toBe(5)
+    expect(await code('gw-a', 'wrong-again')).toBe(3)
+    expect(await code('gw-x', 'unknown-gateway')).toBe(3)
+    // gw-a's secret passed a full check before: no scrypt needed, so it is let in.
+    expect(await code('gw-a', SECRETS.gwA)).toBe(0)
+    // gw-b's never did: it waits out the window like the guesser.
+    expect(await code('gw-b', SECRETS.gwB)).toBe(3)
+    const limits = (await limited.metrics.limits.get()).values.find((v) => v.labels.limit === 'auth_failures_address')
+    expect(limits?.value).toBeGreaterThanOrEqual(3)
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createFailureThrottle } from '../../src/api/failure-throttle.js'
+import { createFailureThrottle } from '../../src/registry/failure-throttle.js'
 import { loadConfig } from '../../src/config/config.js'
 import type { AppError } from '../../src/errors.js'
 

@@ -1,5 +1,5 @@
 /**
- * Failed API key checks counted per client address in fixed windows: once an
+ * Failed secret checks (API keys, gateway CONNECTs) counted per client address in fixed windows: once an
  * address has `limit` failures within `windowMs` of its first, it is
  * throttled until that window ends (docs/security.md).
  */
