@@ -158,16 +158,28 @@ export function createSparkplugHost(deps: SparkplugHostDeps): SparkplugHost {
     for (const r of resolved.rejected) out.push(reject(r.reason, r.message, e))
     if (resolved.unknownAlias && !isBirth) wantRebirth(key, 'unknown_alias', rebirths)
     const machine = machineOf(e, topic.device)
+    let metrics = resolved.metrics
     if (machine && isBirth) {
-      const b = back(e, frame.gatewayId, machine, Number(payload.timestamp ?? BigInt(frame.receivedMs)))
-      // A mapped state metric in the birth says where the machine is; otherwise it is back where it was.
-      if (b && !(e.mapping?.state && resolved.metrics.some((m) => m.name === e.mapping!.state!.metric))) out.push(b)
+      const birthMs = Number(payload.timestamp ?? BigInt(frame.receivedMs))
+      const stateMetric = e.mapping?.state?.metric
+      if (stateMetric !== undefined && metrics.some((m) => m.name === stateMetric && !m.historical)) {
+        // A mapped state metric in the birth says where the machine is now. Its own timestamp may be
+        // from before the death (the value last changed then): stored there, it would never end the
+        // offline interval the death began, and the live table would skip it as older.
+        const key = machineKey(machine.zone, machine.factory, machine.line, machine.machine)
+        const lastChange = live.get(key)?.stateTsMs
+        if (lastChange !== undefined) metrics = metrics.map((m) => (m.name === stateMetric && !m.historical && m.tsMs <= lastChange ? { ...m, tsMs: Math.max(birthMs, lastChange + 1) } : m))
+      } else {
+        // Otherwise it is back where it was. Decided before the state is made: making it updates the live table.
+        const b = back(e, frame.gatewayId, machine, birthMs)
+        if (b) out.push(b)
+      }
     }
     const target: Target = { gatewayId: frame.gatewayId, gatewayTopic: gatewayTopic(e), machine, signals: defs.signals }
-    const records = toRecords(target, resolved.metrics, e.mapping, trackers, counters, Number(payload.seq ?? 0n), frame.receivedMs, deps.validate)
+    const records = toRecords(target, metrics, e.mapping, trackers, counters, Number(payload.seq ?? 0n), frame.receivedMs, deps.validate)
     for (const r of records.rejected) out.push(reject(r.reason, r.message, e))
     for (const a of records.accepted) out.push({ ok: true, accepted: a })
-    if (machine && !resolved.metrics.every((m) => m.historical)) live.seen(machineKey(machine.zone, machine.factory, machine.line, machine.machine), frame.receivedMs)
+    if (machine && !metrics.every((m) => m.historical)) live.seen(machineKey(machine.zone, machine.factory, machine.line, machine.machine), frame.receivedMs)
   }
 
   /** One message in seq order (or a birth): by type. */

@@ -231,6 +231,22 @@ describe('Sparkplug host: deaths', () => {
     expect(live.get('za/fa/l1/m1')).toMatchObject({ state: 'fault', reason: 'E-STOP' })
   })
 
+  it('a birth whose state metric last changed before the death ends the offline interval at the birth, and the live table holds what is stored', () => {
+    const h = host()
+    h.handle(nbirth(0, 1))
+    h.handle(dbirth(1, [{ name: 'Status/Mode', alias: 30, datatype: DT.Int32, intValue: 1, timestamp: T0 }]))
+    clock = T0 + 10_000
+    h.handle(frame('NDEATH', encodeSparkplugPayload({ metrics: [{ name: 'bdSeq', datatype: DT.UInt64, longValue: 1 }] })))
+    expect(live.get('za/fa/l1/m1')?.state).toBe('offline')
+    clock = T0 + 20_000
+    h.handle(frame('NBIRTH', encodeSparkplugPayload({ timestamp: clock, seq: 0, metrics: [{ name: 'bdSeq', datatype: DT.UInt64, longValue: 2 }] })))
+    // Still running since T0, as the edge node sees it: stored from the birth, not from T0.
+    const out = h.handle(dbirth(1, [{ name: 'Status/Mode', alias: 30, datatype: DT.Int32, intValue: 1, timestamp: T0 }]))
+    const states = lines(out).filter((l) => l.startsWith('state,') && l.includes('machine=m1,'))
+    expect(states).toEqual([expect.stringMatching(new RegExp(`state="running",.* ${T0 + 20_000}$`))])
+    expect(live.get('za/fa/l1/m1')).toMatchObject({ state: 'running', stateTsMs: T0 + 20_000 })
+  })
+
   it('DDEATH makes the device machine offline; its data before the next DBIRTH is rejected', () => {
     const h = host()
     h.handle(nbirth(0))
