@@ -4,8 +4,29 @@ import { badRequest } from './problem.js'
 
 export const slugParam = z.string().regex(SLUG_PATTERN, 'must be a lowercase id ([a-z0-9][a-z0-9-]{0,62})')
 export const nameParam = z.string().regex(NAME_PATTERN, 'must be 1-128 characters of [A-Za-z0-9_.:/-]')
-export const timeParam = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2026-11-25T08:00:00Z' })
-export const durationParam = z.string().regex(/^[1-9]\d{0,8}(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 10s, 5m, 1h or 1d')
+/** The instants InfluxDB can store (nanoseconds in a signed 64-bit integer), whole days inside them. */
+const EARLIEST_MS = Date.UTC(1677, 8, 22)
+const LATEST_MS = Date.UTC(2262, 3, 11)
+export const timeParam = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2026-11-25T08:00:00Z' })
+  .refine((v) => {
+    const t = Date.parse(v)
+    // Not a date at all: the format's own message says so.
+    return Number.isNaN(t) || (t >= EARLIEST_MS && t <= LATEST_MS)
+  }, 'must be between 1677-09-22 and 2262-04-11, the times InfluxDB stores')
+/** At most 100 years: a longer one overflows InfluxDB's durations (nanoseconds in 64 bits). */
+const MAX_DURATION_MS = 36_500 * 86_400_000
+export const durationParam = z
+  .string()
+  .regex(/^[1-9]\d{0,8}(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 10s, 5m, 1h or 1d')
+  .refine((v) => !/^\d+(ms|s|m|h|d)$/.test(v) || durationMs(v) <= MAX_DURATION_MS, 'must be at most 36500d (100 years)')
+
+/** A finite decimal number; an empty or blank value is an error, not 0 (what z.coerce.number() makes of it). */
+export const numberParam = z
+  .string()
+  .regex(/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/, 'must be a number such as 25.05')
+  .transform(Number)
+  .refine(Number.isFinite, 'must be a finite number')
 
 export const scopeQuery = {
   zone: slugParam.optional(),

@@ -106,6 +106,25 @@ describe('API hardening', () => {
     expect((await call(proxied.httpUrl, '/api/v1/hierarchy', { ...guesser, authorization: `Bearer ${KEYS.zone}` })).status).toBe(200)
   })
 
+  it('answers 400 naming the parameter for times InfluxDB cannot store, durations that overflow its own, blank numbers and windows in the future', async () => {
+    const machine = 'factory=fa&line=l1&machine=m1'
+    const future = `start=${new Date(Date.now() + 86_400_000).toISOString()}&end=${new Date(Date.now() + 2 * 86_400_000).toISOString()}`
+    const cases: [string, string][] = [
+      [`/api/v1/telemetry/series?${machine}&signal=s&start=1600-01-01T00:00:00Z&end=1600-01-02T00:00:00Z`, 'start'],
+      [`/api/v1/equipment/timeline?${machine}&start=9999-01-01T00:00:00Z&end=9999-01-02T00:00:00Z`, 'start'],
+      [`/api/v1/telemetry/series?${machine}&signal=s&interval=999999999d`, 'interval'],
+      [`/api/v1/quality/spc?factory=fa&characteristic=bore&lsl=&usl=25.05`, 'lsl'],
+      [`/api/v1/quality/spc?factory=fa&characteristic=bore&usl=%20`, 'usl'],
+      [`/api/v1/equipment/timeline?${machine}&${future}`, 'start'],
+      [`/api/v1/equipment/downtime?factory=fa&${future}`, 'start'],
+    ]
+    for (const [path, param] of cases) {
+      const res = await call(cors.httpUrl, path, { authorization: `Bearer ${KEYS.all}` })
+      expect(res.status, path).toBe(400)
+      expect(JSON.stringify(await res.json()), path).toContain(param)
+    }
+  })
+
   it('refuses oversized requests and keeps 5xx bodies free of internals', async () => {
     const long = await call(cors.httpUrl, `/api/v1/telemetry/latest?signal=${'x'.repeat(20_000)}`, { authorization: `Bearer ${KEYS.all}` })
     expect([400, 414, 431]).toContain(long.status)

@@ -6,6 +6,7 @@ import { apiKeyOf } from '../auth.js'
 import { isoOf, seconds, timelines } from '../history.js'
 import { resolveWindow, scopeQuery, slugParam, timeParam } from '../params.js'
 import { machinesInScope, resolveScope } from '../scope.js'
+import { badRequest } from '../problem.js'
 
 const windowQuery = {
   start: timeParam.optional().describe('default: end minus 24 hours'),
@@ -35,6 +36,7 @@ export const equipmentHistoryRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app
       const registry = deps.registry.current()
       const scope = resolveScope(registry, apiKeyOf(request), q)
       const w = resolveWindow(q.start, q.end, 86_400_000, deps.config.maxWindowMs)
+      if (w.startMs >= Date.now()) throw badRequest('start', 'the window lies in the future')
       const [machine] = machinesInScope(registry, scope)
       const intervals = [...(await timelines(deps, scope, [machine!], w.startMs, w.endMs)).values()][0]!
       return {
@@ -64,6 +66,7 @@ export const equipmentHistoryRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app
       const registry = deps.registry.current()
       const scope = resolveScope(registry, apiKeyOf(request), q)
       const w = resolveWindow(q.start, q.end, 86_400_000, deps.config.maxWindowMs)
+      if (w.startMs >= Date.now()) throw badRequest('start', 'the window lies in the future')
       const machines = machinesInScope(registry, scope)
       const all = [...(await timelines(deps, scope, machines, w.startMs, w.endMs)).values()].flat()
       const p = downtimePareto(all)

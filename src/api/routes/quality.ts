@@ -4,7 +4,7 @@ import { spcIndividuals } from '../../domain/spc.js'
 import { isoOf } from '../history.js'
 import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
-import { nameParam, resolveWindow, scopeQuery, slugParam, timeParam } from '../params.js'
+import { nameParam, numberParam, resolveWindow, scopeQuery, slugParam, timeParam } from '../params.js'
 import { badRequest } from '../problem.js'
 import { resolveScope } from '../scope.js'
 
@@ -75,9 +75,9 @@ export const spcRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
           characteristic: nameParam,
           start: timeParam.optional().describe('default: end minus 24 hours'),
           end: timeParam.optional().describe('default: now'),
-          lsl: z.coerce.number().optional(),
-          usl: z.coerce.number().optional(),
-          target: z.coerce.number().optional(),
+          lsl: numberParam.optional(),
+          usl: numberParam.optional(),
+          target: numberParam.optional(),
         }).superRefine((q, ctx) => {
           if (q.lsl !== undefined && q.usl !== undefined && !(q.lsl < q.usl)) {
             ctx.addIssue({ code: 'custom', path: ['lsl'], message: `must be below usl (${q.usl})` })
