@@ -107,7 +107,7 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
       warn('protocol_version', { level }, 'CONNECT refused: unacceptable protocol level (CONNACK 1)')
     })
     const client = aedes.handle(stream, req)
-    readPublishesWhole((client as unknown as { _parser?: PacketParser })._parser)
+    readPublishesWhole((client as unknown as { _parser?: PacketParser })._parser, () => client.connected)
     hooks.attach(client, tlsSocket ? certificateIdentity(tlsSocket) : undefined, req?.socket.remoteAddress ?? (stream as Partial<Socket>).remoteAddress ?? 'unknown')
     stream.once('close', () => hooks.detach(client))
   }

@@ -26,6 +26,13 @@ export interface PublishPacket {
  * topic, not one per message. Bounded, so a client inventing topics cannot grow memory.
  */
 const topicOf = internedText(TEXTS_INTERNED)
+/**
+ * Only topics this long or shorter are interned, and only an authenticated client's: the cache
+ * keeps its bytes and string, and 100,000 long topics sent behind a wrong-secret CONNECT (a PUBLISH
+ * may follow CONNECT in one write) would have held gigabytes. Longer topics are refused anyway
+ * (MQTT_MAX_TOPIC_LENGTH, 512 by default).
+ */
+export const MAX_INTERNED_TOPIC_BYTES = 1024
 
 /**
  * Reads the PUBLISH packets of MQTT 3.1 and 3.1.1 itself, from the socket's chunks, and hands every
@@ -42,9 +49,10 @@ const topicOf = internedText(TEXTS_INTERNED)
  * QoS 3, a topic longer than its packet, every other type) goes to mqtt-packet as one whole packet,
  * so its checks and errors are unchanged. Once it reports an error (Aedes then closes the
  * connection), or a Remaining Length is malformed, every byte that follows goes to it as it comes.
+ * Topics are interned once `authenticated()` says the client is (see MAX_INTERNED_TOPIC_BYTES).
  * Returns false, changing nothing, when `parser` is not such a parser (another Aedes or mqtt-packet).
  */
-export function readPublishesWhole(parser: PacketParser | undefined): boolean {
+export function readPublishesWhole(parser: PacketParser | undefined, authenticated: () => boolean = () => true): boolean {
   if (typeof parser?.parse !== 'function' || typeof parser.emit !== 'function' || typeof parser.settings !== 'object') return false
   const parse = parser.parse.bind(parser)
   /** Chunks handed in while one is being read: a packet's listener may read the socket again. */
@@ -72,7 +80,7 @@ export function readPublishesWhole(parser: PacketParser | undefined): boolean {
       qos,
       dup: (first & 8) !== 0,
       length: end - body,
-      topic: topicOf(buf, body + 2, topicEnd),
+      topic: topicEnd - body - 2 <= MAX_INTERNED_TOPIC_BYTES && authenticated() ? topicOf(buf, body + 2, topicEnd) : buf.toString('utf8', body + 2, topicEnd),
       payload: buf.subarray(idEnd, end),
     }
     if (qos > 0) packet.messageId = buf.readUInt16BE(topicEnd)

@@ -3,7 +3,7 @@ import { connectAsync } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
 import { createServer, type AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { readPublishesWhole, type PacketParser } from '../../src/broker/publish-reader.js'
+import { MAX_INTERNED_TOPIC_BYTES, readPublishesWhole, type PacketParser } from '../../src/broker/publish-reader.js'
 import { mulberry32 } from '../../src/simulator/prng.js'
 
 type Parser = PacketParser & { on(event: string, fn: (x: never) => void): void; readonly _list: { readonly length: number } }
@@ -170,5 +170,28 @@ describe('reading whole publishes from the socket chunk', () => {
       await new Promise<void>((resolve) => broker.close(() => resolve()))
       await new Promise<void>((resolve) => server.close(() => resolve()))
     }
+  })
+})
+
+describe('topics kept for reuse', () => {
+  it('are only those of an authenticated client and at most MAX_INTERNED_TOPIC_BYTES long; every topic still reads right', () => {
+    const parser = mqttPacket.parser() as unknown as Parser
+    const topics: string[] = []
+    parser.on('packet', (p: { cmd: string; topic: string }) => void (p.cmd === 'publish' && topics.push(p.topic)))
+    let asked = 0
+    let authenticated = false
+    readPublishesWhole(parser, () => (asked++, authenticated))
+    parser.parse(connect(4))
+    const long = 'a/'.repeat(MAX_INTERNED_TOPIC_BYTES)
+    const pub = (topic: string) => mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 0, retain: false, dup: false })
+    parser.parse(pub('iiot/v1/z/f/l/m/telemetry'))
+    expect(asked).toBe(1)
+    authenticated = true
+    parser.parse(pub(long))
+    // Too long to be kept: not even asked.
+    expect(asked).toBe(1)
+    parser.parse(pub('iiot/v1/z/f/l/m/state'))
+    expect(asked).toBe(2)
+    expect(topics).toEqual(['iiot/v1/z/f/l/m/telemetry', long, 'iiot/v1/z/f/l/m/state'])
   })
 })
