@@ -47,9 +47,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // Security headers on every answer (helmet's defaults); the docs UI and the console set their own CSP.
   // helmet's middleware is built once: @fastify/helmet built it again, CSP parsed, on every request
   // (5 % of the service's CPU under the API bench's load, docs/decisions.md).
-  const securityHeaders = helmet()
+  // Without upgrade-insecure-requests: the API serves plain HTTP (TLS ends at a proxy, if any), and a
+  // browser told to upgrade asks https:// of a host name that has no TLS (/docs was a blank page).
+  const securityHeaders = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
   app.addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, (err) => done(err as Error | undefined)))
-  if (deps.config.corsOrigins.length > 0) await app.register(cors, { origin: [...deps.config.corsOrigins], methods: ['GET'] })
+  // Retry-After exposed: a browser client reads it from a 429 or 503.
+  if (deps.config.corsOrigins.length > 0) await app.register(cors, { origin: [...deps.config.corsOrigins], methods: ['GET'], exposedHeaders: ['Retry-After'] })
 
   await app.register(swagger, {
     openapi: {
@@ -58,7 +61,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
     transform: jsonSchemaTransform,
   })
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: (csp) => csp.replace(/\s*upgrade-insecure-requests;?/, '') })
 
   await app.register(healthRoutes, deps)
   // Outside the API-key scope: the broker authenticates with its own secret (docs/scaling-out.md).

@@ -37,6 +37,22 @@ describe('API hardening', () => {
     expect(allowed.headers.get('access-control-allow-origin')).toBe('https://hmi.example')
     const other = await call(cors.httpUrl, '/api/v1/hierarchy', { authorization: `Bearer ${KEYS.all}`, origin: 'https://evil.example' })
     expect(other.headers.get('access-control-allow-origin')).toBeNull()
+    expect(allowed.headers.get('access-control-expose-headers')).toContain('Retry-After')
+  })
+
+  it('the live stream carries the CORS headers REST answers do; no page is told to upgrade to an https:// the service does not serve', async () => {
+    const abort = new AbortController()
+    const stream = await fetch(cors.httpUrl + '/api/v1/stream', { headers: { authorization: `Bearer ${KEYS.all}`, origin: 'https://hmi.example' }, signal: abort.signal })
+    expect(stream.status).toBe(200)
+    expect(stream.headers.get('access-control-allow-origin')).toBe('https://hmi.example')
+    abort.abort()
+    await stream.body?.cancel().catch(() => undefined)
+    for (const path of ['/api/v1/hierarchy', '/docs/static/index.html']) {
+      const res = await call(svc.httpUrl, path, { authorization: `Bearer ${KEYS.all}` })
+      expect(res.status, path).toBe(200)
+      expect(res.headers.get('content-security-policy'), path).toContain("default-src 'self'")
+      expect(res.headers.get('content-security-policy'), path).not.toContain('upgrade-insecure-requests')
+    }
   })
 
   it('limits requests per API key with 429 problem+json, without touching other keys', async () => {

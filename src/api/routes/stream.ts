@@ -47,6 +47,8 @@ export const streamRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
       const lastId = request.headers['last-event-id']
       reply.hijack()
       const res = reply.raw
+      // Hijacked, the reply's own headers (CORS, set by @fastify/cors on the reply) are not sent: copy them.
+      for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value)
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' })
       res.write(`retry: 2000\n: connected\n\n`)
       hub.add({ res, accepts, queued: 0 }, lastId === undefined ? undefined : Number(lastId))
