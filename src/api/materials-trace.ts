@@ -4,6 +4,7 @@ import type { StateInterval } from '../domain/state-timeline.js'
 import type { InspectionRow, MaterialsReader, MovementQuery, Scope } from '../storage/ports.js'
 import { isoOf } from './history.js'
 import { createLineCache } from './line-cache.js'
+import { badRequest } from './problem.js'
 
 export interface TraceRequest {
   readonly scope: Scope
@@ -73,7 +74,7 @@ export async function traceLot(db: MaterialsReader, r: TraceRequest): Promise<Tr
     const originUses = r.direction === 'back' || level === 0 ? await findOrigins(frontier) : []
     for (const [lot, list] of originsByLot(originUses)) origins.set(lot, list)
     if (level === 0) {
-      scope = narrowed(scope, origins.get(r.lot) ?? [])
+      scope = narrowed(scope, r.lot, origins.get(r.lot) ?? [])
       // Back, the trace mostly stays on the line that made the lot: read that line once, if it is not too much.
       const made = (origins.get(r.lot) ?? []).filter((o) => o.movement === 'produced')
       if (r.direction === 'back' && made.length === 1 && db.covers?.(r.startMs) !== true) await cache.load(made[0]!)
@@ -118,9 +119,14 @@ export async function traceLot(db: MaterialsReader, r: TraceRequest): Promise<Tr
   return { tree, truncated: truncated || tree.truncated, inspections }
 }
 
-/** Lot ids are unique within a factory: once the root is found in one factory, the rest of the walk reads only that factory. */
-function narrowed(scope: Scope, rootOrigins: readonly LotOrigin[]): Scope {
+/**
+ * Lot ids are unique within a factory, not across them: once the root is found in one factory,
+ * the rest of the walk reads only that factory. Found in several, the trace would merge different
+ * physical lots (a recall pulling in another factory's products): the caller must name one.
+ */
+function narrowed(scope: Scope, lot: string, rootOrigins: readonly LotOrigin[]): Scope {
   const factories = new Set(rootOrigins.map((o) => `${o.zone}/${o.factory}`))
+  if (scope.factory === undefined && factories.size > 1) throw badRequest('factory', `lot "${lot}" exists in ${factories.size} factories (${[...factories].sort().join(', ')}): name one with factory=`)
   if (scope.factory !== undefined || factories.size !== 1) return scope
   const o = rootOrigins[0]!
   return { ...scope, zone: o.zone, factory: o.factory }

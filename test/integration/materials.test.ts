@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KEYS, SECRETS } from '../helpers/fixtures.js'
 import { connectGateway, encode, publish } from '../helpers/gateway.js'
 import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
-import { materialRegistry, materialWeek, materialWeekInspections } from '../helpers/material-week.js'
+import { materialRegistry, materialWeek, materialWeekInspections, MV } from '../helpers/material-week.js'
 import { apiGet, eventually, startTestService, type TestService } from '../helpers/service.js'
 import { openSseStream } from '../helpers/sse.js'
 import { ensureConsoleBuilt, launchBrowser, openConsole, screenshot } from '../helpers/browser.js'
@@ -148,6 +148,24 @@ describe('materials and traceability over a hand-built week', () => {
     const { status, body } = await get(`/api/v1/materials/consumption?factory=fa&workOrder=${sneaky}&${window}`)
     expect(status).toBe(200)
     expect(body.workOrders).toEqual([])
+  })
+
+  it('a lot id found in two factories is two lots: the trace asks which, and traces each alone', async () => {
+    const other = await connectGateway(svc.mqttUrl, 'gw-b', SECRETS.gwB)
+    const t = day0 + DAY
+    const received = (lot: string) => ({ movement: MV.received, material: 'steel', lot, quantity: 5, unit: 'kg', workOrder: '', tsMs: t })
+    await publish(gw, 'iiot/v1/za/fa/l1/m1/material', encode('material', { seq: 9001, sentTsMs: Date.now(), movements: [received('TWIN-1')] }))
+    await publish(other, 'iiot/v1/zb/fb/l1/m1/material', encode('material', { seq: 1, sentTsMs: Date.now(), movements: [received('TWIN-1')] }))
+    await other.endAsync()
+    await eventually(() => svc.journal.stats().unwrittenRecords === 0, 20_000)
+    const both = await eventually(async () => {
+      const r = await get(`/api/v1/materials/lots/TWIN-1/trace?direction=forward&${window}`)
+      return r.status === 400 ? r : undefined
+    })
+    expect(JSON.stringify(both.body)).toMatch(/factory.*za\/fa, zb\/fb/)
+    const one = await get(`/api/v1/materials/lots/TWIN-1/trace?direction=forward&factory=fb&${window}`)
+    expect(one.status).toBe(200)
+    expect(one.body.tree.origins.map((o: { factory: string }) => o.factory)).toEqual(['fb'])
   })
 
   it('applies API key scopes', async () => {
