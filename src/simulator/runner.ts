@@ -75,7 +75,8 @@ export function startSimulation(opts: RunnerOptions): Simulation {
       const model = createMachineModel(m, deriveSeed(opts.seed, `${gateway.zone}/${gateway.factory}/${m.line}/${m.machine}`), startMs)
       const onLine = planned.filter((p) => p.line === m.line)
       let flow = flows.get(m.line)
-      if (!flow) flows.set(m.line, (flow = createLineFlow({ line: m.line, stages: onLine.length, prng: createPrng(deriveSeed(opts.seed, `material/${gateway.zone}/${gateway.factory}/${m.line}`)), stamp })))
+      // Lot ids are unique per factory (docs/materials.md); the factory in the stamp keeps two factories of one simulator from sharing supplier lot ids.
+      if (!flow) flows.set(m.line, (flow = createLineFlow({ line: m.line, stages: onLine.length, prng: createPrng(deriveSeed(opts.seed, `material/${gateway.zone}/${gateway.factory}/${m.line}`)), stamp: `${gateway.factory}-${stamp}` })))
       machines.push({ client, model, flow, stage: onLine.indexOf(m), nextTelemetryAt: startMs + phase.range(0, telemetryIntervalMs), nextStepAt: startMs + phase.range(0, STEP_MS) })
     }
   }
