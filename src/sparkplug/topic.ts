@@ -81,7 +81,8 @@ export function mayPublishSparkplug(nodes: readonly string[] | undefined, topic:
  * wildcards allowed below its edge node id) and to a host's STATE topic (no wildcards).
  */
 export function maySubscribeSparkplug(nodes: readonly string[] | undefined, filter: string): boolean {
-  if (!nodes || !filter.startsWith(SPARKPLUG_PREFIX)) return false
+  // A gateway that is no Sparkplug edge node has nothing to read here, the host's STATE included.
+  if (!nodes || nodes.length === 0 || !filter.startsWith(SPARKPLUG_PREFIX)) return false
   const parts = filter.split('/')
   if (parts[1] === 'STATE') return parts.length === 3 && isSparkplugId(parts[2]!)
   const [, group = '', type = '', edgeNode = '', ...rest] = parts

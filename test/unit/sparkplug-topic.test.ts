@@ -31,6 +31,8 @@ describe('Sparkplug topics', () => {
     expect(maySubscribeSparkplug(nodes, 'spBv1.0/plant-a/NDATA/edge-1')).toBe(false)
     expect(maySubscribeSparkplug(nodes, 'spBv1.0/#')).toBe(false)
     expect(maySubscribeSparkplug(nodes, 'spBv1.0/+/NCMD/edge-1')).toBe(false)
+    // A gateway that is no edge node reads nothing under spBv1.0, the host's STATE included.
+    expect(maySubscribeSparkplug([], 'spBv1.0/STATE/iiot-ingest')).toBe(false)
   })
 })
 
