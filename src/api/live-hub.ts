@@ -44,16 +44,23 @@ export class LiveHub {
   private ringStart = 0
   private ringSize = 0
   private readonly clients = new Set<LiveClient>()
-  private nextId = 1
+  /**
+   * Event ids go on increasing across restarts: each process starts at its start time in ms × 1000
+   * (a process would need over 1,000 events per ms of its life to reach the next one's start), so a
+   * client's Last-Event-ID from before a restart is told apart from one of this process.
+   */
+  private readonly firstId: number
+  private nextId: number
   private disconnectedSlow = 0
   /** What clients that left lately would accept, for their resumption; oldest first, bounded. */
   private departed: { readonly accepts: LiveClient['accepts']; readonly leftAt: number }[] = []
 
   constructor(
-    private readonly opts: { bufferEvents: number; clientQueueEvents: number },
+    private readonly opts: { bufferEvents: number; clientQueueEvents: number; firstId?: number },
     private readonly now: () => number = Date.now,
   ) {
     this.ring = new Array<LiveEvent | undefined>(opts.bufferEvents)
+    this.firstId = this.nextId = opts.firstId ?? this.now() * 1000
   }
 
   get clientCount(): number {
@@ -148,7 +155,9 @@ export class LiveHub {
     client.res.on('drain', () => (client.queued = 0))
     if (lastEventId !== undefined) {
       const oldest = this.ringSize > 0 ? this.ring[this.ringStart]!.id : this.nextId
-      if (lastEventId < oldest - 1) client.res.write(`: events ${lastEventId + 1}-${oldest - 1} are no longer buffered\n\n`)
+      if (lastEventId < this.firstId - 1) client.res.write(`: the service restarted after event ${lastEventId}; what it accepted meanwhile is not buffered (read it from the REST API)\n\n`)
+      else if (lastEventId >= this.nextId) client.res.write(`: event ${lastEventId} was never sent by this service; live events follow\n\n`)
+      else if (lastEventId < oldest - 1) client.res.write(`: events ${lastEventId + 1}-${oldest - 1} are no longer buffered\n\n`)
       for (const e of this.bufferedEvents()) if (e.id > lastEventId && client.accepts(e)) this.write(client, e)
     }
   }

@@ -14,7 +14,7 @@ function accepted(seq: number): AcceptedMessage {
 
 describe('LiveHub', () => {
   it('buffers nothing while no stream client is or recently was connected', () => {
-    const hub = new LiveHub({ bufferEvents: 10, clientQueueEvents: 10 })
+    const hub = new LiveHub({ bufferEvents: 10, clientQueueEvents: 10, firstId: 1 })
     for (let i = 1; i <= 5; i++) hub.publish(accepted(i))
     expect(hub.buffered).toBe(0)
     const c = fakeLiveClient()
@@ -24,7 +24,7 @@ describe('LiveHub', () => {
   })
 
   it('keeps the last bufferEvents events while a client is connected and resumes after Last-Event-ID, in order', () => {
-    const hub = new LiveHub({ bufferEvents: 3, clientQueueEvents: 10 })
+    const hub = new LiveHub({ bufferEvents: 3, clientQueueEvents: 10, firstId: 1 })
     const a = fakeLiveClient()
     hub.add(a, undefined)
     for (let i = 1; i <= 5; i++) hub.publish(accepted(i))
@@ -40,9 +40,27 @@ describe('LiveHub', () => {
     expect(JSON.parse(late.res.chunks.at(-1)!.split('data: ')[1]!)).toMatchObject({ zone: 'z1', machine: 'm1', gateway: 'gw-1', message: { seq: 5 } })
   })
 
+  it('event ids go on increasing across a restart, and a client resuming from before it is told so', () => {
+    const before = new LiveHub({ bufferEvents: 10, clientQueueEvents: 10 }, () => 1_764_000_000_000)
+    const a = fakeLiveClient()
+    before.add(a, undefined)
+    before.publish(accepted(1))
+    const lastBefore = a.res.ids().at(-1)!
+    // Started a second later.
+    const after = new LiveHub({ bufferEvents: 10, clientQueueEvents: 10 }, () => 1_764_000_001_000)
+    const b = fakeLiveClient()
+    after.add(b, lastBefore)
+    after.publish(accepted(2))
+    expect(b.res.chunks[0]).toBe(`: the service restarted after event ${lastBefore}; what it accepted meanwhile is not buffered (read it from the REST API)\n\n`)
+    expect(b.res.ids()[0]).toBeGreaterThan(lastBefore)
+    const c = fakeLiveClient()
+    after.add(c, b.res.ids()[0]! + 1000)
+    expect(c.res.chunks[0]).toMatch(/was never sent by this service/)
+  })
+
   it('goes on buffering for the resume window after the last client leaves, then lets go', () => {
     let now = 1_000_000
-    const hub = new LiveHub({ bufferEvents: 100, clientQueueEvents: 10 }, () => now)
+    const hub = new LiveHub({ bufferEvents: 100, clientQueueEvents: 10, firstId: 1 }, () => now)
     const a = fakeLiveClient()
     hub.add(a, undefined)
     hub.publish(accepted(1))
@@ -60,7 +78,7 @@ describe('LiveHub', () => {
   })
 
   it('disconnects a client whose socket stops draining once its queue is full', () => {
-    const hub = new LiveHub({ bufferEvents: 0, clientQueueEvents: 2 })
+    const hub = new LiveHub({ bufferEvents: 0, clientQueueEvents: 2, firstId: 1 })
     const slow = fakeLiveClient()
     hub.add(slow, undefined)
     slow.res.writableNeedDrain = true
@@ -71,7 +89,7 @@ describe('LiveHub', () => {
   })
 
   it('an event without a decoded message (a fast-path divergence) carries the journaled lines', () => {
-    const hub = new LiveHub({ bufferEvents: 10, clientQueueEvents: 10 })
+    const hub = new LiveHub({ bufferEvents: 10, clientQueueEvents: 10, firstId: 1 })
     const c = fakeLiveClient()
     hub.add(c, undefined)
     hub.publish({ ...accepted(1), message: undefined, lines: ['telemetry,machine=m1 value=1 1'] })
@@ -84,7 +102,7 @@ describe('LiveHub', () => {
 describe('LiveHub: only what someone would receive', () => {
   it('neither serializes nor buffers an event that no connected client, nor one that left lately, accepts', () => {
     let now = 1_000_000
-    const hub = new LiveHub({ bufferEvents: 100, clientQueueEvents: 10 }, () => now)
+    const hub = new LiveHub({ bufferEvents: 100, clientQueueEvents: 10, firstId: 1 }, () => now)
     let reads = 0
     const counted = (seq: number, machine: string): AcceptedMessage => {
       const a = accepted(seq)
