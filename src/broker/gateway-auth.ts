@@ -32,6 +32,7 @@ export interface HookDeps {
     readonly maxClientIdLength: number
     readonly maxKeepaliveS: number
     readonly maxTopicLength: number
+    readonly maxSubscriptionsPerClient: number
     readonly maxConnectionsPerGateway: number
     readonly publishRatePerGatewayPerS: number
     readonly authFailuresPerMin: number
@@ -126,7 +127,7 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
     )
 
   return {
-    ...createAuthorizeHooks({ ingestor: deps.ingestor, metrics, log, report, throttle, qos2: deps.qos2, forwarding: deps.forwarding, maxTopicLength: limits.maxTopicLength, identity }),
+    ...createAuthorizeHooks({ ingestor: deps.ingestor, metrics, log, report, throttle, qos2: deps.qos2, forwarding: deps.forwarding, maxTopicLength: limits.maxTopicLength, maxSubscriptionsPerClient: limits.maxSubscriptionsPerClient, identity }),
     identity,
     attach(client, cert, address) {
       const s = stateOf(client)

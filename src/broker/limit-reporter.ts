@@ -13,6 +13,7 @@ export type LimitName =
   | 'packet_size'
   | 'topic_length'
   | 'topic_levels'
+  | 'subscriptions'
   | 'client_id_length'
   | 'keepalive'
   | 'keepalive_timeout'

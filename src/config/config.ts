@@ -43,6 +43,7 @@ export const envSchema = z.object({
   // At most 32 MiB: a message is journaled whole, in a record of at most 64 MiB (src/spool/record-codec.ts).
   MQTT_MAX_PACKET_BYTES: int(1024, 32 * 1024 * 1024).default(1024 * 1024),
   MQTT_MAX_TOPIC_LENGTH: int(16, 65_535).default(512),
+  MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT: int(1, 1_000_000).default(100),
   MQTT_MAX_KEEPALIVE_S: int(1, 65_535).default(1200),
   MQTT_DRAIN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   MQTT_QUEUE_LIMIT: int(1, 10_000).default(42),
@@ -135,6 +136,8 @@ export interface Config {
     readonly publishRatePerGatewayPerS: number
     readonly maxPacketBytes: number
     readonly maxTopicLength: number
+    /** Topic filters one connection may hold; more get SUBACK 0x80. */
+    readonly maxSubscriptionsPerClient: number
     readonly maxKeepaliveS: number
     readonly drainTimeoutMs: number
     readonly queueLimit: number
@@ -317,6 +320,7 @@ function toConfig(e: Env): Config {
       publishRatePerGatewayPerS: e.MQTT_PUBLISH_RATE_PER_GATEWAY,
       maxPacketBytes: e.MQTT_MAX_PACKET_BYTES,
       maxTopicLength: e.MQTT_MAX_TOPIC_LENGTH,
+      maxSubscriptionsPerClient: e.MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT,
       maxKeepaliveS: e.MQTT_MAX_KEEPALIVE_S,
       drainTimeoutMs: e.MQTT_DRAIN_TIMEOUT_MS,
       queueLimit: e.MQTT_QUEUE_LIMIT,

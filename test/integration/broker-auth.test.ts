@@ -146,7 +146,7 @@ describe('registry reload', () => {
 describe('failed secret checks per address', () => {
   let limited: TestService
   beforeAll(async () => {
-    limited = await startTestService(influxd.url, { env: { MQTT_AUTH_FAILURES_PER_MIN: '3' } })
+    limited = await startTestService(influxd.url, { env: { MQTT_AUTH_FAILURES_PER_MIN: '3', MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT: '3' } })
   })
   afterAll(async () => {
     await limited?.dispose()
@@ -160,6 +160,21 @@ describe('failed secret checks per address', () => {
       return (err as { code?: number }).code ?? -1
     }
   }
+
+  it('a connection holds at most MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT filters: the rest get SUBACK 0x80, a filter it holds may be renewed', async () => {
+    const gw = await connectGateway(limited.mqttUrl, 'gw-a', SECRETS.gwA)
+    const granted = (filters: string[]) =>
+      gw.subscribeAsync(filters, { qos: 1 }).then(
+        (subs) => subs.map((g) => g.qos),
+        (err: { packet?: { granted: number[] } }) => err.packet?.granted,
+      )
+    expect(await granted(['iiot/v1/za/fa/l1/m1/#', 'iiot/v1/za/fa/l1/m2/#', 'iiot/v1/za/fa/l1/m2/state', 'iiot/v1/za/fa/#', 'iiot/v1/za/fa/l1/#'])).toEqual([1, 1, 1, 128, 128])
+    expect(await granted(['iiot/v1/za/fa/l1/+/telemetry'])).toEqual([128])
+    expect(await granted(['iiot/v1/za/fa/l1/m1/#'])).toEqual([1])
+    expect(gw.connected).toBe(true)
+    await gw.endAsync()
+    expect((await limited.metrics.limits.get()).values.find((v) => v.labels.limit === 'subscriptions')?.value).toBe(3)
+  })
 
   it('past MQTT_AUTH_FAILURES_PER_MIN an address gets "server unavailable" (3) without a check; a secret already proven still gets in', async () => {
     expect(await code('gw-a', SECRETS.gwA)).toBe(0)
