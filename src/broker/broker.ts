@@ -18,6 +18,7 @@ import { startListener, type Listener, type ListenerKind } from './listeners.js'
 import { guardPacketSize } from './packet-size-guard.js'
 import { guardProtocolLevel } from './protocol-level-guard.js'
 import { installPubackWriter } from './puback-writer.js'
+import { capSessionQueues, type OutgoingQueues } from './session-queue-cap.js'
 import { readPublishesWhole, type PacketParser } from './publish-reader.js'
 import { followReleases, Qos2Receipts, type IncomingStore } from './qos2-receipts.js'
 import { readTlsMaterial, secureContextOptions, warnIfExpiring, watchTlsFiles } from './tls-context.js'
@@ -84,6 +85,8 @@ export async function startBroker(config: Config['mqtt'], deps: BrokerDeps): Pro
   skipUnreachable(aedes, forwarding)
   // A QoS 2 receipt ends where Aedes ends its receive state: PUBREL, or a clean session.
   followReleases((aedes as unknown as { persistence: IncomingStore }).persistence, qos2)
+  // A persistent session's queue is bounded (docs/security.md); a full one is reported once a second at most (the reporter's sampling).
+  capSessionQueues((aedes as unknown as { persistence: OutgoingQueues }).persistence, config.maxQueuedPerSession, (clientId) => report('session_queue', { clientId, max: config.maxQueuedPerSession }))
   aedes.on('clientReady', () => metrics.clients.set(aedes.connectedClients))
   aedes.on('clientDisconnect', () => metrics.clients.set(aedes.connectedClients))
   // Aedes can report one cause many times (a drain timeout fails every pending write); count it once per client.

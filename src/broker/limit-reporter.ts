@@ -14,6 +14,7 @@ export type LimitName =
   | 'topic_length'
   | 'topic_levels'
   | 'subscriptions'
+  | 'session_queue'
   | 'client_id_length'
   | 'keepalive'
   | 'keepalive_timeout'

@@ -44,6 +44,7 @@ export const envSchema = z.object({
   MQTT_MAX_PACKET_BYTES: int(1024, 32 * 1024 * 1024).default(1024 * 1024),
   MQTT_MAX_TOPIC_LENGTH: int(16, 65_535).default(512),
   MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT: int(1, 1_000_000).default(100),
+  MQTT_MAX_QUEUED_PER_SESSION: int(1, 10_000_000).default(1000),
   MQTT_MAX_KEEPALIVE_S: int(1, 65_535).default(1200),
   MQTT_DRAIN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   MQTT_QUEUE_LIMIT: int(1, 10_000).default(42),
@@ -138,6 +139,8 @@ export interface Config {
     readonly maxTopicLength: number
     /** Topic filters one connection may hold; more get SUBACK 0x80. */
     readonly maxSubscriptionsPerClient: number
+    /** QoS 1/2 messages queued for one client id (a persistent session) before more are not queued for it. */
+    readonly maxQueuedPerSession: number
     readonly maxKeepaliveS: number
     readonly drainTimeoutMs: number
     readonly queueLimit: number
@@ -321,6 +324,7 @@ function toConfig(e: Env): Config {
       maxPacketBytes: e.MQTT_MAX_PACKET_BYTES,
       maxTopicLength: e.MQTT_MAX_TOPIC_LENGTH,
       maxSubscriptionsPerClient: e.MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT,
+      maxQueuedPerSession: e.MQTT_MAX_QUEUED_PER_SESSION,
       maxKeepaliveS: e.MQTT_MAX_KEEPALIVE_S,
       drainTimeoutMs: e.MQTT_DRAIN_TIMEOUT_MS,
       queueLimit: e.MQTT_QUEUE_LIMIT,

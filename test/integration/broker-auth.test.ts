@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises'
-import { connectAsync, type MqttClient } from 'mqtt'
+import { connect, connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FAST, SECRETS, hashSecret } from '../helpers/fixtures.js'
 import { connectGateway, encode, publish } from '../helpers/gateway.js'
@@ -146,7 +146,7 @@ describe('registry reload', () => {
 describe('failed secret checks per address', () => {
   let limited: TestService
   beforeAll(async () => {
-    limited = await startTestService(influxd.url, { env: { MQTT_AUTH_FAILURES_PER_MIN: '3', MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT: '3' } })
+    limited = await startTestService(influxd.url, { env: { MQTT_AUTH_FAILURES_PER_MIN: '3', MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT: '3', MQTT_MAX_QUEUED_PER_SESSION: '3' } })
   })
   afterAll(async () => {
     await limited?.dispose()
@@ -174,6 +174,25 @@ describe('failed secret checks per address', () => {
     expect(gw.connected).toBe(true)
     await gw.endAsync()
     expect((await limited.metrics.limits.get()).values.find((v) => v.labels.limit === 'subscriptions')?.value).toBe(3)
+  })
+
+  it('a session left with clean: false queues at most MQTT_MAX_QUEUED_PER_SESSION messages; the rest are counted, not kept', async () => {
+    const opts = { clientId: 'gw-a-persistent', clean: false }
+    const sub = await connectGateway(limited.mqttUrl, 'gw-a', SECRETS.gwA, opts)
+    await sub.subscribeAsync('iiot/v1/za/fa/l1/m1/state', { qos: 1 })
+    await sub.endAsync()
+    const pub = await connectGateway(limited.mqttUrl, 'gw-a', SECRETS.gwA)
+    for (let i = 1; i <= 5; i++) await publish(pub, 'iiot/v1/za/fa/l1/m1/state', encode('state', { seq: i, changes: [{ state: 1, tsMs: Date.now() }] }))
+    await pub.endAsync()
+    const seqs: number[] = []
+    // Listening before the CONNACK: the queued messages follow it at once.
+    const back = connect(limited.mqttUrl, { ...opts, username: 'gw-a', password: SECRETS.gwA, reconnectPeriod: 0, protocolVersion: 4 })
+    back.on('message', () => seqs.push(seqs.length + 1))
+    await eventually(() => seqs.length >= 3)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(seqs).toHaveLength(3)
+    await back.endAsync()
+    expect((await limited.metrics.limits.get()).values.find((v) => v.labels.limit === 'session_queue')?.value).toBe(2)
   })
 
   it('past MQTT_AUTH_FAILURES_PER_MIN an address gets "server unavailable" (3) without a check; a secret already proven still gets in', async () => {
