@@ -31,6 +31,7 @@ export const DEMO_SPARKPLUG_MAPPING = {
       '1': { state: 'running' }, '2': { state: 'idle' }, '3': { state: 'setup' }, '4': { state: 'planned_stop' },
       '5': { state: 'unplanned_stop' }, '6': { state: 'fault' }, '7': { state: 'offline' },
     },
+    reasonMetric: 'State/Reason',
   },
   goodCount: 'Counts/Good',
   rejectCount: 'Counts/Reject',
@@ -38,6 +39,8 @@ export const DEMO_SPARKPLUG_MAPPING = {
   inspections: [
     { metric: 'Quality/bore.diameter', characteristic: 'bore.diameter', lsl: 24.95, usl: 25.05, target: 25.0, unit: 'mm' },
     { metric: 'Quality/surface.roughness', characteristic: 'surface.roughness', usl: 1.6, target: 0.8, unit: 'um' },
+    // Incoming material (material-flow.ts, HARDNESS): traces show it on supplier lots.
+    { metric: 'Quality/material.hardness', characteristic: 'material.hardness', lsl: 40, usl: 50, target: 45, unit: 'HRC' },
   ],
 } as const
 

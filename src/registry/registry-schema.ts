@@ -99,6 +99,8 @@ export const sparkplugMappingSchema = z.object({
     metric: metricName,
     /** The metric's value (as text: "3", "true", "RUN") -> our state and an optional reason code. */
     values: z.record(z.string(), z.object({ state: z.enum(MACHINE_STATES), reasonCode: z.string().max(64).optional() }).strict()),
+    /** A String metric sent beside the state metric, at its timestamp: the reason code where `values` gives none. */
+    reasonMetric: metricName.optional(),
   }).strict().optional(),
   /** Monotonic part counters (a lower value is a reset). */
   goodCount: metricName.optional(),

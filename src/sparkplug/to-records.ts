@@ -104,6 +104,10 @@ export function toRecords(target: Target, metrics: readonly ResolvedMetric[], ma
   const materialMetric = mapping?.materialMovements ?? MATERIAL_METRIC
   const link: Record<string, number> = {}
   let counts: { good?: number; reject?: number; cycleTimeS?: number; tsMs: number } | undefined
+  // A state's reason sent as its own metric (mapping.state.reasonMetric), by timestamp.
+  const reasonMetric = mapping?.state?.reasonMetric
+  const reasons = new Map<number, string>()
+  if (reasonMetric !== undefined) for (const m of metrics) if (m.name === reasonMetric && typeof m.value === 'string') reasons.set(m.tsMs, m.value)
   const linkByMetric = new Map<string, string>()
   if (mapping?.link) for (const k of ['rsrpDbm', 'rsrqDb', 'sinrDb', 'rttMs'] as const) if (mapping.link[k]) linkByMetric.set(mapping.link[k]!, k)
 
@@ -134,6 +138,10 @@ export function toRecords(target: Target, metrics: readonly ResolvedMetric[], ma
       continue
     }
     if (!t) continue
+    if (m.name === reasonMetric) {
+      if (m.value !== null && (typeof m.value !== 'string' || m.value.length > 64)) rejected.push({ reason: 'invalid_payload', message: `reason metric "${m.name}" must be a String of at most 64 characters` })
+      continue
+    }
     const n = asNumber(m.value)
     if (mapping?.state && m.name === mapping.state.metric) {
       const to = mapping.state.values[stateKey(m.value)]
@@ -141,7 +149,8 @@ export function toRecords(target: Target, metrics: readonly ResolvedMetric[], ma
         rejected.push({ reason: 'unmapped_state_value', message: `state metric "${m.name}" has value ${stateKey(m.value)}, which the factory's Sparkplug mapping does not name` })
         continue
       }
-      const change: StateChange = { state: to.state, reasonCode: to.reasonCode ?? '', alarmCodes: [], tsMs: m.tsMs }
+      const sent = reasons.get(m.tsMs)
+      const change: StateChange = { state: to.state, reasonCode: to.reasonCode ?? (sent !== undefined && sent.length <= 64 ? sent : ''), alarmCodes: [], tsMs: m.tsMs }
       if (m.historical) historicalStates.push(line(MEASUREMENTS.state, machineTags(t), { state: stringField(change.state), reason: change.reasonCode === '' ? undefined : stringField(change.reasonCode), since_ms: intField(change.tsMs), seq: intField(seq) }, change.tsMs))
       else changes.push(change)
       continue

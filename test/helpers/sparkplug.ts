@@ -16,7 +16,7 @@ export async function sparkplugRegistry(): Promise<Record<string, unknown>> {
           factory: 'fa',
           edgeNodes: [{ id: 'edge-1', gateway: 'gw-a', line: 'l1', machine: 'm2', devices: [{ id: 'press-1', line: 'l1', machine: 'm1' }] }],
           mapping: {
-            state: { metric: 'Status/Mode', values: { '1': { state: 'running' }, '2': { state: 'idle' }, '3': { state: 'fault', reasonCode: 'E-STOP' } } },
+            state: { metric: 'Status/Mode', values: { '1': { state: 'running' }, '2': { state: 'idle' }, '3': { state: 'fault', reasonCode: 'E-STOP' } }, reasonMetric: 'Status/Reason' },
             goodCount: 'Counts/Good',
             rejectCount: 'Counts/Reject',
             cycleTime: 'Cycle/Time',

@@ -410,6 +410,18 @@ describe('Sparkplug host: what an edge node in the field sends', () => {
     expect(lines(out)).toEqual([expect.stringContaining(`signal=v,zone=za value=4,`)])
   })
 
+  it('a reason sent as its own metric (mapping.state.reasonMetric) becomes the reason of the state change at its timestamp, never a telemetry signal', () => {
+    const h = host()
+    h.handle(nbirth(0))
+    h.handle(dbirth(1, [{ name: 'Status/Mode', alias: 70, datatype: DT.Int32, intValue: 1 }, { name: 'Status/Reason', alias: 71, datatype: DT.String, stringValue: '' }]))
+    const t = T0 + 5_000
+    const out = h.handle(ddata(2, [{ alias: 70, intValue: 2, timestamp: t }, { alias: 71, stringValue: 'no-material', timestamp: t }]))
+    expect(reasons(out)).toEqual([])
+    expect(lines(out).filter((l) => l.startsWith('state,'))).toEqual([expect.stringContaining(`state="idle",reason="no-material",`)])
+    expect(lines(out).some((l) => l.includes('signal=Status'))).toBe(false)
+    expect(live.get('za/fa/l1/m1')).toMatchObject({ state: 'idle', reason: 'no-material' })
+  })
+
   it('a rejection of data sent by alias names the metric as its birth did', () => {
     const h = host()
     h.handle(nbirth(0))
