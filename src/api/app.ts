@@ -9,7 +9,7 @@ import { consoleRoutes } from '../console/console-routes.js'
 import { AppError, fromFrameworkError } from '../errors.js'
 import type { ApiDeps } from './api-deps.js'
 import { requireApiKey } from './auth.js'
-import { errorHandler, sendProblem } from './problem.js'
+import { badRequest, errorHandler, sendProblem } from './problem.js'
 import { brokerAuthRoutes } from './routes/broker-auth.js'
 import { healthRoutes } from './routes/health.js'
 import { ingestRoutes } from './routes/ingest.js'
@@ -42,6 +42,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   app.setErrorHandler(errorHandler)
+  // A misspelt or misplaced parameter is an error, not silently ignored: `equipment/state?factroy=x`
+  // answered for every machine, `ingest/rejections?factory=x` for every factory.
+  app.addHook('preValidation', async (request) => {
+    const shape = (request.routeOptions.schema?.querystring as { shape?: Record<string, unknown> } | undefined)?.shape
+    if (!shape) return
+    for (const name of Object.keys((request.query as Record<string, unknown> | undefined) ?? {})) {
+      if (!Object.hasOwn(shape, name)) throw badRequest(name, `is not a parameter of this endpoint (it takes ${Object.keys(shape).join(', ') || 'none'})`)
+    }
+  })
   app.setNotFoundHandler((request, reply) => sendProblem(reply, request, new AppError('IIOT_ERR_API_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see /docs`)))
 
   // Security headers on every answer (helmet's defaults); the docs UI and the console set their own CSP.

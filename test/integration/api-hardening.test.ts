@@ -133,6 +133,9 @@ describe('API hardening', () => {
       [`/api/v1/quality/spc?factory=fa&characteristic=bore&usl=%20`, 'usl'],
       [`/api/v1/equipment/timeline?${machine}&${future}`, 'start'],
       [`/api/v1/equipment/downtime?factory=fa&${future}`, 'start'],
+      // A misspelt parameter is not ignored (the answer would be for every factory).
+      ['/api/v1/equipment/state?factroy=fa', 'factroy'],
+      ['/api/v1/ingest/rejections?reason=decode_error&colour=red', 'colour'],
     ]
     for (const [path, param] of cases) {
       const res = await call(cors.httpUrl, path, { authorization: `Bearer ${KEYS.all}` })
