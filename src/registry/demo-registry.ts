@@ -39,9 +39,12 @@ export const DEMO_SPARKPLUG_MAPPING = {
   inspections: [
     { metric: 'Quality/bore.diameter', characteristic: 'bore.diameter', lsl: 24.95, usl: 25.05, target: 25.0, unit: 'mm' },
     { metric: 'Quality/surface.roughness', characteristic: 'surface.roughness', usl: 1.6, target: 0.8, unit: 'um' },
-    // Incoming material (material-flow.ts, HARDNESS): traces show it on supplier lots.
+    // Incoming material, inspected as it arrives (material-flow.ts, HARDNESS).
     { metric: 'Quality/material.hardness', characteristic: 'material.hardness', lsl: 40, usl: 50, target: 45, unit: 'HRC' },
   ],
+  // The edge node's modem (the Sparkplug simulator's NDATA): the gateway's connectivity, as iiot/v1 gateways report it.
+  // Its access is fixed here; the simulator's second factory (the Sparkplug one in the Quick start) is on 5G NSA.
+  link: { access: '5g-nsa', rsrpDbm: 'Modem/RSRP', rsrqDb: 'Modem/RSRQ', sinrDb: 'Modem/SINR', rttMs: 'Modem/RTT' },
 } as const
 
 /** The Sparkplug device id of a machine in the demo convention. */

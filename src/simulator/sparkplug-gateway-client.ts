@@ -8,6 +8,14 @@ import { MOVEMENTS } from '../domain/records.js'
 import { MATERIAL_METRIC } from '../sparkplug/material-dataset.js'
 import type { MessageBody, MovementMsg, SampleMsg } from './messages.js'
 
+/** The modem metrics of an edge node: name, alias, and the link report's field (DEMO_SPARKPLUG_MAPPING.link names them). */
+const LINK_METRICS = [
+  ['Modem/RSRP', 1001, 'rsrpDbm'],
+  ['Modem/RSRQ', 1002, 'rsrqDb'],
+  ['Modem/SINR', 1003, 'sinrDb'],
+  ['Modem/RTT', 1004, 'rttMs'],
+] as const
+
 interface Device {
   /** metric name -> its alias and last value (a birth repeats each at its own time: the same point again). */
   readonly metrics: Map<string, { alias: number; last: SpMetricInput }>
@@ -88,7 +96,9 @@ export function createSparkplugGatewayClient(opts: GatewayClientOptions): Gatewa
 
   function birthAll(): void {
     seq = 0
-    send(sparkplugTopic(group, 'NBIRTH', node), [bdSeqMetric, { name: 'Node Control/Rebirth', datatype: DataType.Boolean, booleanValue: false }], 'birth')
+    // The modem's link metrics are the node's own (the demo mapping's `link`): born without a value, sent by alias.
+    const link = LINK_METRICS.map(([name, alias]) => ({ name, alias, datatype: DataType.Double, isNull: true }))
+    send(sparkplugTopic(group, 'NBIRTH', node), [bdSeqMetric, { name: 'Node Control/Rebirth', datatype: DataType.Boolean, booleanValue: false }, ...link], 'birth')
     for (const d of devices.values()) d.born = false
   }
 
@@ -162,8 +172,9 @@ export function createSparkplugGatewayClient(opts: GatewayClientOptions): Gatewa
           stats.skipped++
       }
     },
-    publishConnectivity() {
-      stats.skipped++
+    publishConnectivity(body) {
+      const metrics = body.reports.flatMap((r) => LINK_METRICS.map(([, alias, field]) => ({ alias, datatype: DataType.Double, doubleValue: r[field], timestamp: r.tsMs })))
+      send(sparkplugTopic(group, 'NDATA', node), metrics, 'connectivity')
     },
     async end(timeoutMs) {
       const deadline = Date.now() + timeoutMs

@@ -22,7 +22,7 @@ beforeAll(async () => {
   const sim = startSimulation({ plan, url: svc.mqttUrl, qos: 1, protocol: 'mixed', rate: 5, samples: 4, seed: 7, types: messageTypes(), stats, log: () => undefined })
   try {
     // Until the Sparkplug factory's material movements (its Material/Movements DataSets) are stored too.
-    await eventually(async () => stats.byKind.production >= 4 && stats.byKind.quality > 0 && (await materialOf('z1-f2')).length > 0, 30_000, 200)
+    await eventually(async () => stats.byKind.production >= 4 && stats.byKind.quality > 0 && stats.byKind.connectivity >= 2 && (await materialOf('z1-f2')).length > 0, 30_000, 200)
   } finally {
     await sim.stop()
   }
@@ -57,6 +57,10 @@ describe('simulator --protocol mixed', () => {
     const trace = await apiGet(svc.httpUrl, `/api/v1/materials/lots/${made[1]}/trace?direction=back&factory=z1-f2`, apiKey)
     expect(trace.body).toMatchObject({ found: true, tree: { lot: made[1], origins: [{ movement: 'produced', factory: 'z1-f2', workOrder: made[2] }] } })
     expect(trace.body.tree.children.length).toBeGreaterThan(0)
+    // The edge node's modem metrics are the gateway's link report, as an iiot/v1 gateway sends it.
+    const link = await influxQuery(influxd.url, svc.database, `SELECT "access", "rsrp_dbm" FROM "connectivity" WHERE "factory" = 'z1-f2'`)
+    expect(link[0]?.values.length ?? 0).toBeGreaterThan(0)
+    expect(link[0]!.values[0]![1]).toBe('5g-nsa')
     const rejections = await apiGet(svc.httpUrl, '/api/v1/ingest/rejections', apiKey)
     expect(rejections.body.rejections.map((r: any) => `${r.reason}: ${r.message}`)).toEqual([])
   })
