@@ -19,7 +19,8 @@ const MAX_DURATION_MS = 36_500 * 86_400_000
 export const durationParam = z
   .string()
   .regex(/^[1-9]\d{0,8}(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 10s, 5m, 1h or 1d')
-  .refine((v) => !/^\d+(ms|s|m|h|d)$/.test(v) || durationMs(v) <= MAX_DURATION_MS, 'must be at most 36500d (100 years)')
+  // Not a duration at all (NaN): the pattern's own message says so.
+  .refine((v) => !(durationMs(v) > MAX_DURATION_MS), 'must be at most 36500d (100 years)')
 
 /** A finite decimal number; an empty or blank value is an error, not 0 (what z.coerce.number() makes of it). */
 export const numberParam = z
@@ -37,9 +38,10 @@ export const scopeQuery = {
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 
+/** A duration such as 500ms or 1d in milliseconds; NaN for text that is not one. */
 export function durationMs(text: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text)!
-  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text)
+  return m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : NaN
 }
 
 export interface Window {

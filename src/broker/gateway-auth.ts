@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { GatewayIdentity } from '../domain/acl.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { Ingestor } from '../pipeline/ingestor.js'
-import type { GatewayEntry, Registry } from '../registry/registry.js'
+import { gatewayIdentity, type GatewayEntry, type Registry } from '../registry/registry.js'
 import { createFailureThrottle } from '../registry/failure-throttle.js'
 import type { RegistrySource } from '../registry/registry-store.js'
 import { SecretChecksBusy } from '../registry/secret-hash.js'
@@ -85,8 +85,6 @@ function keepSession(client: Client): void {
   ;(client as { clean: boolean }).clean = false
 }
 
-const identityOf = (entry: GatewayEntry): GatewayIdentity => ({ id: entry.gateway.id, zone: entry.zone, factory: entry.factory, sparkplugNodes: entry.sparkplugNodes })
-
 function authError(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError
 }
@@ -147,7 +145,7 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
       const entry = current.gateway(s.gateway.id)
       if (!entry) return 'gateway_removed'
       if (s.secretHash !== undefined && entry.gateway.secretHash !== s.secretHash) return 'secret_changed'
-      return JSON.stringify(identityOf(entry)) === JSON.stringify(s.gateway) ? undefined : 'gateway_changed'
+      return JSON.stringify(gatewayIdentity(entry)) === JSON.stringify(s.gateway) ? undefined : 'gateway_changed'
     },
     connectionsOf: (id) => connections.count(id),
     connections: () => connections.total(),
@@ -220,7 +218,7 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
           return refuse(client, 'too_many_connections', SERVER_UNAVAILABLE, callback)
         }
         owners.claim(client.id, entry.gateway.id, client)
-        s.gateway = identityOf(entry)
+        s.gateway = gatewayIdentity(entry)
         if (password) s.secretHash = entry.gateway.secretHash
         callback(null, true)
       }

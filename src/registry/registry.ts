@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { GatewayIdentity } from '../domain/acl.js'
 import { machineKey } from '../domain/machine-key.js'
 import { AppError } from '../errors.js'
 import {
@@ -31,6 +32,11 @@ export interface GatewayEntry {
   readonly factory: string
   /** The Sparkplug edge nodes (`{group}/{edge node}`) it connects as (docs/sparkplug.md). */
   readonly sparkplugNodes: readonly string[]
+}
+
+/** What the ACL checks of a gateway (domain/acl.ts): its id, where it is, its Sparkplug nodes. */
+export function gatewayIdentity(entry: GatewayEntry): GatewayIdentity {
+  return { id: entry.gateway.id, zone: entry.zone, factory: entry.factory, sparkplugNodes: entry.sparkplugNodes }
 }
 
 export interface ApiKeyEntry {

@@ -2,7 +2,7 @@ import { timingSafeEqual, createHash } from 'node:crypto'
 import { mayPublish, maySubscribe } from '../domain/acl.js'
 import { isUnderRoot } from '../domain/topic.js'
 import type { Config } from '../config/config.js'
-import type { Registry } from '../registry/registry.js'
+import { gatewayIdentity, type Registry } from '../registry/registry.js'
 import { isSparkplugTopic, mayPublishSparkplug, maySubscribeSparkplug } from '../sparkplug/topic.js'
 
 /** What the broker-facing auth endpoint knows besides the registry (docs/scaling-out.md). */
@@ -51,7 +51,7 @@ export function authorizeBrokerClient(reg: Registry, cfg: BrokerAccessConfig, us
   }
   const entry = reg.gateway(username)
   if (!entry) return false
-  const gw = { id: entry.gateway.id, zone: entry.zone, factory: entry.factory, sparkplugNodes: entry.sparkplugNodes }
+  const gw = gatewayIdentity(entry)
   if (isSparkplugTopic(topic)) return action === 'publish' ? mayPublishSparkplug(gw.sparkplugNodes, topic) : maySubscribeSparkplug(gw.sparkplugNodes, topic)
   if (!isUnderRoot(topic)) return false
   return action === 'publish' ? mayPublish(gw, topic) : maySubscribe(gw, topic)
