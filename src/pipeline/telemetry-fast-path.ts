@@ -137,7 +137,10 @@ export function createTelemetryFastPath(limits: IngestLimits, telemetry: Type): 
     return v >= MAX_EXACT ? -1 : v
   }
 
-  /** A sample's ts_ms (below 2^53) into values[1], where it stays unboxed on its way to the sink (LineSink.numberAt); false when it is not one. */
+  /**
+   * A sample's ts_ms (below 2^53) into values[1], where it stays unboxed on its way to the sink (LineSink.numberAt); false when it is not one.
+   * Any larger or negative int64 is far outside the window: the reference path rejects it as future_timestamp or stale_timestamp.
+   */
   function timestamp(end: number): boolean {
     const v = varint(end, VALUE_BYTES)
     values[1] = v

@@ -57,7 +57,10 @@ export function createValidator(limits: IngestLimits, now: () => number = Date.n
   const name = z.string().regex(NAME_PATTERN, 'must be 1-128 characters of [A-Za-z0-9_.:/-]')
   const finite = z.number() // zod 4 rejects NaN and ±Infinity
   const optFinite = finite.nullish().transform((v) => v ?? undefined)
-  const ts = z.number().int().nonnegative()
+  // A whole number of ms, however large or negative: one outside the window is a future_timestamp or a
+  // stale_timestamp (checkTimes), which says more than invalid_payload. protobufjs reads an int64 past
+  // 2^53 as the nearest double (its Long support is off: proto-schema.ts), which is whole too.
+  const ts = z.number().refine(Number.isInteger, 'must be a whole number of milliseconds')
   const batch = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'batch is empty').max(limits.maxBatch, `batch holds more than ${limits.maxBatch} items`)
   const header = { seq: z.number().int().nonnegative(), sentTsMs: ts }
 
@@ -230,10 +233,22 @@ function checkTimes(message: DecodedMessage & { sentTsMs: number }, limits: Inge
   return { ok: true, message }
 }
 
-/** ISO 8601 where a Date can hold it (±8.64e15 ms); past that, the number itself, since toISOString() would throw. */
-/** A timestamp for a rejection's message: ISO 8601 where it is a date at all. */
+/** The furthest a Date reaches either side of 1970 (toISOString() throws past it). */
+const DATE_LIMIT_MS = 8.64e15
+const MS_PER_YEAR = 365.2425 * 86_400_000
+
+/**
+ * A timestamp for a rejection's message: ISO 8601 where a Date can hold it (years -271821 to
+ * 275760); past that, the milliseconds in full and the year, roughly. A value past 2^53 is the
+ * nearest double to what the gateway sent (int64 fields are read as numbers), hence "about".
+ */
 export function describeTime(tsMs: number): string {
-  return Math.abs(tsMs) <= 8.64e15 ? new Date(tsMs).toISOString() : `${tsMs} ms`
+  if (Math.abs(tsMs) <= DATE_LIMIT_MS) return new Date(tsMs).toISOString()
+  if (!Number.isFinite(tsMs)) return `${tsMs} ms`
+  // Digits, not String()'s 1152921504606847000 or 1e+21.
+  const ms = Number.isInteger(tsMs) ? BigInt(tsMs).toString() : String(tsMs)
+  const year = Math.round(1970 + tsMs / MS_PER_YEAR).toLocaleString('en-US')
+  return `${Number.isSafeInteger(tsMs) ? '' : 'about '}${ms} ms since 1970 (around the year ${year})`
 }
 
 export function itemsOf(message: DecodedMessage): readonly unknown[] {

@@ -23,8 +23,9 @@ export const GW_A_TOPICS: Readonly<Record<Kind, string>> = {
 }
 const KINDS = Object.keys(GW_A_TOPICS) as Kind[]
 
-export function validPayload(rng: Rng, kind: Kind, nowMs: number): Buffer {
-  const ts = nowMs - int(rng, 0, 60_000)
+/** A valid message of `kind`, its items stamped `tsMs` if given (else within the last minute). */
+export function validPayload(rng: Rng, kind: Kind, nowMs: number, tsMs?: number): Buffer {
+  const ts = tsMs ?? nowMs - int(rng, 0, 60_000)
   const seq = int(rng, 1, 1e6)
   switch (kind) {
     case 'telemetry':
@@ -64,7 +65,7 @@ export function fuzzPayload(rng: Rng, nowMs: number, limits: { maxPayloadBytes: 
   const kind = pick(rng, KINDS)
   const topic = GW_A_TOPICS[kind]
   const valid = validPayload(rng, kind, nowMs)
-  const how = pick(rng, ['bitflip', 'truncate', 'wire-type-7', 'wire-type-swap', 'huge-repeated', 'deep-groups', 'deep-nesting', 'type-confusion', 'random', 'oversize', 'empty', 'non-finite', 'unknown-machine', 'valid'] as const)
+  const how = pick(rng, ['bitflip', 'truncate', 'wire-type-7', 'wire-type-swap', 'huge-repeated', 'deep-groups', 'deep-nesting', 'type-confusion', 'random', 'oversize', 'empty', 'non-finite', 'extreme-timestamp', 'unknown-machine', 'valid'] as const)
   const out = (payload: Buffer, surelyInvalid: boolean, t = topic): FuzzPayload => ({ topic: t, payload, surelyInvalid, how })
   switch (how) {
     case 'bitflip': {
@@ -107,6 +108,8 @@ export function fuzzPayload(rng: Rng, nowMs: number, limits: { maxPayloadBytes: 
       return out(Buffer.alloc(0), true)
     case 'non-finite':
       return out(encode('telemetry', { seq: 1, samples: [{ signal: 'fuzz.nan', doubleValue: pick(rng, [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]), tsMs: nowMs }] }), true, GW_A_TOPICS.telemetry)
+    case 'extreme-timestamp': // int64 timestamps far outside the window: future_timestamp or stale_timestamp, never accepted
+      return out(validPayload(rng, kind, nowMs, pick(rng, [2 ** 53, 2 ** 60, 2 ** 63, -(2 ** 62), -1, 1])), true)
     case 'unknown-machine':
       return out(validPayload(rng, 'telemetry', nowMs), true, 'iiot/v1/za/fa/l1/m9/telemetry')
     case 'valid':

@@ -152,7 +152,7 @@ describe('fuzzing the broker and the pipeline', () => {
     expect(d.in).toBeGreaterThanOrEqual(tally.acked + gen.stats().acked)
     expect(d.rejected).toBeGreaterThanOrEqual(tally.surelyInvalidAcked)
     const reasons = (await svc.metrics.rejected.get()).values.filter((v) => v.value > 0).map((v) => v.labels.reason)
-    expect(reasons).toEqual(expect.arrayContaining(['decode_error', 'batch_too_large', 'payload_too_large', 'empty_payload', 'non_finite_number', 'unknown_machine']))
+    expect(reasons).toEqual(expect.arrayContaining(['decode_error', 'batch_too_large', 'payload_too_large', 'empty_payload', 'non_finite_number', 'future_timestamp', 'stale_timestamp', 'unknown_machine']))
 
     // Every acknowledged message of the good gateway is stored.
     const good = await eventually(async () => {

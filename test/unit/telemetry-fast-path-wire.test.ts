@@ -102,7 +102,7 @@ const STRINGS = ['', 'ok', 'say "hi"', 'back\\slash', 'two\nlines', 'ünïcödé
 const UNITS = ['', 'degC', 'm/s', 'µm', 'a "unit"']
 
 /** Varint values, as the 64 bits (and beyond, up to 70) a gateway might put on the wire. */
-const INT64S = [0n, 1n, u64(NOW), u64(NOW - 1), u64(NOW - 3_600_000), u64(NOW + limits.maxFutureSkewMs + 1), u64(-5), 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n, 2n ** 64n + u64(NOW), 2n ** 69n]
+const INT64S = [0n, 1n, u64(NOW), u64(NOW - 1), u64(NOW - 3_600_000), u64(NOW + limits.maxFutureSkewMs + 1), u64(-5), 2n ** 53n - 1n, 2n ** 53n, 2n ** 60n, 2n ** 63n - 1n, 2n ** 63n, u64(-(2 ** 60)), 2n ** 64n + u64(NOW), 2n ** 69n]
 const SEQS = [0n, 1n, 300n, 0xffffffffn, 2n ** 32n + 5n, u64(-1), 2n ** 35n - 1n, 2n ** 64n + 7n]
 const QUALITIES = [0n, 1n, 2n, 3n, 4n, 2n ** 32n + 1n, u64(-1), 2n ** 64n + 2n]
 const BOOLS = [0n, 1n, 2n, 2n ** 35n, 2n ** 63n, 2n ** 64n, 2n ** 69n]
@@ -245,7 +245,7 @@ describe('telemetry fast path on non-canonical encodings', () => {
       expect(ref, `message ${i}: ${payload.toString('hex')}`).toEqual({ ok: true, lines })
     }
     // Both sides exercised, and non-canonical encodings among what each accepts, or this proves nothing.
-    // Seed 20240611 gives 2,206 accepted by the fast path (1,202 padded, 210 with a repeated singular field, 397 reordered), 8,885 refused.
+    // Seed 20240611 gives 2,084 accepted by the fast path (1,131 padded, 111 with a repeated singular field, 315 reordered), 8,927 refused.
     const summary = JSON.stringify({ count, fastWith: Object.fromEntries(fastWith), referenceWith: Object.fromEntries(referenceWith) })
     expect(count.refused, summary).toBeGreaterThan(5000)
     expect(count.fast, summary).toBeGreaterThan(1500)

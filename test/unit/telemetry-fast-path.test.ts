@@ -129,6 +129,26 @@ describe('telemetry fast path', () => {
     expect(reference(payload).ok).toBe(false)
   })
 
+  // 64-bit patterns as a gateway may write them ({low, high}: protobufjs' Long support is off, proto-schema.ts).
+  const bits = (v: bigint) => ({ low: Number(BigInt.asUintN(32, v)), high: Number(BigInt.asUintN(32, v >> 32n)) })
+  it.each([
+    ['2^53', bits(2n ** 53n), 'future_timestamp'],
+    ['2^53 + 1', bits(2n ** 53n + 1n), 'future_timestamp'],
+    ['2^60', bits(2n ** 60n), 'future_timestamp'],
+    ['2^63 - 1, the largest int64', bits(2n ** 63n - 1n), 'future_timestamp'],
+    ['1 ms after the epoch', bits(1n), 'stale_timestamp'],
+    ['-1 (2^64 - 1 on the wire)', bits(2n ** 64n - 1n), 'stale_timestamp'],
+    ['-2^63, the smallest int64', bits(2n ** 63n), 'stale_timestamp'],
+  ])('falls back on a timestamp of %s, which the reference path rejects as too new or too old', (_what, ts, reason) => {
+    const item = message(good((w) => w.uint32((7 << 3) | 0).int64(ts as unknown as number)))
+    expect(fast(item)).toBeUndefined()
+    expect(reference(item)).toEqual({ ok: false, why: reason })
+    // The same as the send time of a sample without its own.
+    const sent = wire((w) => w.uint32((1 << 3) | 0).uint32(5).uint32((2 << 3) | 0).int64(ts as unknown as number).uint32((3 << 3) | 2).bytes(good()))
+    expect(fast(sent)).toBeUndefined()
+    expect(reference(sent)).toEqual({ ok: false, why: reason })
+  })
+
   it.each([
     ['the header after the samples', wire((w) => w.uint32((3 << 3) | 2).bytes(good()).uint32((1 << 3) | 0).uint32(5))],
     ['an unknown field', message(good((w) => w.uint32((15 << 3) | 0).uint32(1)))],

@@ -56,6 +56,39 @@ describe('semantic validation', () => {
     }
   })
 
+  // However far off a timestamp is, it is too new or too old, not a malformed payload (2^53 and up, and
+  // below 0, were invalid_payload while a year ahead was future_timestamp). int64 fields past 2^53 read as
+  // the nearest double: protobufjs' Long support is off (proto-schema.ts).
+  it.each([
+    ['future_timestamp', 'telemetry', 2 ** 53, /timestamp about 9007199254740992 ms since 1970 \(around the year 287,397\) is more than 60000 ms in the future/],
+    ['future_timestamp', 'telemetry', 2 ** 60, /timestamp about 1152921504606846976 ms since 1970 \(around the year 36,536,598\) is more than/],
+    ['future_timestamp', 'state', Number.MAX_SAFE_INTEGER, /timestamp 9007199254740991 ms since 1970 \(around the year 287,397\)/],
+    ['future_timestamp', 'material', 2 ** 62, /about 4611686018427387904 ms since 1970/],
+    ['stale_timestamp', 'production', 1, /1970-01-01T00:00:00\.001Z is older than/],
+    ['stale_timestamp', 'quality', -1, /1969-12-31T23:59:59\.999Z is older than/],
+    ['stale_timestamp', 'connectivity', -(2 ** 60), /timestamp about -1152921504606846976 ms since 1970 \(around the year -36,532,658\) is older than/],
+  ] as const)('rejects with %s a %s item stamped %d ms, saying when that is', (reason, kind, tsMs, message) => {
+    const item = {
+      telemetry: { samples: [{ signal: 'a', doubleValue: 1, tsMs }] },
+      state: { changes: [{ state: 1, tsMs }] },
+      production: { reports: [{ mode: 1, good: 1, tsMs }] },
+      quality: { inspections: [{ characteristic: 'd', value: 1, tsMs }] },
+      connectivity: { reports: [{ access: 1, tsMs }] },
+      material: { movements: [{ movement: 1, material: 'steel', lot: 'l-1', quantity: 1, unit: 'kg', tsMs }] },
+    }[kind]
+    const r = run(kind, { seq: 1, sentTsMs: NOW, ...item })
+    expect(r.ok ? r : r.failure).toEqual({ reason, message: expect.stringMatching(message) })
+  })
+
+  it('judges a far-off send time where an item takes it, and ignores it where every item has its own', () => {
+    const far = run('telemetry', { seq: 1, sentTsMs: 2 ** 60, samples: [{ signal: 'a', doubleValue: 1 }] })
+    expect(!far.ok && far.failure.reason).toBe('future_timestamp')
+    const before1970 = run('telemetry', { seq: 1, sentTsMs: -5, samples: [{ signal: 'a', doubleValue: 1 }] })
+    expect(!before1970.ok && before1970.failure.reason).toBe('stale_timestamp')
+    const own = run('telemetry', { seq: 1, sentTsMs: 2 ** 60, samples: [{ signal: 'a', doubleValue: 1, tsMs: NOW }] })
+    expect(own.ok && own.message.kind === 'telemetry' && own.message.samples[0]!.tsMs).toBe(NOW)
+  })
+
   it('derives pass/fail from spec limits when the gateway leaves the verdict unspecified', () => {
     const r = run('quality', { seq: 1, inspections: [
       { characteristic: 'd', value: 5, lsl: 4, usl: 6, tsMs: NOW },
