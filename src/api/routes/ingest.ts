@@ -4,7 +4,8 @@ import { AppError } from '../../errors.js'
 import { byLabel, total } from '../../metrics/metrics.js'
 import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
-import { keyCovers } from '../scope.js'
+import { scopeQuery } from '../params.js'
+import { keyCovers, resolveScope } from '../scope.js'
 
 const counts = z.record(z.string(), z.number())
 
@@ -71,13 +72,17 @@ export const ingestRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
       schema: {
         tags: ['ingest'],
         summary: 'Rejected messages, newest first',
-        description: 'Each with topic, gateway, reason, what to fix, and the first bytes of the payload (base64). Page backwards with `before` (an id). A scoped key sees only its own zone or factory.',
+        description:
+          'Each with topic, gateway, reason, what to fix, and the first bytes of the payload (base64). Page backwards with `before` (an id). A scoped key sees only its own zone or factory. ' +
+          '`zone` and `factory` narrow the list within the key\'s scope (another zone or factory: 403); a rejection tied to no factory (a topic that does not parse, a Sparkplug edge node not in the registry) is left out when either is given.',
         security: [{ bearerAuth: [] }],
         querystring: z.object({
           limit: z.coerce.number().int().min(1).max(1000).default(100),
           before: z.coerce.number().int().positive().optional(),
           reason: z.string().max(64).optional(),
           gateway: z.string().max(64).optional(),
+          zone: scopeQuery.zone,
+          factory: scopeQuery.factory,
         }),
         response: {
           200: z.object({
@@ -103,10 +108,18 @@ export const ingestRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
     async (request) => {
       const key = apiKeyOf(request)
       const q = request.query
+      // Ids checked as elsewhere: unknown 404, outside the key's scope 403. Only what was asked filters:
+      // with neither, an all-scope key also sees rejections whose topic named no factory.
+      if (q.zone !== undefined || q.factory !== undefined) resolveScope(deps.registry.current(), key, { zone: q.zone, factory: q.factory })
       const rejections = deps.rejections.list({
         limit: q.limit,
         beforeId: q.before,
-        filter: (r) => keyCovers(key, r.zone, r.factory) && (q.reason === undefined || r.reason === q.reason) && (q.gateway === undefined || r.gateway === q.gateway),
+        filter: (r) =>
+          keyCovers(key, r.zone, r.factory) &&
+          (q.zone === undefined || r.zone === q.zone) &&
+          (q.factory === undefined || r.factory === q.factory) &&
+          (q.reason === undefined || r.reason === q.reason) &&
+          (q.gateway === undefined || r.gateway === q.gateway),
       })
       return { rejections, next: rejections.length === q.limit ? rejections.at(-1)!.id : null }
     },
