@@ -4,11 +4,12 @@ import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import { consoleRoutes } from '../console/console-routes.js'
 import { AppError, fromFrameworkError } from '../errors.js'
 import type { ApiDeps } from './api-deps.js'
 import { requireApiKey } from './auth.js'
+import { documentTransform, lenientSerializerCompiler, problemSchema } from './openapi.js'
 import { badRequest, errorHandler, sendProblem } from './problem.js'
 import { brokerAuthRoutes } from './routes/broker-auth.js'
 import { healthRoutes } from './routes/health.js'
@@ -40,12 +41,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     frameworkErrors: (error, request, reply) => void sendProblem(reply, request, fromFrameworkError(error)),
   }).withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
-  app.setSerializerCompiler(serializerCompiler)
+  app.setSerializerCompiler(lenientSerializerCompiler(app.log, (route) => deps.metrics.apiSchemaMismatches.inc({ route })))
   app.setErrorHandler(errorHandler)
   // A misspelt or misplaced parameter is an error, not silently ignored: `equipment/state?factroy=x`
   // answered for every machine, `ingest/rejections?factory=x` for every factory.
+  // An API operation without a query schema takes no parameters; elsewhere (the console's files,
+  // health and metrics) a query string without a schema is left alone, as a cache-buster may add one.
   app.addHook('preValidation', async (request) => {
-    const shape = (request.routeOptions.schema?.querystring as { shape?: Record<string, unknown> } | undefined)?.shape
+    const querystring = request.routeOptions.schema?.querystring as { shape?: Record<string, unknown> } | undefined
+    const shape = querystring?.shape ?? (request.routeOptions.url?.startsWith('/api/v1/') ? {} : undefined)
     if (!shape) return
     for (const name of Object.keys((request.query as Record<string, unknown> | undefined) ?? {})) {
       if (!Object.hasOwn(shape, name)) throw badRequest(name, `is not a parameter of this endpoint (it takes ${Object.keys(shape).join(', ') || 'none'})`)
@@ -66,9 +70,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'iiot-ingest API', version: '1', description: 'Real-time production, equipment, quality and telemetry data of the smart-factory pilots. Errors are application/problem+json.' },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'API key "<key id>.<secret>" from the registry CLI' } } },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'API key "<key id>.<secret>" from the registry CLI' } }, schemas: { Problem: problemSchema } },
     },
-    transform: jsonSchemaTransform,
+    transform: documentTransform,
+    transformObject: jsonSchemaTransformObject,
   })
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: (csp) => csp.replace(/\s*upgrade-insecure-requests;?/, '') })
 

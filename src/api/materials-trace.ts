@@ -2,6 +2,8 @@ import { buildTrace, nextLot, type LotLink, type LotOrigin, type TraceDirection,
 import { linksOf, lotUses, originsByLot, orderKey, type LotUse } from '../domain/material-movements.js'
 import type { StateInterval } from '../domain/state-timeline.js'
 import type { InspectionRow, MaterialsReader, MovementQuery, Scope } from '../storage/ports.js'
+import { z } from 'zod'
+import { inspection, isoTime, machineRef, stateInterval } from './answer-schemas.js'
 import { isoOf } from './history.js'
 import { createLineCache } from './line-cache.js'
 import { badRequest } from './problem.js'
@@ -166,9 +168,54 @@ const machine = (x: { zone: string; factory: string; line: string; machine: stri
 
 const stateJson = (i: StateInterval) => ({ state: i.state, reason: i.reason || null, start: isoOf(i.startMs), end: isoOf(i.endMs), durationS: i.durationMs / 1000 })
 
+const qualityAnswer = z.object({
+  inspections: z.number(),
+  passed: z.number(),
+  failed: z.number(),
+  passRate: z.number().nullable(),
+  defects: z.array(z.object({ code: z.string(), count: z.number() })),
+})
+
+/** A lot of the trace as the API answers it, with the lots it was made from or went into. */
+export interface TraceNodeAnswer {
+  lot: string
+  material: string | null
+  origins: z.output<typeof originAnswer>[]
+  link: z.output<typeof linkAnswer> | null
+  cycle: boolean
+  quality: z.output<typeof qualityAnswer>
+  inspections: z.output<typeof inspection>[]
+  children: TraceNodeAnswer[]
+}
+
+const originAnswer = machineRef.extend({
+  movement: z.enum(['produced', 'received']),
+  workOrder: z.string().nullable(),
+  quantity: z.number(),
+  unit: z.string(),
+  start: isoTime,
+  end: isoTime,
+  machineStates: z.array(stateInterval).optional().describe("with states=true, for a producing work order: its machine's states over its span"),
+})
+const linkAnswer = machineRef.extend({ workOrder: z.string(), consumedLot: z.string(), quantity: z.number(), unit: z.string(), start: isoTime, end: isoTime })
+
+export const traceNodeAnswer: z.ZodType<TraceNodeAnswer> = z.object({
+  lot: z.string(),
+  material: z.string().nullable(),
+  origins: z.array(originAnswer),
+  link: linkAnswer.nullable().describe('the consumption that joins this lot to the one above it; null at the root'),
+  cycle: z.boolean(),
+  quality: qualityAnswer,
+  inspections: z.array(inspection).describe('the newest 20'),
+  get children() {
+    return z.array(traceNodeAnswer)
+  },
+}).meta({ id: 'TraceNode' })
+
 /** A node as the API answers it (docs/api.md); `states`, when asked for, by `orderKey` of a producing work order. */
-export function nodeJson(n: TraceNode, inspections: ReadonlyMap<string, InspectionRow[]>, states?: ReadonlyMap<string, StateInterval[]>): object {
+export function nodeJson(n: TraceNode, inspections: ReadonlyMap<string, InspectionRow[]>, states?: ReadonlyMap<string, StateInterval[]>): TraceNodeAnswer {
   const rows = inspections.get(n.lot) ?? []
+  const quality = qualitySummary(rows)
   return {
     lot: n.lot,
     material: n.origins[0]?.material ?? (n.via && n.via.input === n.lot ? n.via.material : null),
@@ -178,7 +225,7 @@ export function nodeJson(n: TraceNode, inspections: ReadonlyMap<string, Inspecti
     }),
     link: n.via && { ...machine(n.via), workOrder: n.via.workOrder, consumedLot: n.via.input, quantity: n.via.quantity, unit: n.via.unit, ...span(n.via) },
     cycle: n.cycle,
-    quality: qualitySummary(rows),
+    quality: { ...quality, defects: [...quality.defects] },
     inspections: rows.slice(0, INSPECTIONS_LISTED),
     children: n.children.map((c) => nodeJson(c, inspections, states)),
   }

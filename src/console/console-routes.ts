@@ -48,8 +48,10 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     reply.header('content-security-policy', CONSOLE_CSP)
     return payload
   })
-  app.get('/', (_request, reply) => reply.redirect('/console/', 302))
-  app.get('/console/config.json', (_request, reply) => {
+  // The console's pages and files are not API operations: kept out of the OpenAPI document.
+  const hidden = { schema: { hide: true } }
+  app.get('/', hidden, (_request, reply) => reply.redirect('/console/', 302))
+  app.get('/console/config.json', hidden, (_request, reply) => {
     reply.header('cache-control', 'no-cache')
     return { offlineAfterS: opts.offlineAfterMs / 1000 }
   })
@@ -59,8 +61,8 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
       return 'The console is not built: run `npm run build` (docs/console.md).\n'
     }
     // The wildcard does not match its own prefix: the page's address needs its own route.
-    app.get('/console/', notBuilt)
-    app.get('/console/*', notBuilt)
+    app.get('/console/', hidden, notBuilt)
+    app.get('/console/*', hidden, notBuilt)
     return
   }
   await app.register(fastifyStatic, {
@@ -74,5 +76,5 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     },
   })
   // The page itself (with ignoreTrailingSlash, /console too); the static wildcard does not answer its own prefix.
-  app.get('/console/', (_request, reply) => reply.sendFile('index.html'))
+  app.get('/console/', hidden, (_request, reply) => reply.sendFile('index.html'))
 }

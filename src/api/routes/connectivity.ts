@@ -2,7 +2,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { LinkSummary } from '../../storage/ports.js'
 import type { ApiDeps } from '../api-deps.js'
+import { isoTime, linkAnswer } from '../answer-schemas.js'
 import { apiKeyOf } from '../auth.js'
+import { sendCsv } from '../openapi.js'
 import { reportQuery, reportWindow } from '../params.js'
 import { resolveScope } from '../scope.js'
 
@@ -23,6 +25,27 @@ export const connectivityRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
           'Per zone and window (a calendar year in UTC with `year`, or `start`/`end`): registered and reporting factories, gateways that reported, factories and gateways by radio access (5G SA, 5G NSA, LTE, Wi-Fi, wired = ethernet + fibre; a factory counts under every access its gateways used), percentiles (p5/p50/p95) of RSRP, RSRQ, SINR, RTT and throughput per gateway link, and `no5g: true` for zones where no factory reported over 5G. `format=csv` gives one row per gateway link.',
         security: [{ bearerAuth: [] }],
         querystring: z.object(reportQuery),
+        'x-media': { 'text/csv': 'with format=csv: one row per gateway link (zone, factory, gateway, access, reports, then p5, p50 and p95 of each metric)' },
+        response: {
+          200: z.object({
+            start: isoTime,
+            end: isoTime,
+            zones: z.array(
+              z.object({
+                zone: z.string(),
+                name: z.string().nullable(),
+                factoriesRegistered: z.number(),
+                factoriesReporting: z.number(),
+                gatewaysReporting: z.number(),
+                factoriesOn5g: z.number(),
+                no5g: z.boolean(),
+                byAccess: z.record(z.string(), z.object({ factories: z.number(), gateways: z.number() })).describe('per access class: 5g-sa, 5g-nsa, lte, wifi, wired'),
+                links: z.array(linkAnswer),
+              }),
+            ),
+            zonesWithout5g: z.array(z.string()),
+          }),
+        },
       },
     },
     async (request, reply) => {
@@ -33,8 +56,7 @@ export const connectivityRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
       const zones = registry.zones.filter((z) => scope.zone === undefined || z.id === scope.zone)
       const links = await deps.manufacturing.connectivity(zones.map((z) => z.id), scope.factory, window.startMs, window.endMs)
       if (q.format === 'csv') {
-        reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="connectivity-${new Date(window.startMs).toISOString().slice(0, 10)}.csv"`)
-        return toCsv(links)
+        return sendCsv(reply, `connectivity-${new Date(window.startMs).toISOString().slice(0, 10)}.csv`, toCsv(links))
       }
       const report = zones.map((zone) => {
         const zoneLinks = links.filter((l) => l.zone === zone.id)

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { downtimePareto, timeInState, type StateInterval } from '../../domain/state-timeline.js'
 import type { ApiDeps } from '../api-deps.js'
+import { isoTime, machineRef, scopeAnswer, secondsByState, stateInterval } from '../answer-schemas.js'
 import { apiKeyOf } from '../auth.js'
 import { isoOf, seconds, timelines } from '../history.js'
 import { resolveWindow, scopeQuery, slugParam, timeParam } from '../params.js'
@@ -29,6 +30,15 @@ export const equipmentHistoryRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app
           'Contiguous intervals (state, reason (null when none was given), alarms, start, end, duration), including the state already in force when the window starts (found up to API_STATE_LOOKBACK_DAYS back); consecutive reports of the same state and reason merge; time before the first known state is "unknown". Plus seconds in each state.',
         security: [{ bearerAuth: [] }],
         querystring: z.object({ zone: scopeQuery.zone, factory: slugParam, line: slugParam, machine: slugParam, ...windowQuery }),
+        response: {
+          200: z.object({
+            machine: machineRef,
+            start: isoTime,
+            end: isoTime,
+            intervals: z.array(stateInterval.extend({ alarms: z.array(z.string()) })),
+            timeInStateS: secondsByState,
+          }),
+        },
       },
     },
     async (request) => {
@@ -43,7 +53,7 @@ export const equipmentHistoryRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app
         machine: { zone: machine!.zone, factory: machine!.factory, line: machine!.line, machine: machine!.machine },
         start: isoOf(w.startMs),
         end: isoOf(Math.min(w.endMs, Date.now())),
-        intervals: intervals.map((i) => ({ state: i.state, reason: i.reason || null, alarms: i.alarms, start: isoOf(i.startMs), end: isoOf(i.endMs), durationS: seconds(i.durationMs) })),
+        intervals: intervals.map((i) => ({ state: i.state, reason: i.reason || null, alarms: [...i.alarms], start: isoOf(i.startMs), end: isoOf(i.endMs), durationS: seconds(i.durationMs) })),
         timeInStateS: durationsS(intervals),
       }
     },
@@ -59,6 +69,22 @@ export const equipmentHistoryRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app
           'Over every machine in the scope: down states are planned_stop (planned) and unplanned_stop and fault (unplanned); idle, setup, offline and unknown are reported beside, not as downtime. Reasons sorted by duration with share and cumulative share.',
         security: [{ bearerAuth: [] }],
         querystring: z.object({ ...scopeQuery, ...windowQuery }),
+        response: {
+          200: z.object({
+            scope: scopeAnswer,
+            machines: z.number(),
+            start: isoTime,
+            end: isoTime,
+            totalDownS: z.number(),
+            plannedS: z.number(),
+            unplannedS: z.number(),
+            notDownS: z.object({ idle: z.number(), setup: z.number(), offline: z.number(), unknown: z.number() }),
+            reasons: z.array(
+              z.object({ reason: z.string(), count: z.number(), durationS: z.number(), plannedS: z.number(), unplannedS: z.number(), share: z.number(), cumulativeShare: z.number() }),
+            ),
+            timeInStateS: secondsByState,
+          }),
+        },
       },
     },
     async (request) => {

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { machineKey } from '../../domain/machine-key.js'
 import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
+import { isoTime } from '../answer-schemas.js'
 import { scopeQuery } from '../params.js'
 import { machinesInScope, resolveScope, type MachineInScope } from '../scope.js'
 import { MachineStateJson, machineStateView, ScopeStateAnswers, STATE_ANSWER_MAX_AGE_MS, stateAnswer, type MachineStateView } from '../state-json.js'
@@ -20,6 +21,28 @@ const machineState = z.object({
   since: z.string().nullable().describe('when the machine entered its reported state'),
   lastSeen: z.string().nullable(),
   online: z.boolean().describe('heard from within MACHINE_OFFLINE_AFTER_S and not reported offline (a state "offline", or a Sparkplug NDEATH or DDEATH)'),
+})
+
+const named = { id: z.string(), name: z.string().nullable() }
+const hierarchy = z.object({
+  zones: z.array(
+    z.object({
+      ...named,
+      factories: z.array(
+        z.object({
+          ...named,
+          timezone: z.string(),
+          shifts: z.array(z.object({ name: z.string(), start: z.string().describe('local HH:MM'), end: z.string().describe('local HH:MM') })),
+          lines: z.array(
+            z.object({
+              ...named,
+              machines: z.array(z.object({ ...named, idealCycleTimeS: z.number(), state: z.string(), lastSeen: isoTime.nullable(), online: z.boolean() })),
+            }),
+          ),
+        }),
+      ),
+    }),
+  ),
 })
 
 /** Heard from within MACHINE_OFFLINE_AFTER_S, and not reported offline (a state "offline": a gateway's, or a Sparkplug NDEATH or DDEATH). */
@@ -44,6 +67,7 @@ export const equipmentRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
         summary: 'Zones > factories > lines > machines in the key\'s scope, with last seen and online',
         security: [{ bearerAuth: [] }],
         querystring: z.object({ zone: scopeQuery.zone, factory: scopeQuery.factory }),
+        response: { 200: hierarchy },
       },
     },
     async (request) => {

@@ -23,7 +23,7 @@ export const healthRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
     },
   )
 
-  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: false } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics', 'x-media': { 'text/plain': 'the Prometheus text exposition format, version 0.0.4' } } }, async (_request, reply) => {
     reply.type(deps.metrics.registry.contentType)
     return deps.metrics.registry.metrics()
   })

@@ -6,12 +6,21 @@ import type { ApiDeps } from '../api-deps.js'
 import { apiKeyOf } from '../auth.js'
 import { isoOf } from '../history.js'
 import { workOrderStates } from '../materials-states.js'
-import { nodeJson, traceLot } from '../materials-trace.js'
+import { nodeJson, traceLot, traceNodeAnswer } from '../materials-trace.js'
+import { isoTime, machineRef, scopeAnswer } from '../answer-schemas.js'
 import { durationMs, durationParam, resolveWindow, scopeQuery, timeParam } from '../params.js'
 import { resolveScope } from '../scope.js'
 
 const lotParam = z.string().regex(NAME_PATTERN, 'must be 1-128 characters of [A-Za-z0-9_.:/-]')
 const DAY_MS = 86_400_000
+const materialUse = z.object({
+  material: z.string(),
+  unit: z.string(),
+  consumed: z.number(),
+  expected: z.number().nullable().describe('produced quantity × the bill of materials; null without one'),
+  variance: z.number().nullable(),
+  variancePct: z.number().nullable(),
+})
 const MAX_LOTS = 2000
 const MAX_ROWS = 100_000
 
@@ -37,6 +46,20 @@ export const materialsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
           end: timeParam.optional().describe('default: now'),
           states: z.enum(['true', 'false']).default('false').describe("true: each producing work order's machine states over its span (first consumption to last production)"),
         }),
+        response: {
+          200: z.object({
+            lot: z.string(),
+            direction: z.enum(['back', 'forward']),
+            depth: z.number(),
+            start: isoTime,
+            end: isoTime,
+            found: z.boolean().describe('the lot has an origin or a link in the window'),
+            lots: z.number(),
+            cycles: z.array(z.array(z.string())).describe('each cycle once, as the lots along it, the first repeated at the end'),
+            truncated: z.boolean(),
+            tree: traceNodeAnswer,
+          }),
+        },
       },
     },
     async (request) => {
@@ -52,7 +75,7 @@ export const materialsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
         end: isoOf(window.endMs),
         found: t.tree.root.origins.length > 0 || t.tree.root.children.length > 0,
         lots: t.tree.nodes,
-        cycles: t.tree.cycles,
+        cycles: t.tree.cycles.map((c) => [...c]),
         truncated: t.truncated,
         tree: nodeJson(t.tree.root, t.inspections, q.states === 'true' ? await workOrderStates(deps, t.tree.root) : undefined),
       }
@@ -75,6 +98,28 @@ export const materialsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
           start: timeParam.optional().describe('default: end minus 24 hours'),
           end: timeParam.optional().describe('default: now'),
         }),
+        response: {
+          200: z.object({
+            scope: scopeAnswer,
+            start: isoTime,
+            end: isoTime,
+            truncated: z.boolean(),
+            workOrders: z.array(
+              z.object({
+                workOrder: z.string(),
+                product: z.string().nullable(),
+                produced: z.number(),
+                producedUnit: z.string().nullable(),
+                machines: z.array(machineRef),
+                bom: z.boolean().describe('the product has a bill of materials in the registry'),
+                materials: z.array(materialUse),
+                start: isoTime,
+                end: isoTime,
+              }),
+            ),
+            materials: z.array(z.object({ material: z.string(), unit: z.string(), consumed: z.number() })),
+          }),
+        },
       },
     },
     async (request) => {
@@ -100,7 +145,7 @@ export const materialsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
         start: isoOf(window.startMs),
         end: isoOf(window.endMs),
         truncated,
-        workOrders: orders.map(({ firstMs, lastMs, ...o }) => ({ ...o, start: isoOf(firstMs), end: isoOf(lastMs) })),
+        workOrders: orders.map(({ firstMs, lastMs, ...o }) => ({ ...o, machines: [...o.machines], start: isoOf(firstMs), end: isoOf(lastMs) })),
         materials: [...totals.values()].sort((a, b) => a.material.localeCompare(b.material)),
       }
     },
@@ -115,6 +160,21 @@ export const materialsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
         description: 'From the loaded, consumed, scrapped and unloaded movements of the lookback: a lot is on a machine from its last load until it is unloaded or used up. Lots loaded before the lookback are not seen.',
         security: [{ bearerAuth: [] }],
         querystring: z.object({ ...scopeQuery, lookback: durationParam.default('7d') }),
+        response: {
+          200: z.object({
+            scope: scopeAnswer,
+            asOf: isoTime,
+            since: isoTime,
+            truncated: z.boolean(),
+            machines: z.array(
+              machineRef.extend({
+                lots: z.array(
+                  z.object({ lot: z.string(), material: z.string(), unit: z.string(), loadedAt: isoTime, loaded: z.number(), consumed: z.number(), scrapped: z.number(), remaining: z.number() }),
+                ),
+              }),
+            ),
+          }),
+        },
       },
     },
     async (request) => {

@@ -8,6 +8,7 @@ import type { StateInterval } from '../../domain/state-timeline.js'
 import { clipWindow, type TimeWindow } from '../../domain/time-window.js'
 import { AppError } from '../../errors.js'
 import type { ApiDeps } from '../api-deps.js'
+import { oeeAnswer, isoTime } from '../answer-schemas.js'
 import { apiKeyOf } from '../auth.js'
 import { isoOf, timelines } from '../history.js'
 import { resolveWindow, scopeQuery, slugParam, timeParam } from '../params.js'
@@ -43,8 +44,26 @@ function oeeOver(data: readonly MachineData[], windows: readonly TimeWindow[], p
     const ws = indexes.map((i) => windows[i]!)
     return { machine: d.m.machine, line: d.m.line, start: isoOf(d.win.startMs), ...machineOee({ intervals: d.intervals, windows: ws, idealCycleTimeS: d.m.idealCycleTimeS, goodCount: good, rejectCount: reject }) }
   })
-  return machines.length === 1 ? { ...machines[0]!, machines: undefined } : lineOee(machines)
+  if (machines.length === 1) return { ...machines[0]!, machines: undefined }
+  const line = lineOee(machines)
+  return { ...line, machines: [...line.machines] }
 }
+
+const oeeBody = z.object({
+  scope: z.object({ zone: z.string().optional(), factory: z.string().optional(), line: z.string().optional(), machine: z.string().nullable() }),
+  start: isoTime,
+  end: isoTime,
+  window: z.object({
+    basis: z.string().describe('how the window was chosen: requested, or a default (the current or last shift, or the last 24 hours)'),
+    description: z.string(),
+    shift: z.object({ name: z.string(), date: z.string(), start: isoTime, end: isoTime }).nullable(),
+    machinesFromFirstState: z.number().describe('machines measured from their first reported state, later than the window start'),
+  }),
+  timezone: z.string(),
+  shiftCalendar: z.array(z.object({ name: z.string(), start: z.string(), end: z.string() })),
+  oee: oeeAnswer,
+})
+const shiftOee = z.object({ name: z.string(), date: z.string(), start: isoTime, end: isoTime, clippedToWindow: z.boolean(), oee: oeeAnswer })
 
 export const oeeRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
   app.get(
@@ -69,6 +88,7 @@ export const oeeRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
           end: timeParam.optional().describe('default: now (clamped to now)'),
           by: z.enum(['window', 'shift']).default('window'),
         }),
+        response: { 200: oeeBody.extend({ shifts: z.array(shiftOee).optional().describe('with by=shift: each shift occurrence in the window') }) },
       },
     },
     async (request) => {

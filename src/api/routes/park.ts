@@ -2,7 +2,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Scope } from '../../storage/ports.js'
 import type { ApiDeps } from '../api-deps.js'
+import { isoTime, linkAnswer } from '../answer-schemas.js'
 import { apiKeyOf } from '../auth.js'
+import { sendCsv } from '../openapi.js'
 import { isoOf } from '../history.js'
 import { reportQuery, reportWindow } from '../params.js'
 import { resolveScope } from '../scope.js'
@@ -12,6 +14,44 @@ import { ACCESS_CLASS, CLASSES } from './connectivity.js'
 export const PLAN_TARGETS = { minPilots: 2, every5gZone: true } as const
 
 const FIVE_G = new Set(['5g-sa', '5g-nsa'])
+
+const counts = z.object({ good: z.number(), reject: z.number(), total: z.number() })
+const target = z.object({ target: z.number(), measured: z.number(), met: z.boolean() })
+const overview = z.object({
+  start: isoTime,
+  end: isoTime,
+  zones: z.array(
+    z.object({
+      zone: z.string(),
+      name: z.string().nullable(),
+      factoriesRegistered: z.number(),
+      factoriesConnected: z.number(),
+      gatewaysConnected: z.number(),
+      factoriesOn5g: z.number(),
+      no5g: z.boolean(),
+      byAccess: z.record(z.string(), z.number()).describe('factories per access class: 5g-sa, 5g-nsa, lte, wifi, wired'),
+      pilots: z.array(z.string()),
+      production: counts,
+      factories: z.array(
+        z.object({
+          factory: z.string(),
+          name: z.string().nullable(),
+          gateways: z.array(z.string()),
+          access: z.array(z.string()),
+          connected: z.boolean(),
+          on5g: z.boolean(),
+          publishesState: z.boolean(),
+          publishesProduction: z.boolean(),
+          pilot: z.boolean(),
+          production: counts,
+        }),
+      ),
+      links: z.array(linkAnswer),
+    }),
+  ),
+  zonesWithout5g: z.array(z.string()),
+  targets: z.object({ zonesWith5g: target, pilots: target }),
+})
 
 export const parkRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
   app.get(
@@ -24,6 +64,8 @@ export const parkRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
           'Over a calendar year (UTC) with `year`, or `start`/`end` (default: the last 30 days). Per factory: the gateways that sent link reports and their radio access classes (as the connectivity report counts them), whether it is a live pilot (it stored at least one state report and one production report in the window), and its good/reject/total counts. Per zone: the same rolled up, and `no5g`. Targets: every zone with at least one factory connected over 5G, and at least two pilots. `format=csv` gives one row per factory.',
         security: [{ bearerAuth: [] }],
         querystring: z.object(reportQuery),
+        'x-media': { 'text/csv': 'with format=csv: one row per factory (zone, factory, gateways, access, on_5g, publishes_state, publishes_production, pilot, good, reject, total)' },
+        response: { 200: overview },
       },
     },
     async (request, reply) => {
@@ -69,8 +111,7 @@ export const parkRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
         }
       })
       if (q.format === 'csv') {
-        reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="park-overview-${q.year ?? isoOf(window.startMs).slice(0, 10)}.csv"`)
-        return toCsv(perFactory)
+        return sendCsv(reply, `park-overview-${q.year ?? isoOf(window.startMs).slice(0, 10)}.csv`, toCsv(perFactory))
       }
       const report = zones.map((zone) => {
         const fs = perFactory.filter((f) => f.zone === zone.id)

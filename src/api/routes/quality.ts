@@ -3,27 +3,12 @@ import { z } from 'zod'
 import { spcIndividuals } from '../../domain/spc.js'
 import { isoOf } from '../history.js'
 import type { ApiDeps } from '../api-deps.js'
+import { inspection, isoTime, scopeAnswer } from '../answer-schemas.js'
 import { apiKeyOf } from '../auth.js'
 import { nameParam, numberParam, resolveWindow, scopeQuery, slugParam, timeParam } from '../params.js'
 import { badRequest } from '../problem.js'
 import { resolveScope } from '../scope.js'
 
-const inspection = z.object({
-  time: z.string(),
-  zone: z.string(),
-  factory: z.string(),
-  line: z.string(),
-  machine: z.string(),
-  characteristic: z.string(),
-  value: z.number(),
-  lsl: z.number().nullable(),
-  usl: z.number().nullable(),
-  target: z.number().nullable(),
-  unit: z.string().nullable(),
-  pass: z.boolean().nullable(),
-  defectCode: z.string().nullable(),
-  lot: z.string().nullable(),
-})
 
 export const inspectionRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
   app.get(
@@ -57,6 +42,33 @@ export const inspectionRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps
 
 const SPC_MAX_POINTS = 10_000
 
+const nullable = z.number().nullable()
+const spcAnswer = z.object({
+  scope: scopeAnswer,
+  characteristic: z.string(),
+  chart: z.string(),
+  start: isoTime,
+  end: isoTime,
+  truncated: z.boolean().describe('the window held more than 10,000 measurements: the newest 10,000 are charted'),
+  n: z.number(),
+  mean: nullable,
+  mrBar: nullable,
+  sigmaWithin: nullable,
+  sigmaOverall: nullable,
+  centerLine: nullable,
+  ucl: nullable,
+  lcl: nullable,
+  mrUcl: nullable,
+  cp: nullable,
+  cpk: nullable,
+  pp: nullable,
+  ppk: nullable,
+  spec: z.object({ lsl: z.number().optional(), usl: z.number().optional(), target: z.number().optional() }),
+  violations: z.array(
+    z.object({ rule: z.number().int().min(1).max(4), index: z.number(), tsMs: z.number(), time: isoTime, value: z.number(), side: z.enum(['above', 'below']), machine: z.string().nullable() }),
+  ),
+})
+
 export const spcRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
   app.get(
     '/quality/spc',
@@ -84,6 +96,7 @@ export const spcRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
             ctx.addIssue({ code: 'custom', path: ['usl'], message: `must be above lsl (${q.lsl})` })
           }
         }),
+        response: { 200: spcAnswer },
       },
     },
     async (request) => {

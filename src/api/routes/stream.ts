@@ -30,6 +30,7 @@ export const streamRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
           'text/event-stream; each event has an id, the kind as event name, and JSON data (identity, gateway, decoded message; an absent optional field is null, as in the REST answers). Honours the key\'s scope. Heartbeat comments every SSE_HEARTBEAT_S. Resume with the Last-Event-ID header (within the last SSE_BUFFER_EVENTS events). A client that does not keep up is disconnected after SSE_CLIENT_QUEUE_EVENTS queued events.',
         security: [{ bearerAuth: [] }],
         querystring: z.object({ ...scopeQuery, kinds: z.string().max(200).optional().describe('comma-separated: telemetry,state,production,quality,material,connectivity') }),
+        'x-media': { 'text/event-stream': 'Server-Sent Events: `id`, `event` (the kind) and `data` (JSON) per message; comments as heartbeats' },
         headers: z.object({ 'last-event-id': z.string().regex(/^\d{1,16}$/, 'must be an event id').optional() }).passthrough(),
       },
     },

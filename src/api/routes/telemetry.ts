@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { machineKey } from '../../domain/machine-key.js'
 import { AGGREGATES } from '../../storage/ports.js'
 import type { ApiDeps } from '../api-deps.js'
+import { machineRef } from '../answer-schemas.js'
 import { apiKeyOf } from '../auth.js'
 import { durationParam, durationMs, nameParam, resolveWindow, scopeQuery, slugParam, timeParam } from '../params.js'
 import { badRequest } from '../problem.js'
@@ -20,6 +21,8 @@ const latestValue = z.object({
   quality: z.string().nullable(),
   stale: z.boolean().describe('the machine was reported offline after this value (a Sparkplug NDEATH or DDEATH, or a gateway\'s state "offline"): the last value known, not a current one'),
 })
+
+const seriesPoint = z.object({ time: z.string(), value: z.number().nullable().describe('null: no sample in the interval') })
 
 export const telemetryRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
   app.get(
@@ -73,13 +76,13 @@ export const telemetryRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
         }),
         response: {
           200: z.object({
-            machine: z.object({ zone: z.string(), factory: z.string(), line: z.string(), machine: z.string() }),
+            machine: machineRef,
             signal: z.string(),
             aggregate: z.string(),
             interval: z.string(),
             start: z.string(),
             end: z.string(),
-            points: z.array(z.object({ time: z.string(), value: z.number().nullable() })),
+            points: z.array(seriesPoint),
           }),
         },
       },
@@ -137,6 +140,16 @@ export const telemetryRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
           interval: durationParam.default('1m'),
           aggregate: z.enum(AGGREGATES).default('mean'),
         }),
+        response: {
+          200: z.object({
+            machine: machineRef,
+            aggregate: z.string(),
+            interval: z.string(),
+            start: z.string(),
+            end: z.string(),
+            series: z.array(z.object({ signal: z.string(), points: z.array(seriesPoint) })),
+          }),
+        },
       },
     },
     async (request) => {
