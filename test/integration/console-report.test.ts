@@ -3,10 +3,12 @@ import type { Browser } from 'playwright-core'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KEYS, SECRETS } from '../helpers/fixtures.js'
-import { connectGateway, publish } from '../helpers/gateway.js'
+import { encodeSparkplugPayload } from '../../src/sparkplug/payload.js'
+import { connectGateway, encode, publish } from '../helpers/gateway.js'
 import { startTestInfluxd } from '../helpers/influxd.js'
 import { apiGet, eventually, startTestService, type TestService } from '../helpers/service.js'
 import { ensureConsoleBuilt, launchBrowser, openConsole, screenshot, startTestSimulator } from '../helpers/browser.js'
+import { DT, sparkplugRegistry } from '../helpers/sparkplug.js'
 
 // Park overview, yearly report and ingest health in chromium, the service fed by the simulator.
 let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
@@ -118,11 +120,51 @@ describe('ingest health', () => {
       expect(await page.locator('#rejections tbody tr').first().textContent()).toContain('decode_error')
       expect(await page.locator('#rejected-by-reason').textContent()).toContain('decode_error')
       // The second refresh gives rates: the simulator keeps messages coming.
-      await eventually(async () => Number(await page.locator('[data-kpi="messages/s"] b').textContent()) > 0, 15_000, 250)
+      await eventually(async () => Number(await page.locator('[data-kpi="accepted/s"] b').textContent()) > 0, 15_000, 250)
       await screenshot(page, 'health')
       expect(errors).toEqual([])
     } finally {
       await page.context().close()
+    }
+  })
+
+  it('messages by kind say what each count counts: received is iiot/v1 messages, accepted adds Sparkplug B records', async () => {
+    // A quiet service of its own (no simulator) where gw-a is Sparkplug edge node edge-1, machine fa/l1/m2.
+    const sp = await startTestService(influxd.url, { registry: await sparkplugRegistry() })
+    const clients: MqttClient[] = []
+    try {
+      const gwB = await connectGateway(sp.mqttUrl, 'gw-b', SECRETS.gwB)
+      clients.push(gwB)
+      const T = 'iiot/v1/zb/fb/l1/m1/telemetry'
+      for (let seq = 1; seq <= 2; seq++) await publish(gwB, T, encode('telemetry', { seq, samples: [{ signal: 'temp', doubleValue: seq, tsMs: Date.now() }] }))
+      await publish(gwB, T, Buffer.from('Cv///w8B', 'base64')) // decode_error: received, not accepted
+      const node = await connectGateway(sp.mqttUrl, 'gw-a', SECRETS.gwA)
+      clients.push(node)
+      const birth = [{ name: 'bdSeq', datatype: DT.UInt64, longValue: 0 }, { name: 'Status/Mode', datatype: DT.Int32, intValue: 1 }, { name: 'Temp', datatype: DT.Double, doubleValue: 21.5 }]
+      await node.publishAsync('spBv1.0/plant-a/NBIRTH/edge-1', encodeSparkplugPayload({ timestamp: Date.now(), seq: 0, metrics: birth }), { qos: 1 })
+      await eventually(async () => (await apiGet(sp.httpUrl, '/api/v1/ingest/stats', KEYS.all)).body.accepted.state === 1)
+      await eventually(() => sp.journal.stats().unwrittenRecords === 0)
+      const stats = (await apiGet(sp.httpUrl, '/api/v1/ingest/stats', KEYS.all)).body
+      // Side by side these read as "all 3 accepted" and "state accepted without being received": one of
+      // the 3 received was rejected, and the birth's Temp and Status/Mode are the other accepted records.
+      expect(stats.received).toEqual({ telemetry: 3 })
+      expect(stats.accepted).toEqual({ telemetry: 3, state: 1 })
+
+      const { page, errors } = await openConsole(browser, sp.httpUrl, KEYS.all, '#/health')
+      try {
+        await page.waitForSelector('#by-kind')
+        // Every kind with a count, the state that only Sparkplug B sent included.
+        const rows = await page.locator('#by-kind tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)))
+        expect(rows).toEqual([['telemetry', '3', '3'], ['state', '0', '1']])
+        expect(await page.locator('#by-kind thead th').allTextContents()).toEqual(['kind', 'received (iiot/v1 messages)', 'accepted (iiot/v1 messages + Sparkplug B records)'])
+        expect(await page.textContent('#health')).toContain('Sparkplug B messages are not in it')
+        expect(errors).toEqual([])
+      } finally {
+        await page.context().close()
+      }
+    } finally {
+      for (const c of clients) await c.endAsync()
+      await sp.dispose()
     }
   })
 

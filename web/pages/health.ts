@@ -6,6 +6,27 @@ import { errorBox, fmtNum, fmtTime, h, note, table } from '../dom.js'
 const REFRESH_MS = 5000
 type Counts = Record<string, number>
 const total = (c: Counts) => Object.values(c).reduce((a, b) => a + b, 0)
+const KINDS = ['telemetry', 'state', 'production', 'quality', 'connectivity', 'material']
+
+/**
+ * Messages by kind, each count under what it counts: `received` is iiot/v1 messages only, while
+ * `accepted` adds every record a Sparkplug B message became, so accepted may exceed received and
+ * a kind may have accepted records and nothing received. Rejections are counted by reason only.
+ */
+function byKind(received: Counts, accepted: Counts): HTMLElement {
+  const kinds = [...new Set([...KINDS, ...Object.keys(received), ...Object.keys(accepted)])].filter((k) => (received[k] ?? 0) + (accepted[k] ?? 0) > 0)
+  if (kinds.length === 0) return note('No message decoded yet.')
+  return h(
+    'div',
+    {},
+    table(['kind', 'received (iiot/v1 messages)', 'accepted (iiot/v1 messages + Sparkplug B records)'], kinds.map((k) => [k, String(received[k] ?? 0), String(accepted[k] ?? 0)]), { id: 'by-kind' }),
+    note(
+      'Received counts the iiot/v1 messages decoded whose topic names a kind, rejected ones included; Sparkplug B messages are not in it. ' +
+        'Accepted counts the iiot/v1 messages accepted and the records Sparkplug B messages became (one message may make several), so it is not a share of received. ' +
+        'Rejections are counted by reason, not by kind: below.',
+    ),
+  )
+}
 
 export const healthPage: Page = (root, params, ctx: Ctx) => {
   const tz = ctx.hierarchy.zones[0]?.factories[0]?.timezone ?? 'UTC'
@@ -32,7 +53,7 @@ export const healthPage: Page = (root, params, ctx: Ctx) => {
           'div',
           { class: 'kpis', id: 'rates' },
           [
-            ['messages/s', rate(accepted, prev?.accepted)],
+            ['accepted/s', rate(accepted, prev?.accepted)],
             ['points/s written', rate(stats.points.written, prev?.written)],
             ['journal backlog', `${stats.journal.unwrittenRecords} records`],
             ['oldest unwritten', stats.journal.oldestUnwrittenAgeS === null ? 'none' : `${fmtNum(stats.journal.oldestUnwrittenAgeS, 1)} s`],
@@ -42,7 +63,7 @@ export const healthPage: Page = (root, params, ctx: Ctx) => {
         ),
         stats.journal.full ? h('p', { class: 'error' }, 'The journal is full: gateways are being held back until InfluxDB catches up.') : '',
         h('h2', {}, 'Messages by kind'),
-        table(['kind', 'received', 'accepted'], Object.keys(stats.received).map((k) => [k, stats.received[k] ?? 0, stats.accepted[k] ?? 0]), { id: 'by-kind' }),
+        byKind(stats.received, stats.accepted),
         h('h2', {}, 'Rejected by reason since start'),
         Object.keys(stats.rejected).length ? table(['reason', 'messages'], Object.entries(stats.rejected).sort((a, b) => b[1] - a[1]), { id: 'rejected-by-reason' }) : note('None.'),
         Object.keys(stats.refused).length ? table(['refused (operation:reason)', 'count'], Object.entries(stats.refused), { id: 'refused' }) : '',
