@@ -51,6 +51,16 @@ export const linkAnswer = z.object({
   metrics: z.record(z.string(), percentiles).describe('per metric (rsrp_dbm, rsrq_db, sinr_db, rtt_ms, uplink_mbps, downlink_mbps): p5, p50, p95'),
 })
 
+/** What the connectivity report and the park overview both say of a zone. */
+export const zoneReport = z.object({
+  zone: z.string(),
+  name: z.string().nullable(),
+  factoriesRegistered: z.number(),
+  factoriesOn5g: z.number(),
+  no5g: z.boolean().describe('no factory of the zone reported over 5G (SA or NSA) in the window'),
+  links: z.array(linkAnswer),
+})
+
 const nullableRatio = z.number().nullable()
 
 /** OEE and its time model (docs/api.md, "OEE"). */

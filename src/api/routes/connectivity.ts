@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { LinkSummary } from '../../storage/ports.js'
 import type { ApiDeps } from '../api-deps.js'
-import { isoTime, linkAnswer } from '../answer-schemas.js'
+import { isoTime, zoneReport } from '../answer-schemas.js'
 import { apiKeyOf } from '../auth.js'
 import { sendCsv } from '../openapi.js'
 import { reportQuery, reportWindow } from '../params.js'
@@ -31,16 +31,10 @@ export const connectivityRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
             start: isoTime,
             end: isoTime,
             zones: z.array(
-              z.object({
-                zone: z.string(),
-                name: z.string().nullable(),
-                factoriesRegistered: z.number(),
+              zoneReport.extend({
                 factoriesReporting: z.number(),
                 gatewaysReporting: z.number(),
-                factoriesOn5g: z.number(),
-                no5g: z.boolean(),
                 byAccess: z.record(z.string(), z.object({ factories: z.number(), gateways: z.number() })).describe('per access class: 5g-sa, 5g-nsa, lte, wifi, wired'),
-                links: z.array(linkAnswer),
               }),
             ),
             zonesWithout5g: z.array(z.string()),

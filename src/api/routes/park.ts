@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Scope } from '../../storage/ports.js'
 import type { ApiDeps } from '../api-deps.js'
-import { isoTime, linkAnswer } from '../answer-schemas.js'
+import { isoTime, zoneReport } from '../answer-schemas.js'
 import { apiKeyOf } from '../auth.js'
 import { sendCsv } from '../openapi.js'
 import { isoOf } from '../history.js'
@@ -21,14 +21,9 @@ const overview = z.object({
   start: isoTime,
   end: isoTime,
   zones: z.array(
-    z.object({
-      zone: z.string(),
-      name: z.string().nullable(),
-      factoriesRegistered: z.number(),
+    zoneReport.extend({
       factoriesConnected: z.number(),
       gatewaysConnected: z.number(),
-      factoriesOn5g: z.number(),
-      no5g: z.boolean(),
       byAccess: z.record(z.string(), z.number()).describe('factories per access class: 5g-sa, 5g-nsa, lte, wifi, wired'),
       pilots: z.array(z.string()),
       production: counts,
@@ -46,7 +41,6 @@ const overview = z.object({
           production: counts,
         }),
       ),
-      links: z.array(linkAnswer),
     }),
   ),
   zonesWithout5g: z.array(z.string()),
