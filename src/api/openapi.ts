@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http'
 import type { FastifyBaseLogger, FastifyReply, FastifySchema } from 'fastify'
 import { jsonSchemaTransform } from 'fastify-type-provider-zod'
 import type { OpenAPIV3 } from 'openapi-types'
@@ -44,14 +45,13 @@ function problemResponse(description: string, headers?: typeof retryAfter): Reco
 }
 
 /** The error answers an operation can give, from what its route declares. */
-function errorResponses(schema: FastifySchema & { security?: unknown }, url: string): Record<string, Record<string, unknown>> {
+function errorResponses(schema: FastifySchema & { security?: unknown }): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {}
   if (schema.querystring || schema.params || schema.body || schema.headers) out['400'] = problemResponse('a parameter is missing, unknown or invalid: `errors` names each one')
+  // The API-key operations; the broker's own endpoints answer in the broker's format instead.
   if (schema.security) {
     out['401'] = problemResponse('no API key, or one that is unknown, revoked or wrong')
     out['403'] = problemResponse("the key's scope does not cover what was asked")
-  }
-  if (url.startsWith('/api/v1/')) {
     out['404'] = problemResponse('a zone, factory, line, machine or edge node that is not in the registry')
     out['429'] = problemResponse('too many requests for this key, or failed key checks from this address', retryAfter)
     out['503'] = problemResponse('InfluxDB is unreachable or overloaded', retryAfter)
@@ -82,14 +82,14 @@ export function documentTransform(input: TransformInput): ReturnType<typeof json
   const response: Record<string, unknown> = {}
   for (const [status, body] of Object.entries(schema.response ?? {})) {
     const b = body as { content?: unknown; description?: string }
-    response[status] = b.content ? b : { description: b.description ?? 'OK', content: { 'application/json': { schema: body } } }
+    response[status] = b.content ? b : { description: b.description ?? STATUS_CODES[Number(status)] ?? status, content: { 'application/json': { schema: body } } }
   }
   if (media) {
     const ok = (response['200'] ?? { description: 'OK', content: {} }) as { content: Record<string, unknown> }
     for (const [type, description] of Object.entries(media)) ok.content[type] = { schema: { type: 'string', description } }
     response['200'] = ok
   }
-  for (const [status, answer] of Object.entries(errorResponses(input.schema ?? {}, input.url))) response[status] ??= answer
+  for (const [status, answer] of Object.entries(errorResponses(input.schema ?? {}))) response[status] ??= answer
   schema.response = response
   schema.operationId ??= operationId(input.route.method as string, input.url)
   return out

@@ -5,6 +5,7 @@ import type { RegistrySource } from '../../registry/registry-store.js'
 import { authenticateBrokerClient, authorizeBrokerClient, sameSecret, type BrokerAccessConfig } from '../../source/broker-access.js'
 
 const answer = z.object({ result: z.enum(['allow', 'deny']), is_superuser: z.boolean().optional() })
+const response = { 200: answer, 401: answer.describe('the broker secret is missing or wrong: {"result":"deny"}') }
 
 /**
  * HTTP authentication and authorization for an external broker (EMQX 5's `http` authenticator
@@ -21,9 +22,11 @@ export const brokerAuthRoutes: FastifyPluginAsync<{ registry: RegistrySource; ac
   })
   app.post('/auth', {
     schema: {
-      description: 'Broker HTTP authentication: may this username/password connect?',
+      tags: ['broker'],
+      summary: 'Broker HTTP authentication: may this username/password connect?',
+      description: 'For an external broker (EMQX\'s http authenticator), with `Authorization: Bearer <BROKER_AUTH_SECRET>`; present only when BROKER_AUTH_SECRET is set.',
       body: z.object({ username: z.string().max(256).default(''), password: z.string().max(1024).default(''), clientid: z.string().max(65_535).optional() }),
-      response: { 200: answer },
+      response,
     },
   }, async (request) => {
     const { username, password } = request.body
@@ -31,9 +34,11 @@ export const brokerAuthRoutes: FastifyPluginAsync<{ registry: RegistrySource; ac
   })
   app.post('/acl', {
     schema: {
-      description: 'Broker HTTP authorization: may this username publish to / subscribe to this topic?',
+      tags: ['broker'],
+      summary: 'Broker HTTP authorization: may this username publish to / subscribe to this topic?',
+      description: 'For an external broker (EMQX\'s http authorizer), with `Authorization: Bearer <BROKER_AUTH_SECRET>`; present only when BROKER_AUTH_SECRET is set.',
       body: z.object({ username: z.string().max(256).default(''), clientid: z.string().max(65_535).optional(), topic: z.string().min(1).max(65_535), action: z.enum(['publish', 'subscribe']) }),
-      response: { 200: answer },
+      response,
     },
   }, async (request) => {
     const { username, action, topic } = request.body
