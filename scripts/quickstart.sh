@@ -13,6 +13,13 @@ ensure_node
 ensure_npm_deps
 ensure_build
 mkdir -p data
+# One service per data directory (docs/operations.md): a second Quick start from this clone would
+# share the first one's journal and InfluxDB files.
+holder=$(node -e 'try { console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).pid) } catch {}' "${DATA_DIR:-./data}/service.lock")
+if [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null; then
+  log "iiot-ingest is already running on ${DATA_DIR:-./data} (process $holder): stop it first (Ctrl-C in its terminal), or run this from another clone"
+  exit 1
+fi
 
 pids=()
 cleanup() {
@@ -26,7 +33,7 @@ if [ -z "${INFLUX_URL:-}" ]; then
   log "starting a local InfluxDB (data in ./data/influxdb)"
   node dist/src/devtools/run-local-influxd.js --data ./data/influxdb > data/influxd.url &
   pids+=($!)
-  for _ in $(seq 1 100); do grep -q '^INFLUX_URL=' data/influxd.url 2>/dev/null && break; sleep 0.2; done
+  for _ in $(seq 1 100); do grep -q '^INFLUX_URL=' data/influxd.url 2>/dev/null && break; kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.2; done
   INFLUX_URL=$(sed -n 's/^INFLUX_URL=//p' data/influxd.url)
   [ -n "$INFLUX_URL" ] || { log "InfluxDB did not start"; exit 1; }
   export INFLUX_URL
@@ -46,7 +53,7 @@ MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" node dist/src/main.js &
 pids+=($!)
 api="http://$(local_addr "$HTTP_HOST"):${HTTP_PORT:-8080}"
 ready() { node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$api/readyz"; }
-for _ in $(seq 1 100); do ready && break; sleep 0.2; done
+for _ in $(seq 1 100); do ready && break; kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.2; done
 ready || { log "the service did not become ready"; exit 1; }
 
 key=$(cat "$(dirname "$REGISTRY_FILE")/demo-api-key" 2>/dev/null || echo '<your API key>')
@@ -58,7 +65,7 @@ cat >&2 <<MSG
 
   iiot-ingest is running: $reach.
     Console    $api/console/   (paste the API key below; start with the floor board of z1-f1)
-    API        $api/api/v1   (OpenAPI: $api/docs)
+    API        $api/api/v1   (its operations: $api/docs)
     MQTT       $mqtt_url  ws://$(local_addr "$MQTT_HOST"):${MQTT_WS_PORT:-8083}
     InfluxDB   $INFLUX_URL
     API key    $key   (scope: all)

@@ -4,7 +4,7 @@ import { loadConfig } from './config/config.js'
 import { setFlagsFromString } from 'node:v8'
 import { isAppError } from './errors.js'
 import { createLogger } from './logger.js'
-import { startService } from './service.js'
+import { startService, stopLimitMs } from './service.js'
 
 /** Entry point: environment -> config -> service; SIGHUP reloads the registry and TLS certificates, SIGTERM/SIGINT stop gracefully. */
 async function main(): Promise<void> {
@@ -38,11 +38,20 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return
     stopping = true
-    log.info({ signal }, 'shutting down')
-    const hard = setTimeout(() => process.exit(1), 20_000)
+    // The journal's drain, a request to InfluxDB still in flight, and a margin for the rest: past
+    // that the stop is stuck, and says so (docs/operations.md, "Stopping").
+    const limitMs = stopLimitMs(config)
+    log.info({ signal, limitMs }, 'shutting down')
+    const hard = setTimeout(() => {
+      log.error({ limitMs }, 'shutdown did not finish in time; exiting (the journal is replayed on the next start)')
+      process.exit(1)
+    }, limitMs)
     hard.unref()
     s.close().then(
-      () => process.exit(0),
+      () => {
+        log.info('stopped')
+        process.exit(0)
+      },
       (err: unknown) => {
         log.error({ err }, 'shutdown failed')
         process.exit(1)

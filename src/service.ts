@@ -25,6 +25,7 @@ import { RegistryStore } from './registry/registry-store.js'
 import { brokerAccessOf } from './source/broker-access.js'
 import { startSources, type Sources } from './source/sources.js'
 import { Drainer } from './spool/drainer.js'
+import { lockDataDir, type DataDirLock } from './spool/data-dir-lock.js'
 import type { Journal } from './spool/journal.js'
 import { MemoryJournal } from './spool/memory-journal.js'
 import { SegmentJournal } from './spool/segment-journal.js'
@@ -64,8 +65,23 @@ export interface Service {
  * The composition root: config -> storage -> journal -> pipeline -> broker -> API.
  * Only this file (and main.ts) names concrete adapters.
  */
+/** How long a stop may take before the process gives up on it: the drain, one InfluxDB request, and 5 s for the rest. */
+export function stopLimitMs(config: Config): number {
+  return config.shutdownDrainTimeoutMs + config.influx.timeoutMs + 5_000
+}
+
 export async function startService(config: Config, log: Logger): Promise<Service> {
   await mkdir(config.dataDir, { recursive: true })
+  const dirLock = await lockDataDir(config.dataDir, { onWait: (holder) => log.warn({ holder }, 'DATA_DIR is locked by another process, or by one that stopped without releasing it; waiting for the lock to go stale') })
+  try {
+    return await startWithDataDir(config, log, dirLock)
+  } catch (err) {
+    await dirLock.release()
+    throw err
+  }
+}
+
+async function startWithDataDir(config: Config, log: Logger, dirLock: DataDirLock): Promise<Service> {
   const metrics = createMetrics()
   const registry = await RegistryStore.open(config.registryFile, log.child({ component: 'registry' }))
 
@@ -199,6 +215,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         await rejectionKeeper.close()
         await rejections.close()
         await a.close()
+        await dirLock.release()
       })()
       return closing
     },

@@ -78,6 +78,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: (csp) => csp.replace(/\s*upgrade-insecure-requests;?/, '') })
 
   await app.register(healthRoutes, deps)
+  // The base path itself: where to read about it (the Quick start prints this address).
+  app.get('/api/v1', { schema: { hide: true } }, async () => ({ title: 'iiot-ingest API', version: '1', docs: '/docs', openapi: '/docs/json', auth: 'Authorization: Bearer <key id>.<secret>' }))
   // Outside the API-key scope: the broker authenticates with its own secret (docs/scaling-out.md).
   if (deps.brokerAccess) await app.register(brokerAuthRoutes, { registry: deps.registry, access: deps.brokerAccess, prefix: '/api/v1/broker' })
   // The web console (docs/console.md): static files that read the API below with the user's key.

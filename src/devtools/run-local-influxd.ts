@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util'
+import { mkdir } from 'node:fs/promises'
+import { lockDataDir } from '../spool/data-dir-lock.js'
 import { freePort, startLocalInfluxd } from './local-influxd.js'
 
 /**
@@ -19,9 +21,15 @@ async function portOrFree(wanted: number): Promise<number> {
   })
 }
 
+// One influxd per data directory: a second one on the same files would corrupt them.
+await mkdir(values.data!, { recursive: true })
+const lock = await lockDataDir(values.data!, { waitMs: 0, name: 'the InfluxDB data directory' }).catch((err: Error) => {
+  process.stderr.write(`run-local-influxd: ${err.message}\n`)
+  process.exit(1)
+})
 const port = await portOrFree(values.port ? Number(values.port) : 8086)
 const influxd = await startLocalInfluxd({ dataDir: values.data!, port })
 process.stdout.write(`INFLUX_URL=${influxd.url}\n`)
-const stop = () => void influxd.stop().then(() => process.exit(0))
+const stop = () => void influxd.stop().then(() => lock.release()).then(() => process.exit(0))
 process.on('SIGINT', stop)
 process.on('SIGTERM', stop)

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -63,6 +64,10 @@ describe('service process', () => {
       if (Date.now() > deadline) throw new Error(`service did not start: ${proc.output()}`)
       await new Promise((r) => setTimeout(r, 100))
     }
+    // A second service on the same DATA_DIR (its own ports) would share the journal: it refuses to start.
+    const second = await run(['src/main.ts'], localServiceEnv({ dataDir: dir, registryFile, influxUrl: influxd.url, database: 'proc', mqttPort: await freePort(), httpPort: await freePort() })).done
+    expect(second.code).toBe(1)
+    expect(second.stderr).toMatch(/DATA_DIR .* is in use by process \d+ on host/)
     const gw = await connectGateway(`mqtt://127.0.0.1:${mqttPort}`, 'gw-a', SECRETS.gwA)
     const now = Date.now()
     await publish(gw, 'iiot/v1/za/fa/l1/m1/telemetry', encode('telemetry', { seq: 1, samples: Array.from({ length: 20 }, (_, i) => ({ signal: `s${i}`, doubleValue: i, tsMs: now })) }))
@@ -70,6 +75,8 @@ describe('service process', () => {
     proc.kill('SIGTERM')
     const { code, stdout } = await proc.done
     expect(code).toBe(0)
+    // Released on a clean stop.
+    expect(existsSync(join(dir, 'service.lock'))).toBe(false)
     const count = await influxQuery(influxd.url, 'proc', 'SELECT count("value") FROM telemetry')
     expect(count[0]?.values[0]?.[1]).toBe(20)
     // Logs are JSON lines, and carry no secrets.
