@@ -171,6 +171,12 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
     },
 
     authenticate(client, username, password, callback) {
+      // A refused username is logged only when it names a gateway: anything else may be a secret
+      // typed into the wrong field (and client ids are often made from the username), and the log
+      // must never hold one.
+      const known = (name: string | undefined) => name === undefined || registry.current().gateway(name) !== undefined
+      const shown = (name: string | undefined) => (known(name) ? name : `(not a gateway id, ${name!.length} characters)`)
+      const shownClientId = (name: string | undefined) => (known(name) || !client.id.includes(name!) ? client.id : `(holds the username, ${client.id.length} characters)`)
       const s = stateOf(client)
       // [MQTT-3.1.3-8] an empty client id is refused with "identifier rejected".
       if (s.emptyClientId) return refuse(client, 'empty_client_id', IDENTIFIER_REJECTED, callback)
@@ -188,7 +194,7 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
       if (s.cert) {
         const check = gatewayOfCertificate(s.cert, username, (id) => registry.current().gateway(id) !== undefined)
         if (!check.ok) {
-          log.warn({ clientId: client.id, username, certificate: s.cert.names }, 'gateway refused: the client certificate does not name it')
+          log.warn({ clientId: shownClientId(username), username: shown(username), certificate: s.cert.names }, 'gateway refused: the client certificate does not name it')
           return refuse(client, check.reason, NOT_AUTHORIZED, callback)
         }
         gatewayId = check.gatewayId
@@ -198,7 +204,7 @@ export function createGatewayHooks(deps: HookDeps): GatewayHooks {
       const admit = (entry: GatewayEntry | undefined) => {
         if (!entry) {
           failures?.fail(s.address)
-          log.warn({ clientId: client.id, username: gatewayId, address: s.address }, 'gateway refused: bad credentials')
+          log.warn({ clientId: shownClientId(gatewayId), username: shown(gatewayId), address: s.address }, 'gateway refused: bad credentials')
           return refuse(client, 'bad_credentials', NOT_AUTHORIZED, callback)
         }
         // The stream closed while the hash was checked: Aedes drops this connection; claim nothing.

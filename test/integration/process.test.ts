@@ -68,6 +68,8 @@ describe('service process', () => {
     const second = await run(['src/main.ts'], localServiceEnv({ dataDir: dir, registryFile, influxUrl: influxd.url, database: 'proc', mqttPort: await freePort(), httpPort: await freePort() })).done
     expect(second.code).toBe(1)
     expect(second.stderr).toMatch(/DATA_DIR .* is in use by process \d+ on host/)
+    // Username and password swapped: refused, and the secret typed as a username is not logged.
+    await expect(connectGateway(`mqtt://127.0.0.1:${mqttPort}`, SECRETS.gwA, 'gw-a')).rejects.toThrow()
     const gw = await connectGateway(`mqtt://127.0.0.1:${mqttPort}`, 'gw-a', SECRETS.gwA)
     const now = Date.now()
     await publish(gw, 'iiot/v1/za/fa/l1/m1/telemetry', encode('telemetry', { seq: 1, samples: Array.from({ length: 20 }, (_, i) => ({ signal: `s${i}`, doubleValue: i, tsMs: now })) }))
@@ -81,6 +83,7 @@ describe('service process', () => {
     expect(count[0]?.values[0]?.[1]).toBe(20)
     // Logs are JSON lines, and carry no secrets.
     for (const l of stdout.trim().split('\n')) expect(() => JSON.parse(l)).not.toThrow()
+    expect(stdout).toContain('gateway refused: bad credentials')
     expect(stdout).not.toContain(SECRETS.gwA)
   })
 })
