@@ -26,6 +26,7 @@ import { brokerAccessOf } from './source/broker-access.js'
 import { startSources, type Sources } from './source/sources.js'
 import { Drainer } from './spool/drainer.js'
 import { lockDataDir, type DataDirLock } from './spool/data-dir-lock.js'
+import { listenError } from './config/listen-error.js'
 import type { Journal } from './spool/journal.js'
 import { MemoryJournal } from './spool/memory-journal.js'
 import { SegmentJournal } from './spool/segment-journal.js'
@@ -160,7 +161,9 @@ async function startWithDataDir(config: Config, log: Logger, dirLock: DataDirLoc
       metrics,
       log: log.child({ component: 'api' }),
     })
-    await api.listen({ host: config.http.host, port: config.http.port })
+    await api.listen({ host: config.http.host, port: config.http.port }).catch((err: unknown) => {
+      throw listenError(err, { host: 'HTTP_HOST', port: 'HTTP_PORT' }, config.http.host, config.http.port)
+    })
     if (sources.publisher) hostLink = createHostLink(sources.publisher, sp.hostId, log.child({ component: 'sparkplug' }))
     await hostLink?.online()
   } catch (err) {

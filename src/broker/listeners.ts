@@ -4,9 +4,11 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Duplex } from 'node:stream'
 import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls'
 import { WebSocketServer, createWebSocketStream } from 'ws'
+import { listenError } from '../config/listen-error.js'
 import type { ConnectionGate } from './connection-gate.js'
 
 export type ListenerKind = 'tcp' | 'tls' | 'ws' | 'wss'
+const PORT_VARIABLE: Readonly<Record<ListenerKind, string>> = { tcp: 'MQTT_PORT', tls: 'MQTT_TLS_PORT', ws: 'MQTT_WS_PORT', wss: 'MQTT_WSS_PORT' }
 
 export interface Listener {
   readonly kind: ListenerKind
@@ -58,7 +60,9 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     track(socket)
     front.inject(socket)
   })
-  const port = await listen(server, opts.host, opts.port)
+  const port = await listen(server, opts.host, opts.port).catch((err: unknown) => {
+    throw listenError(err, { host: 'MQTT_HOST', port: PORT_VARIABLE[opts.kind] }, opts.host, opts.port)
+  })
   server.on('error', (err) => opts.onServerError(err))
   return {
     kind: opts.kind,

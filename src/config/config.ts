@@ -1,10 +1,10 @@
 import { z } from 'zod'
 import { AppError } from '../errors.js'
 import { scaleOutEnvShape, scaleOutProblems, toScaleOutConfig, type ScaleOutConfig } from './scale-out-config.js'
+import { int } from './env-number.js'
 import { trustProxy } from './trust-proxy.js'
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
 const port = int(0, 65535)
 const slugish = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (1-64)')
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
+import { int } from './env-number.js'
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
 // An MQTT topic filter level or client id we build topics from: no wildcards, no separators.
 const level = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . and - only (1-64)')
 

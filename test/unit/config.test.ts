@@ -27,6 +27,14 @@ describe('loadConfig', () => {
     expect(p.find((x) => x.startsWith('MQTT_PORT'))).toContain('"70000"')
   })
 
+  it('takes whole numbers in decimal digits only', () => {
+    // z.coerce.number() took a blank for 0 (a random port), hex and exponents.
+    const p = problems({ MQTT_PORT: ' ', HTTP_PORT: '0x1F90', MQTT_WS_PORT: '1e4', JOURNAL_MAX_BYTES: '12.5' })
+    expect(p.map((x) => x.split(':')[0]).sort()).toEqual(['HTTP_PORT', 'JOURNAL_MAX_BYTES', 'MQTT_PORT', 'MQTT_WS_PORT'])
+    expect(p.find((x) => x.startsWith('HTTP_PORT'))).toMatch(/decimal digits/)
+    expect(loadConfig({ HTTP_PORT: ' 9090 ' }).http.port).toBe(9090)
+  })
+
   it('refuses a packet size the journal could not hold in one record', () => {
     expect(problems({ MQTT_MAX_PACKET_BYTES: String(64 * 1024 * 1024) })[0]).toMatch(/^MQTT_MAX_PACKET_BYTES/)
     expect(loadConfig({ MQTT_MAX_PACKET_BYTES: String(32 * 1024 * 1024) }).mqtt.maxPacketBytes).toBe(32 * 1024 * 1024)
