@@ -27,6 +27,7 @@ import { startSources, type Sources } from './source/sources.js'
 import { Drainer } from './spool/drainer.js'
 import { lockDataDir, type DataDirLock } from './spool/data-dir-lock.js'
 import { listenError } from './config/listen-error.js'
+import { isAppError } from './errors.js'
 import type { Journal } from './spool/journal.js'
 import { MemoryJournal } from './spool/memory-journal.js'
 import { SegmentJournal } from './spool/segment-journal.js'
@@ -66,6 +67,29 @@ export interface Service {
  * The composition root: config -> storage -> journal -> pipeline -> broker -> API.
  * Only this file (and main.ts) names concrete adapters.
  */
+/** CREATE DATABASE now; if InfluxDB is unreachable, again every 2 s in the background until it answers. */
+function ensureDatabaseWhenReachable(influxql: InfluxQLClient, log: Logger): { first: Promise<void>; stop(): void } {
+  let timer: NodeJS.Timeout | undefined
+  let stopped = false
+  const attempt = async (): Promise<void> => {
+    try {
+      await influxql.ensureDatabase()
+      if (timer !== undefined) log.info('InfluxDB reachable: database ensured')
+    } catch (err) {
+      if (!isAppError(err) || err.code !== 'IIOT_ERR_STORAGE_UNAVAILABLE') throw err
+      if (timer === undefined) log.warn({ err: err.message }, 'InfluxDB unreachable at start-up: starting anyway; the journal holds what arrives until it answers')
+      if (!stopped) timer = setTimeout(() => void attempt().catch((e: unknown) => log.error({ err: e }, 'cannot create the database')), 2_000)
+    }
+  }
+  return {
+    first: attempt(),
+    stop() {
+      stopped = true
+      clearTimeout(timer)
+    },
+  }
+}
+
 /** How long a stop may take before the process gives up on it: the drain, one InfluxDB request, and 5 s for the rest. */
 export function stopLimitMs(config: Config): number {
   return config.shutdownDrainTimeoutMs + config.influx.timeoutMs + 5_000
@@ -87,7 +111,11 @@ async function startWithDataDir(config: Config, log: Logger, dirLock: DataDirLoc
   const registry = await RegistryStore.open(config.registryFile, log.child({ component: 'registry' }))
 
   const influxql = new InfluxQLClient(config.influx)
-  await influxql.ensureDatabase()
+  // InfluxDB down at start-up is an outage like any other: the broker starts and the journal holds
+  // what gateways send, and the database is created once InfluxDB answers (writes to it wait with
+  // their usual retries meanwhile). Anything else (credentials, a refused statement) stops start-up.
+  const databaseReady = ensureDatabaseWhenReachable(influxql, log)
+  await databaseReady.first
   const lineWriter = createInfluxLineWriter(config.influx, config.write.batchSize)
   const rejections = await RejectionStore.open(join(config.dataDir, 'rejections.jsonl'), config.rejections, log.child({ component: 'rejections' }))
   const rejectionKeeper = new RejectionKeeper(rejections, { metrics, log: log.child({ component: 'rejections' }) })
@@ -167,6 +195,7 @@ async function startWithDataDir(config: Config, log: Logger, dirLock: DataDirLoc
     if (sources.publisher) hostLink = createHostLink(sources.publisher, sp.hostId, log.child({ component: 'sparkplug' }))
     await hostLink?.online()
   } catch (err) {
+    databaseReady.stop()
     await sources?.close()
     await drainer.stop(0)
     await processor.close()
@@ -202,6 +231,7 @@ async function startWithDataDir(config: Config, log: Logger, dirLock: DataDirLoc
     httpPort,
     close() {
       closing ??= (async () => {
+        databaseReady.stop()
         registry.close()
         materialIndex?.close()
         oeeIndex?.close()

@@ -44,4 +44,29 @@ describe('InfluxDB outage', () => {
     expect(result.duplicates).toBe(0)
     expect(result.pointsStored).toBe(result.stored * 5)
   }, 120_000)
+
+  it('starts while InfluxDB is down, acknowledges into the journal, and stores it all once InfluxDB answers', async () => {
+    await influxd.stop()
+    // A fresh database: it can only be created once InfluxDB is back.
+    const late = await startTestService(influxd.url, { env: { WRITE_RETRY_MAX_MS: '500' } })
+    try {
+      expect((await fetch(`${late.httpUrl}/readyz`)).status).toBe(503)
+      const gen = new LoadGenerator({ url: late.mqttUrl, gateways: LOAD_GATEWAYS, messagesPerSecond: 200, samplesPerMessage: 5, qos: 1 })
+      await gen.connect()
+      gen.start()
+      await new Promise((r) => setTimeout(r, 3000))
+      expect(gen.stats().acked).toBeGreaterThan(300)
+      await influxd.restart()
+      await new Promise((r) => setTimeout(r, 1000))
+      await gen.stop()
+      await eventually(() => late.journal.stats().unwrittenRecords === 0, 30_000)
+      const result = await verifyStored(gen, (q) => influxQuery(influxd.url, late.database, q), 5)
+      await gen.disconnect()
+      expect([result.lost, result.duplicates]).toEqual([0, 0])
+      expect(result.stored).toBe(gen.stats().acked)
+      await eventually(async () => (await fetch(`${late.httpUrl}/readyz`)).status === 200, 10_000)
+    } finally {
+      await late.dispose()
+    }
+  }, 60_000)
 })
