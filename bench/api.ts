@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { freePort, startLocalInfluxd } from '../src/devtools/local-influxd.js'
+import { freePort, startLocalInfluxd, type LocalInfluxd } from '../src/devtools/local-influxd.js'
 import { buildDemoRegistry } from '../src/registry/demo-registry.js'
 import { mulberry32 } from '../src/simulator/prng.js'
+import { benchTempDir, removeTempDir } from './lib/interrupt.js'
 import { LoadGenerator, type LoadGateway } from './lib/load-generator.js'
 import { lineMaterialHistory, lotId, type BenchLine } from './lib/material-history.js'
 import { parseServiceEnv } from './lib/options.js'
@@ -117,8 +117,14 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
   const queries = values.queries.split(',').map((q) => q.trim())
   const unknown = queries.filter((q) => !(QUERIES as readonly string[]).includes(q))
   if (unknown.length > 0) throw new Error(`--queries: unknown ${unknown.join(', ')} (known: ${QUERIES.join(', ')})`)
-  const dir = await mkdtemp(join(tmpdir(), 'iiot-bench-api-'))
-  const influxd = await startLocalInfluxd({ dataDir: join(dir, 'influxdb') })
+  const dir = benchTempDir('iiot-bench-api-')
+  let influxd: LocalInfluxd
+  try {
+    influxd = await startLocalInfluxd({ dataDir: join(dir, 'influxdb') })
+  } catch (err) {
+    await removeTempDir(dir)
+    throw err
+  }
   let service: ServiceProcess | undefined
   let gen: LoadGenerator | undefined
   const started = Date.now()
@@ -228,7 +234,7 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
     await gen?.disconnect().catch(() => undefined)
     await service?.stop()
     await influxd.stop()
-    await rm(dir, { recursive: true, force: true })
+    await removeTempDir(dir)
   }
   // The service writes its profile as it exits.
   if (profDir) out.profile = (await summariseNewestProfile(profDir, started, ServiceProcess.projectRoot())) ?? null

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { cpus, tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import mqtt, { type MqttClient } from 'mqtt'
-import { freePort, startLocalInfluxd } from '../src/devtools/local-influxd.js'
+import { freePort, startLocalInfluxd, type LocalInfluxd } from '../src/devtools/local-influxd.js'
 import { messageTypes } from '../src/pipeline/proto-schema.js'
 import { mosquittoFiles } from '../src/registry/mosquitto-files.js'
 import { mosquittoHash } from '../src/registry/mosquitto-hash.js'
 import { buildBenchRegistry } from './lib/bench-registry.js'
-import { startTestMosquitto } from './lib/mosquitto.js'
+import { benchTempDir, removeTempDir } from './lib/interrupt.js'
+import { startTestMosquitto, type TestMosquitto } from './lib/mosquitto.js'
 import { protoBody } from './lib/payloads.js'
 import { ServiceProcess } from './lib/service-process.js'
 import type { BenchResult } from './scenario.js'
@@ -81,11 +82,19 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
   const { doc, gateways } = await buildBenchRegistry({ gateways: Number(opt(argv, 'gateways', '4')), machinesPerGateway: 5, hashN: 1024 })
   for (const [i, g] of doc.gateways.entries()) g.brokerHash = await mosquittoHash(gateways[i]!.secret, 1000)
   const servicePassword = randomBytes(18).toString('base64url')
-  const dir = await mkdtemp(join(tmpdir(), 'iiot-bench-scaleout-'))
-  await writeFile(join(dir, 'registry.json'), JSON.stringify(doc))
   const files = mosquittoFiles(doc as Parameters<typeof mosquittoFiles>[0], { serviceUser: SERVICE_USER, serviceHash: await mosquittoHash(servicePassword, 1000), announceTopic: 'iiot-internal/v1/accepted', sparkplugHostId: 'iiot-ingest' })
-  const influxd = await startLocalInfluxd({ dataDir: join(dir, 'influxd') })
-  const broker = await startTestMosquitto(files)
+  const dir = benchTempDir('iiot-bench-scaleout-')
+  let influxd: LocalInfluxd | undefined
+  let broker: TestMosquitto
+  try {
+    await writeFile(join(dir, 'registry.json'), JSON.stringify(doc))
+    influxd = await startLocalInfluxd({ dataDir: join(dir, 'influxd') })
+    broker = await startTestMosquitto(files)
+  } catch (err) {
+    await influxd?.stop()
+    await removeTempDir(dir)
+    throw err
+  }
   const seq = { n: 0 }
   const log = (s: string) => process.stderr.write(`[scaleout] ${s}\n`)
   try {
@@ -149,6 +158,6 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
   } finally {
     await broker.dispose()
     await influxd.stop()
-    await rm(dir, { recursive: true, force: true })
+    await removeTempDir(dir)
   }
 }

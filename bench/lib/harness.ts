@@ -1,10 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { freePort, startLocalInfluxd, type LocalInfluxd } from '../../src/devtools/local-influxd.js'
 import { buildDemoRegistry } from '../../src/registry/demo-registry.js'
 import { buildBenchRegistry } from './bench-registry.js'
+import { benchTempDir, interrupted, removeTempDir } from './interrupt.js'
 import type { LoadGateway } from './load-generator.js'
+import { findPid } from './proc.js'
 import { localServiceEnv, ServiceProcess } from './service-process.js'
 
 export interface Target {
@@ -28,15 +29,18 @@ export interface Target {
  * at that cost: for thousands of gateways); otherwise by the demo builder.
  */
 export async function startTarget(opts: { gateways: number; machinesPerGateway: number; env?: Record<string, string>; hashN?: number; nodeArgs?: readonly string[] }): Promise<Target> {
-  const dir = await mkdtemp(join(tmpdir(), 'iiot-bench-'))
-  const influxd = await startLocalInfluxd({ dataDir: join(dir, 'influxdb') })
+  const dir = benchTempDir('iiot-bench-')
+  let influxd: LocalInfluxd | undefined
   let service: ServiceProcess | undefined
   try {
-    return await startRest(opts, dir, influxd, (s) => (service = s))
+    influxd = await startLocalInfluxd({ dataDir: join(dir, 'influxdb') })
+    const target = await startRest(opts, dir, influxd, (s) => (service = s))
+    progress(`started influxd (pid ${findPid(['influxd', influxd.dataDir]) ?? '?'}, ${influxd.url}) and the service (pid ${service?.pid ?? '?'}, ${target.httpUrl}), data in ${dir}`)
+    return target
   } catch (err) {
     await service?.stop()
-    await influxd.stop()
-    await rm(dir, { recursive: true, force: true })
+    await influxd?.stop()
+    await removeTempDir(dir)
     throw err
   }
 }
@@ -94,15 +98,16 @@ async function startRest(
     async dispose() {
       await service.stop()
       await influxd.stop()
-      await rm(dir, { recursive: true, force: true })
+      await removeTempDir(dir)
     },
   }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** A progress line on stderr (none once the run is interrupted: it is being abandoned). */
 export function progress(line: string): void {
-  process.stderr.write(`[bench] ${line}\n`)
+  if (!interrupted()) process.stderr.write(`[bench] ${line}\n`)
 }
 
 /** Polls `fn` until it is true or `timeoutMs` passes; returns whether it became true. */

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir, userInfo } from 'node:os'
+import { writeFile } from 'node:fs/promises'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { freePort, retryWhilePortTaken } from '../../src/devtools/local-influxd.js'
+import { benchTempDir, removeTempDir } from './interrupt.js'
 
 export interface TestMosquitto {
   readonly url: string
@@ -28,13 +29,13 @@ export async function startTestMosquitto(
   tls?: { certFile: string; keyFile: string },
   opts: { pickPort?: () => Promise<number> } = {},
 ): Promise<TestMosquitto> {
-  const dir = await mkdtemp(join(tmpdir(), 'iiot-mosquitto-'))
+  const dir = benchTempDir('iiot-mosquitto-')
   await writeFile(join(dir, 'passwd'), files.passwd, { mode: 0o600 })
   await writeFile(join(dir, 'acl'), files.acl, { mode: 0o600 })
   try {
     return await retryWhilePortTaken(async () => launch(dir, await (opts.pickPort ?? freePort)(), tls))
   } catch (err) {
-    await rm(dir, { recursive: true, force: true })
+    await removeTempDir(dir)
     throw err
   }
 }
@@ -88,7 +89,7 @@ async function launch(dir: string, port: number, tls: { certFile: string; keyFil
         child.kill('SIGTERM')
         await exited
       }
-      await rm(dir, { recursive: true, force: true })
+      await removeTempDir(dir)
     },
   }
 }

@@ -68,3 +68,39 @@ export function findPid(parts: readonly string[]): number | undefined {
   }
   return undefined
 }
+
+/**
+ * Every live process below `root` (children, their children, ...), from each process's parent
+ * in /proc/<pid>/stat; zombies not yet reaped are left out. Empty where there is no /proc.
+ */
+export function descendantPids(root: number): number[] {
+  const parentOf = new Map<number, number>()
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e))
+  } catch {
+    return []
+  }
+  for (const e of entries) {
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
+      // After the command name (which may hold spaces and parentheses): state, then the parent's PID.
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (state !== 'Z') parentOf.set(Number(e), Number(ppid))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const below = new Set<number>([root])
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const [pid, ppid] of parentOf) {
+      if (!below.has(pid) && below.has(ppid)) {
+        below.add(pid)
+        grew = true
+      }
+    }
+  }
+  below.delete(root)
+  return [...below]
+}
