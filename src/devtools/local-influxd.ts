@@ -59,7 +59,12 @@ bind-address = "127.0.0.1:${rpcPort}"
 `
 }
 
-export async function startLocalInfluxd(opts: { dataDir: string; port?: number; binary?: string; startTimeoutMs?: number; pickPort?: () => Promise<number> }): Promise<LocalInfluxd> {
+/**
+ * `ownProcessGroup`: influxd gets a process group of its own, so a terminal's Ctrl-C (sent to the
+ * whole foreground group) does not stop it before the service has written its journal to it; the
+ * caller stops it with `stop()`.
+ */
+export async function startLocalInfluxd(opts: { dataDir: string; port?: number; binary?: string; startTimeoutMs?: number; pickPort?: () => Promise<number>; ownProcessGroup?: boolean }): Promise<LocalInfluxd> {
   const pickPort = opts.pickPort ?? freePort
   const binary = opts.binary ?? process.env.INFLUXD_BIN ?? 'influxd'
   await mkdir(opts.dataDir, { recursive: true })
@@ -71,7 +76,7 @@ export async function startLocalInfluxd(opts: { dataDir: string; port?: number; 
   let child: ChildProcess | undefined
 
   const start = async () => {
-    const proc = spawn(binary, ['run', '-config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const proc = spawn(binary, ['run', '-config', configPath], { stdio: ['ignore', 'ignore', 'pipe'], detached: opts.ownProcessGroup === true })
     child = proc
     let stderr = ''
     proc.stderr!.on('data', (d: Buffer) => {

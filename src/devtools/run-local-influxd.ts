@@ -4,7 +4,7 @@ import { lockDataDir } from '../spool/data-dir-lock.js'
 import { freePort, startLocalInfluxd } from './local-influxd.js'
 
 /**
- * Runs a local InfluxDB 1.x as a managed child process until SIGINT/SIGTERM:
+ * Runs a local InfluxDB 1.x as a managed child process until SIGTERM:
  * `node dist/src/devtools/run-local-influxd.js --data ./data/influxdb [--port 8086]`.
  * Prints `INFLUX_URL=<url>` once it answers /ping. Used by the Quick start.
  */
@@ -28,8 +28,11 @@ const lock = await lockDataDir(values.data!, { waitMs: 0, name: 'the InfluxDB da
   process.exit(1)
 })
 const port = await portOrFree(values.port ? Number(values.port) : 8086)
-const influxd = await startLocalInfluxd({ dataDir: values.data!, port })
+const influxd = await startLocalInfluxd({ dataDir: values.data!, port, ownProcessGroup: true })
 process.stdout.write(`INFLUX_URL=${influxd.url}\n`)
 const stop = () => void influxd.stop().then(() => lock.release()).then(() => process.exit(0))
-process.on('SIGINT', stop)
+// SIGTERM only: a terminal's Ctrl-C reaches every process of the Quick start at once, and InfluxDB
+// must outlive the service's shutdown drain; the Quick start sends SIGTERM to each in turn, InfluxDB last.
+process.on('SIGINT', () => undefined)
 process.on('SIGTERM', stop)
+process.on('SIGHUP', stop)
