@@ -26,7 +26,7 @@ export const USAGE = `usage: iiot-registry <command> [options]   (npm run regist
 
   init            --file F                                   create an empty registry
   add-zone        --id Z [--name N]
-  add-factory     --zone Z --id F [--name N] [--timezone TZ]
+  add-factory     --zone Z --id F [--name N] [--timezone TZ]   TZ: IANA time zone, default ${DEFAULT_TIME_ZONE}
   add-line        --factory F --id L
   add-machine     --factory F --line L --id M --ideal-cycle-time SECONDS
   add-gateway     --id G --factory F [--broker-hash]         prints the gateway's secret once

@@ -63,3 +63,10 @@ describe('registry CLI: every command says what it did', () => {
     expect(await readFile(file, 'utf8')).toBe(before)
   })
 })
+
+describe('registry CLI: the time zone a factory gets by default', () => {
+  it('the usage names the default of --timezone', async () => {
+    const usage = (await cli('--help')).join('\n')
+    expect(usage).toMatch(/add-factory +--zone Z --id F \[--name N\] \[--timezone TZ\] +TZ: IANA time zone, default Asia\/Ho_Chi_Minh/)
+  })
+})
