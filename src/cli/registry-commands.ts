@@ -14,11 +14,14 @@ import {
   addMachine,
   addZone,
   check,
+  checkChosenSecret,
   emptyRegistry,
   normalize,
   parseScope,
   removeApiKey,
   removeGateway,
+  rotateApiKey,
+  rotateGatewaySecret,
   type RegistryDoc,
 } from '../registry/registry-editor.js'
 
@@ -32,6 +35,11 @@ export const USAGE = `usage: iiot-registry <command> [options]   (npm run regist
   add-gateway     --id G --factory F [--broker-hash]         prints the gateway's secret once
                   (--broker-hash: also keep a Mosquitto hash of it, for mosquitto-config)
   add-key         --id K --scope all|zone:Z|factory:F        prints the API key once
+  rotate-gateway-secret --id G [--secret-stdin] [--broker-hash]
+                  a new secret, printed once (--secret-stdin: the one on stdin, not printed); factory and
+                  Sparkplug edge nodes kept; the service closes connections made with the old one on reload
+                  (a Mosquitto hash it has is renewed; --broker-hash: also keep one)
+  rotate-key      --id K [--secret-stdin]                    a new secret for the key, printed once; scope kept
   remove-gateway  --id G
   remove-key      --id K
   check                                                      validate the file
@@ -81,6 +89,21 @@ function contents(doc: RegistryDoc): string {
   return counts.map(([n, one, many]) => `${n} ${n === 1 ? one : many}`).join(', ')
 }
 
+/** All of stdin, for --secret-stdin; refused from a terminal, where the secret would be echoed. */
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new Error('--secret-stdin reads the secret from a pipe or a file (e.g. < secret.txt), not from a terminal')
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer))
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** The secret given on stdin: one line (its line end dropped), checked as checkChosenSecret says. */
+async function chosenSecret(input: () => Promise<string>): Promise<string> {
+  const text = (await input()).replace(/\r?\n$/, '')
+  if (text === '') throw new Error('--secret-stdin: nothing on stdin')
+  return checkChosenSecret(text)
+}
+
 async function exists(file: string): Promise<boolean> {
   return readFile(file).then(
     () => true,
@@ -93,7 +116,12 @@ async function exists(file: string): Promise<boolean> {
  * reports what it did through `out`, one line each. Throws on bad arguments or an invalid edit,
  * which then changes nothing.
  */
-export async function runRegistryCommand(argv: readonly string[], env: { readonly REGISTRY_FILE?: string | undefined } & MosquittoConfigEnv, out: (line: string) => void): Promise<void> {
+export async function runRegistryCommand(
+  argv: readonly string[],
+  env: { readonly REGISTRY_FILE?: string | undefined } & MosquittoConfigEnv,
+  out: (line: string) => void,
+  input: () => Promise<string> = readStdin,
+): Promise<void> {
   const { positionals, values: v } = parseArgs({
     args: [...argv],
     allowPositionals: true,
@@ -115,6 +143,7 @@ export async function runRegistryCommand(argv: readonly string[], env: { readonl
       'mqtt-url': { type: 'string', default: 'mqtt://127.0.0.1:1883' },
       force: { type: 'boolean', default: false },
       'broker-hash': { type: 'boolean', default: false },
+      'secret-stdin': { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -182,6 +211,23 @@ export async function runRegistryCommand(argv: readonly string[], env: { readonl
         const key = await addApiKey(d, need('id'), scope, v.name)
         return `added API key ${v.id} (scope ${scopeText(scope)}) to ${file}. Use (shown once): Authorization: Bearer ${key}`
       })
+    case 'rotate-gateway-secret': {
+      const chosen = v['secret-stdin'] ? await chosenSecret(input) : undefined
+      return edit(async (d) => {
+        const secret = await rotateGatewaySecret(d, need('id'), { chosen, brokerHash: v['broker-hash']! })
+        const gw = d.gateways.find((g) => g.id === v.id)!
+        const mosquitto = gw.brokerHash ? ' Its Mosquitto hash is renewed too: re-run mosquitto-config and reload Mosquitto.' : ''
+        return `rotated the secret of gateway ${v.id} (of ${factoryPath(d, gw.factory)}) in ${file}; from the service's next reload the old one is refused and connections made with it are closed.${mosquitto} MQTT username: ${v.id}  ${chosen === undefined ? `password (shown once): ${secret}` : 'password: the one given on stdin'}`
+      })
+    }
+    case 'rotate-key': {
+      const chosen = v['secret-stdin'] ? await chosenSecret(input) : undefined
+      return edit(async (d) => {
+        const key = await rotateApiKey(d, need('id'), chosen)
+        const scope = scopeText(d.apiKeys.find((k) => k.id === v.id)!.scope)
+        return `rotated the secret of API key ${v.id} (scope ${scope}) in ${file}; from the service's next reload the old one is refused. Use ${chosen === undefined ? `(shown once): Authorization: Bearer ${key}` : `Authorization: Bearer ${v.id}.<the secret given on stdin>`}`
+      })
+    }
     case 'remove-gateway':
       return edit((d) => {
         const gw = d.gateways.find((g) => g.id === v.id)

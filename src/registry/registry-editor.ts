@@ -1,6 +1,7 @@
 import { AppError } from '../errors.js'
 import { Registry } from './registry.js'
 import type { ApiKeyScope, RegistryFileInput } from './registry-schema.js'
+import { mosquittoHash } from './mosquitto-hash.js'
 import { hashSecret, newSecret } from './secret-hash.js'
 
 /**
@@ -76,6 +77,43 @@ export async function addApiKey(doc: RegistryDoc, id: string, scope: ApiKeyScope
   doc.apiKeys.push({ id, name, secretHash: await hashSecret(secret), scope })
   check(doc)
   return `${id}.${secret}`
+}
+
+/**
+ * Gives a gateway a new secret (random unless `chosen`); returns it, to be shown once. Its factory and
+ * the Sparkplug edge nodes that name it stay as they are. A Mosquitto hash it had is remade from the
+ * new secret, and one is made with `brokerHash`: a hash kept from the old secret would still let
+ * that secret in to Mosquitto (docs/scaling-out.md).
+ */
+export async function rotateGatewaySecret(doc: RegistryDoc, id: string, opts: { chosen?: string | undefined; brokerHash?: boolean } = {}): Promise<string> {
+  const gw = doc.gateways.find((g) => g.id === id) ?? fail(`unknown gateway "${id}"`)
+  const secret = opts.chosen ?? newSecret()
+  gw.secretHash = await hashSecret(secret)
+  if (gw.brokerHash !== undefined || opts.brokerHash) gw.brokerHash = await mosquittoHash(secret)
+  check(doc)
+  return secret
+}
+
+/** Gives an API key a new secret (random unless `chosen`), keeping its id, name and scope; returns the full key `<id>.<secret>`, shown once. */
+export async function rotateApiKey(doc: RegistryDoc, id: string, chosen?: string | undefined): Promise<string> {
+  const key = doc.apiKeys.find((k) => k.id === id) ?? fail(`unknown API key "${id}"`)
+  const secret = chosen ?? newSecret()
+  key.secretHash = await hashSecret(secret)
+  check(doc)
+  return `${id}.${secret}`
+}
+
+/**
+ * A secret an operator chose (`--secret-stdin`): at least 16 characters, none of them whitespace
+ * or control characters (an API key travels in an `Authorization: Bearer` header, and a secret
+ * with a stray space or line end is a secret nobody types twice the same).
+ */
+export function checkChosenSecret(secret: string): string {
+  if (secret.length < 16) fail(`a chosen secret must be at least 16 characters long, got ${secret.length}`)
+  if (secret.length > 1024) fail(`a chosen secret must be at most 1024 characters long, got ${secret.length}`)
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\x00-\x1f\x7f]/.test(secret)) fail('a chosen secret must not contain whitespace or control characters')
+  return secret
 }
 
 export function removeGateway(doc: RegistryDoc, id: string): RegistryDoc {
