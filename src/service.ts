@@ -108,7 +108,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
 async function startWithDataDir(config: Config, log: Logger, dirLock: DataDirLock): Promise<Service> {
   const metrics = createMetrics()
-  const registry = await RegistryStore.open(config.registryFile, log.child({ component: 'registry' }))
+  const registry = await RegistryStore.open(config.registryFile, log.child({ component: 'registry' }), (outcome) => metrics.registryReloads.inc({ outcome }))
 
   const influxql = new InfluxQLClient(config.influx)
   // InfluxDB down at start-up is an outage like any other: the broker starts and the journal holds

@@ -86,7 +86,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(consoleRoutes, { offlineAfterMs: deps.config.offlineAfterMs })
   await app.register(
     async (api) => {
-      requireApiKey(api, deps.registry, deps.config.authFailuresPerMin)
+      requireApiKey(api, deps.registry, deps.config.authFailuresPerMin, deps.metrics)
       // Per API key (the key is known by preHandler); answered as problem+json by the error handler.
       await api.register(rateLimit, {
         hook: 'preHandler',

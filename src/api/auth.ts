@@ -4,6 +4,7 @@ import { parseApiKey, type ApiKeyEntry } from '../registry/registry.js'
 import type { RegistrySource } from '../registry/registry-store.js'
 import { createFailureThrottle } from '../registry/failure-throttle.js'
 import { SecretChecksBusy } from '../registry/secret-hash.js'
+import type { Metrics } from '../metrics/metrics.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,13 +33,16 @@ const ADDRESS_FAILURE_FACTOR = 4
  *   address limit. Either way, a key that already passed a full check (the
  *   registry remembers those) still gets in, with no check.
  */
-export function requireApiKey(app: FastifyInstance, registry: RegistrySource, failuresPerMin: number): void {
+export function requireApiKey(app: FastifyInstance, registry: RegistrySource, failuresPerMin: number, metrics: Pick<Metrics, 'apiAuthFailures'>): void {
   const perKey = createFailureThrottle({ limit: failuresPerMin, windowMs: FAILURE_WINDOW_MS, maxTracked: MAX_TRACKED_ADDRESSES })
   const perAddress = createFailureThrottle({ limit: failuresPerMin * ADDRESS_FAILURE_FACTOR, windowMs: FAILURE_WINDOW_MS, maxTracked: MAX_TRACKED_ADDRESSES })
   app.decorateRequest('apiKey', undefined)
   app.addHook('onRequest', async (request) => {
     const bearer = bearerKey(request.headers.authorization)
-    if (bearer === undefined) throw new AppError('IIOT_ERR_API_UNAUTHENTICATED', 'send an API key as "Authorization: Bearer <key id>.<secret>"')
+    if (bearer === undefined) {
+      metrics.apiAuthFailures.inc({ reason: 'missing' })
+      throw new AppError('IIOT_ERR_API_UNAUTHENTICATED', 'send an API key as "Authorization: Bearer <key id>.<secret>"')
+    }
     const { presented, id } = bearer
     const current = registry.current()
     // The id as presented, whether or not it exists: the throttle must not tell known ids from unknown ones.
@@ -46,7 +50,10 @@ export function requireApiKey(app: FastifyInstance, registry: RegistrySource, fa
     const retryAfterS = Math.max(perKey.retryAfterS(pair), perAddress.retryAfterS(request.ip))
     if (retryAfterS > 0) {
       const proven = current.provenApiKey(presented)
-      if (!proven) throw new AppError('IIOT_ERR_API_RATE_LIMITED', `too many failed API key checks from this address; retry in ${retryAfterS} s`, { retryAfterS })
+      if (!proven) {
+        metrics.apiAuthFailures.inc({ reason: 'throttled' })
+        throw new AppError('IIOT_ERR_API_RATE_LIMITED', `too many failed API key checks from this address; retry in ${retryAfterS} s`, { retryAfterS })
+      }
       request.apiKey = proven
       return
     }
@@ -61,6 +68,9 @@ export function requireApiKey(app: FastifyInstance, registry: RegistrySource, fa
     if (!key) {
       perKey.fail(pair)
       perAddress.fail(request.ip)
+      metrics.apiAuthFailures.inc({ reason: 'unknown' })
+      // The key id only when it names a key: anything else may be a secret pasted into the wrong place.
+      request.log.warn({ keyId: current.file.apiKeys.some((k) => k.id === id) ? id : `(not a key id, ${id.length} characters)`, address: request.ip }, 'API key refused')
       throw new AppError('IIOT_ERR_API_UNAUTHENTICATED', 'API key not recognised')
     }
     request.apiKey = key

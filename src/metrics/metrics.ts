@@ -26,6 +26,8 @@ export function createMetrics() {
     clients: new Gauge({ name: 'iiot_mqtt_clients_connected', help: 'connected MQTT clients', registers: [registry] }),
     mqttIn: hotCounter(registry, 'iiot_mqtt_messages_in_total', 'PUBLISH packets under iiot/v1 handed to the journal (= accepted + rejected + QoS 0 dropped, once decoding has caught up)'),
     limits: counter('iiot_mqtt_limit_total', 'MQTT limits that fired, by limit (connections refused or closed, publishes delayed)', ['limit']),
+    registryReloads: counter('iiot_registry_reloads_total', 'registry reloads (file change or SIGHUP), by outcome: ok, or failed (the previous registry stays in force; the log says why)', ['outcome']),
+    apiAuthFailures: counter('iiot_api_auth_failures_total', 'API requests refused for their key, by reason: missing, unknown (no such key or a wrong secret), throttled (too many failures from the address)', ['reason']),
     apiSchemaMismatches: counter('iiot_api_schema_mismatches_total', 'API answers that did not match their documented schema (sent anyway, logged), by route', ['route']),
     tlsReloads: counter('iiot_mqtt_tls_reloads_total', 'TLS certificate reloads, by outcome', ['outcome']),
   }

@@ -46,12 +46,14 @@ export class RegistryStore implements RegistrySource {
     private readonly path: string,
     initial: Registry,
     private readonly log: Logger,
+    private readonly counted: (outcome: 'ok' | 'failed') => void,
   ) {
     this.registry = initial
   }
 
-  static async open(path: string, log: Logger): Promise<RegistryStore> {
-    return new RegistryStore(path, await readRegistryFile(path), log)
+  /** `counted` hears of each reload's outcome (the service counts them in its metrics). */
+  static async open(path: string, log: Logger, counted: (outcome: 'ok' | 'failed') => void = () => undefined): Promise<RegistryStore> {
+    return new RegistryStore(path, await readRegistryFile(path), log, counted)
   }
 
   current(): Registry {
@@ -75,6 +77,7 @@ export class RegistryStore implements RegistrySource {
     try {
       this.registry = await readRegistryFile(this.path)
       this.log.info({ gateways: this.registry.file.gateways.length, apiKeys: this.registry.file.apiKeys.length }, 'registry reloaded')
+      this.counted('ok')
       for (const l of this.listeners) {
         try {
           l(this.registry)
@@ -85,6 +88,7 @@ export class RegistryStore implements RegistrySource {
       return true
     } catch (err) {
       this.log.error({ err: isAppError(err) ? { code: err.code, message: err.message } : err }, 'registry reload failed; keeping the previous registry')
+      this.counted('failed')
       return false
     }
   }
