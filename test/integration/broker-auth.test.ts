@@ -1,10 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { connect, connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { FAST, SECRETS, hashSecret } from '../helpers/fixtures.js'
+import { runRegistryCommand } from '../../src/cli/registry-commands.js'
+import { FAST, KEYS, SECRETS, hashSecret } from '../helpers/fixtures.js'
 import { connectGateway, encode, publish } from '../helpers/gateway.js'
 import { influxQuery, startTestInfluxd } from '../helpers/influxd.js'
-import { eventually, startTestService, type TestService } from '../helpers/service.js'
+import { apiGet, eventually, startTestService, type TestService } from '../helpers/service.js'
 
 let influxd: Awaited<ReturnType<typeof startTestInfluxd>>
 let svc: TestService
@@ -129,6 +130,40 @@ describe('registry reload', () => {
     const refused = (await svc.metrics.refused.get()).values.filter((v) => v.labels.operation === 'connect').map((v) => v.labels.reason)
     expect(refused).toEqual(expect.arrayContaining(['gateway_removed', 'secret_changed']))
     await Promise.all([gone.endAsync(true), rotated.endAsync(true), kept.endAsync()])
+    await writeFile(svc.registryFile, before)
+    expect(await svc.registry.reload()).toBe(true)
+  })
+
+  it('rotate-gateway-secret and rotate-key: from the reload the old secret is refused and its connection closed, the new one works; a Sparkplug gateway stays its edge node', async () => {
+    const before = await readFile(svc.registryFile, 'utf8')
+    const doc = JSON.parse(before)
+    doc.gateways.push({ id: 'gw-edge', factory: 'fa', secretHash: await hashSecret('edge-old-secret-123456', FAST) })
+    doc.sparkplug = { groups: [{ id: 'plant-r', factory: 'fa', edgeNodes: [{ id: 'edge-r', gateway: 'gw-edge' }] }] }
+    await writeFile(svc.registryFile, JSON.stringify(doc))
+    expect(await svc.registry.reload()).toBe(true)
+    const edge = await connectGateway(svc.mqttUrl, 'gw-edge', 'edge-old-secret-123456')
+    const closed = new Promise<void>((resolve) => edge.once('close', () => resolve()))
+    const kept = await connectGateway(svc.mqttUrl, 'gw-a', SECRETS.gwA)
+    expect((await apiGet(svc.httpUrl, '/api/v1/hierarchy', KEYS.factoryA)).status).toBe(200)
+
+    const said: string[] = []
+    await runRegistryCommand(['rotate-gateway-secret', '--id', 'gw-edge', '--file', svc.registryFile], {}, (l) => said.push(l))
+    await runRegistryCommand(['rotate-key', '--id', 'eng-a', '--file', svc.registryFile], {}, (l) => said.push(l))
+    const secret = /password \(shown once\): (\S+)$/.exec(said[0]!)![1]!
+    const key = /Authorization: Bearer (\S+)$/.exec(said[1]!)![1]!
+    expect(await svc.registry.reload()).toBe(true)
+
+    await closed
+    expect(kept.connected).toBe(true)
+    expect(await connackCode({ username: 'gw-edge', password: 'edge-old-secret-123456' })).toBe(5)
+    const fresh = await connectGateway(svc.mqttUrl, 'gw-edge', secret)
+    // Its edge node's commands are still its own to read; another gateway's subscription gets 0x80.
+    expect((await fresh.subscribeAsync('spBv1.0/plant-r/NCMD/edge-r', { qos: 0 })).map((g) => g.qos)).toEqual([0])
+    await expect(kept.subscribeAsync('spBv1.0/plant-r/NCMD/edge-r', { qos: 0 })).rejects.toThrow(/Subscribe error/)
+    expect((await apiGet(svc.httpUrl, '/api/v1/hierarchy', KEYS.factoryA)).status).toBe(401)
+    expect((await apiGet(svc.httpUrl, '/api/v1/hierarchy', key)).status).toBe(200)
+    expect((await apiGet(svc.httpUrl, '/api/v1/hierarchy', KEYS.all)).status).toBe(200)
+    await Promise.all([edge.endAsync(true), fresh.endAsync(), kept.endAsync()])
     await writeFile(svc.registryFile, before)
     expect(await svc.registry.reload()).toBe(true)
   })
