@@ -1,12 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { freePort, startLocalInfluxd, type LocalInfluxd } from '../src/devtools/local-influxd.js'
 import { buildDemoRegistry } from '../src/registry/demo-registry.js'
 import { mulberry32 } from '../src/simulator/prng.js'
 import { benchTempDir, removeTempDir } from './lib/interrupt.js'
 import { LoadGenerator, type LoadGateway } from './lib/load-generator.js'
 import { lineMaterialHistory, lotId, type BenchLine } from './lib/material-history.js'
+import { numberOption, parseOptions, UsageError, type OptionSpecs } from './lib/cli.js'
 import { parseServiceEnv } from './lib/options.js'
 import { localServiceEnv, ServiceProcess } from './lib/service-process.js'
 import type { BenchResult } from './scenario.js'
@@ -95,6 +95,25 @@ async function measure(name: string, makeUrl: () => string, apiKey: string, seco
   return r
 }
 
+export const API_HELP = `history: --factories N (default 20) --lines N (per factory, default 5) --machines N (per line, default 10)
+         --days N (of production history, default 7; 0: none) --material-days N (of material movements, default 30)
+queries: --queries ${QUERIES.join(',')} (default: all) --seconds S (each, default 10) --concurrency N (default 4)
+load:    --ingest-rate N (msg/s of MQTT ingest meanwhile, default 1000; 0: none)
+service: --service-env NAME=VALUE[,NAME=VALUE] (repeatable) --cpu-prof DIR`
+export const API_OPTIONS: OptionSpecs = {
+  factories: { type: 'string' },
+  lines: { type: 'string' },
+  machines: { type: 'string' },
+  days: { type: 'string' },
+  'material-days': { type: 'string' },
+  seconds: { type: 'string' },
+  concurrency: { type: 'string' },
+  'ingest-rate': { type: 'string' },
+  queries: { type: 'string' },
+  'service-env': { type: 'string', multiple: true },
+  'cpu-prof': { type: 'string' },
+}
+
 /**
  * The plant engineer's queries against a realistic history: seeds 1,000
  * machines x 7 days (production every minute, state changes, inspections:
@@ -105,18 +124,18 @@ async function measure(name: string, makeUrl: () => string, apiKey: string, seco
  * movements of the same machines (bench/lib/material-history.ts).
  */
 export async function run(argv: readonly string[]): Promise<BenchResult> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: { factories: { type: 'string', default: '20' }, lines: { type: 'string', default: '5' }, machines: { type: 'string', default: '10' }, days: { type: 'string', default: '7' }, 'material-days': { type: 'string', default: '30' }, seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '4' }, 'ingest-rate': { type: 'string', default: '1000' }, queries: { type: 'string', default: QUERIES.join(',') }, 'service-env': { type: 'string', multiple: true }, 'cpu-prof': { type: 'string' } },
-  })
-  const shape = { zones: 1, factoriesPerZone: Math.min(200, Number(values.factories)), linesPerFactory: Math.min(50, Number(values.lines)), machinesPerLine: Math.min(100, Number(values.machines)) }
-  const days = Math.min(30, Number(values.days))
-  const materialDays = Math.min(31, Number(values['material-days']))
-  const seconds = Math.min(120, Number(values.seconds))
-  const concurrency = Math.min(64, Number(values.concurrency))
-  const queries = values.queries.split(',').map((q) => q.trim())
+  const values = parseOptions(argv, API_OPTIONS)
+  const shape = { zones: 1, factoriesPerZone: numberOption(values, 'factories', 20, 1, 200), linesPerFactory: numberOption(values, 'lines', 5, 1, 50), machinesPerLine: numberOption(values, 'machines', 10, 1, 100) }
+  const days = numberOption(values, 'days', 7, 0, 30)
+  const materialDays = numberOption(values, 'material-days', 30, 1, 31)
+  const seconds = numberOption(values, 'seconds', 10, 1, 120)
+  const concurrency = numberOption(values, 'concurrency', 4, 1, 64)
+  const ingestRate = numberOption(values, 'ingest-rate', 1000, 0, 1_000_000)
+  const queries = ((values.queries as string | undefined) ?? QUERIES.join(',')).split(',').map((q) => q.trim())
   const unknown = queries.filter((q) => !(QUERIES as readonly string[]).includes(q))
-  if (unknown.length > 0) throw new Error(`--queries: unknown ${unknown.join(', ')} (known: ${QUERIES.join(', ')})`)
+  if (unknown.length > 0) throw new UsageError(`--queries: unknown ${unknown.join(', ')} (known: ${QUERIES.join(', ')})`)
+  const serviceEnv = parseServiceEnv(values['service-env'] as string[] | undefined)
+  const cpuProf = values['cpu-prof'] as string | undefined
   const dir = benchTempDir('iiot-bench-api-')
   let influxd: LocalInfluxd
   try {
@@ -128,7 +147,7 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
   let service: ServiceProcess | undefined
   let gen: LoadGenerator | undefined
   const started = Date.now()
-  const profDir = values['cpu-prof'] && resolve(values['cpu-prof'])
+  const profDir = cpuProf && resolve(cpuProf)
   if (profDir) await mkdir(profDir, { recursive: true })
   let out: BenchResult
   try {
@@ -155,10 +174,9 @@ export async function run(argv: readonly string[]): Promise<BenchResult> {
 
     const [mqttPort, httpPort] = [await freePort(), await freePort()]
     const httpUrl = `http://127.0.0.1:${httpPort}`
-    service = new ServiceProcess({ ...localServiceEnv({ dataDir: join(dir, 'service'), registryFile: join(dir, 'registry.json'), influxUrl: influxd.url, database: 'bench', mqttPort, httpPort }), API_RATE_LIMIT_PER_MIN: '1000000', MACHINE_OFFLINE_AFTER_S: String(86_400), ...parseServiceEnv(values['service-env']) }, httpUrl, profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])
+    service = new ServiceProcess({ ...localServiceEnv({ dataDir: join(dir, 'service'), registryFile: join(dir, 'registry.json'), influxUrl: influxd.url, database: 'bench', mqttPort, httpPort }), API_RATE_LIMIT_PER_MIN: '1000000', MACHINE_OFFLINE_AFTER_S: String(86_400), ...serviceEnv }, httpUrl, profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])
     await service.start(120_000)
 
-    const ingestRate = Number(values['ingest-rate'])
     if (ingestRate > 0) {
       const gateways: LoadGateway[] = credentials.gateways.map((g) => ({ id: g.id, secret: g.secret, zone: g.zone, factory: g.factory, machines: g.lines.flatMap((l) => l.machines.map((m) => ({ line: l.id, machine: m.id }))) }))
       gen = new LoadGenerator({ url: `mqtt://127.0.0.1:${mqttPort}`, gateways, messagesPerSecond: ingestRate, samplesPerMessage: 10, qos: 1 })

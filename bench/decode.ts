@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url'
 import type { Type } from 'protobufjs'
 import { loadProtoRoot, messageTypes, PROTO_FILES, protoDir } from '../src/pipeline/proto-schema.js'
 import { createValidator } from '../src/pipeline/validate.js'
+import { parseOptions, type OptionSpecs } from './lib/cli.js'
 import type { BenchResult } from './scenario.js'
 
 /**
@@ -47,7 +48,11 @@ function nsPer(fn: () => unknown, minMs = 400): number {
   return Number(elapsed) / n
 }
 
-export async function run(): Promise<BenchResult> {
+export const DECODE_OPTIONS: OptionSpecs = {}
+export const DECODE_HELP = '(no options)'
+
+export async function run(argv: readonly string[]): Promise<BenchResult> {
+  parseOptions(argv, DECODE_OPTIONS)
   const staticPath = generateStatic()
   const { createRequire } = await import('node:module')
   const req = createRequire(pathToFileURL(staticPath))

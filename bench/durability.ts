@@ -1,8 +1,12 @@
-import { parseArgs } from 'node:util'
+import { numberOption, parseOptions, type OptionSpecs } from './lib/cli.js'
 import { progress, sleep, startTarget, waitFor } from './lib/harness.js'
 import { LoadGenerator } from './lib/load-generator.js'
 import { verifyStored } from './lib/verify-stored.js'
 import type { BenchResult } from './scenario.js'
+
+export const DURABILITY_HELP = `load:    --gateways N (default 20) --rate N (msg/s; default 0: closed loop, --window N unacknowledged per gateway, default 20)
+         --samples N (default 10) --duration S (each measured run, default 15) --rounds N (journal, memory pairs, default 2)`
+export const DURABILITY_OPTIONS: OptionSpecs = { gateways: { type: 'string' }, rate: { type: 'string' }, samples: { type: 'string' }, duration: { type: 'string' }, rounds: { type: 'string' }, window: { type: 'string' } }
 
 /**
  * The cost of durability: the same QoS 1 load acknowledged after fdatasync
@@ -12,16 +16,13 @@ import type { BenchResult } from './scenario.js'
  * messages unacknowledged, as fast as acknowledgements come back).
  */
 export async function run(argv: readonly string[]): Promise<BenchResult> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: { gateways: { type: 'string', default: '20' }, rate: { type: 'string', default: '0' }, samples: { type: 'string', default: '10' }, duration: { type: 'string', default: '15' }, rounds: { type: 'string', default: '2' }, window: { type: 'string', default: '20' } },
-  })
-  const gateways = Math.min(2000, Number(values.gateways))
-  const rate = Number(values.rate)
-  const samples = Number(values.samples)
-  const durationS = Math.min(600, Number(values.duration))
-  const rounds = Math.min(5, Number(values.rounds))
-  const window = Number(values.window)
+  const values = parseOptions(argv, DURABILITY_OPTIONS)
+  const gateways = numberOption(values, 'gateways', 20, 1, 2000)
+  const rate = numberOption(values, 'rate', 0, 0, 1_000_000)
+  const samples = numberOption(values, 'samples', 10, 1, 10_000)
+  const durationS = numberOption(values, 'duration', 15, 1, 600)
+  const rounds = numberOption(values, 'rounds', 2, 1, 5)
+  const window = numberOption(values, 'window', 20, 1, 10_000)
   const results: Record<'journal' | 'memory', { msgsPerSec: number[]; ackP50: number[]; ackP99: number[]; lost: number }> = {
     journal: { msgsPerSec: [], ackP50: [], ackP99: [], lost: 0 },
     memory: { msgsPerSec: [], ackP50: [], ackP99: [], lost: 0 },

@@ -1,12 +1,17 @@
 import { progress, sleep, waitFor } from './lib/harness.js'
 import { verifyStored } from './lib/verify-stored.js'
-import { extraNum, parseBenchOptions } from './lib/options.js'
+import { BENCH_OPTIONS, COMMON_HELP, extraNum, parseBenchOptions } from './lib/options.js'
 import { meanPointsPerMessage } from './lib/payloads.js'
 import { QueryableProbe } from './lib/queryable.js'
 import { waitForDrain } from './lib/search.js'
 import { coreFigures, loadGenerator, runSession, stopLoad } from './lib/session.js'
 import { figures, markWithInflux, pct } from './lib/window.js'
 import type { BenchResult } from './scenario.js'
+
+const FLOOD_EXTRA = { 'max-rss': { type: 'string' as const } }
+export const FLOOD_OPTIONS = { ...BENCH_OPTIONS, ...FLOOD_EXTRA }
+export const FLOOD_HELP = `memory:  --max-rss MB (the bound on the service's peak RSS, default 400); --rate N (default: as fast as the sockets take it)
+${COMMON_HELP}`
 
 /**
  * `flood`: QoS 0 as fast as the sockets take it (or `--rate`), for
@@ -20,7 +25,7 @@ import type { BenchResult } from './scenario.js'
  * (journal full); `lost` is what it neither stored nor counted as dropped.
  */
 export async function runFlood(argv: readonly string[]): Promise<BenchResult> {
-  const o = parseBenchOptions(argv, { durationS: 60, qos: 0, samples: 10, window: 1000 }, { 'max-rss': { type: 'string' } })
+  const o = parseBenchOptions(argv, { durationS: 60, qos: 0, samples: 10, window: 1000 }, FLOOD_EXTRA)
   const maxRssMb = extraNum(o, 'max-rss', 400, 50, 100_000)
   return runSession('flood', o, async (ctx) => {
     const gen = loadGenerator(ctx, { messagesPerSecond: o.rate })

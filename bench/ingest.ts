@@ -1,5 +1,6 @@
 import { progress, sleep } from './lib/harness.js'
-import { extraNum, parseBenchOptions } from './lib/options.js'
+import { UsageError } from './lib/cli.js'
+import { BENCH_OPTIONS, COMMON_HELP, extraNum, parseBenchOptions, type BenchOptions } from './lib/options.js'
 import { QueryableProbe } from './lib/queryable.js'
 import { drain, finish, runStep, searchMaxRate, stepSummary, deliveryFields } from './lib/search.js'
 import { coreFigures, loadGenerator, runSession, stopLoad } from './lib/session.js'
@@ -14,11 +15,25 @@ const CAPACITY_ENV = { MQTT_PUBLISH_RATE_PER_GATEWAY: '0' }
 
 const PROTOCOL_OPTION = { protocol: { type: 'string' as const } }
 /** `--protocol iiot|sparkplug`: the gateways speak iiot/v1 protobuf (default) or Sparkplug B (docs/sparkplug.md). */
-function protocolOf(o: { extra: Record<string, string | boolean | undefined> }): 'iiot' | 'sparkplug' {
+function protocolOf(o: BenchOptions): 'iiot' | 'sparkplug' {
   const p = o.extra['protocol'] ?? 'iiot'
-  if (p !== 'iiot' && p !== 'sparkplug') throw new Error(`--protocol must be iiot or sparkplug, got "${String(p)}"`)
+  if (p !== 'iiot' && p !== 'sparkplug') throw new UsageError(`--protocol must be iiot or sparkplug, got "${String(p)}"`)
+  if (p === 'sparkplug' && o.mix.some((m) => m.kind !== 'telemetry')) throw new UsageError(`--mix ${o.mixText} does not apply with --protocol sparkplug (telemetry only)`)
   return p
 }
+
+const INGEST_EXTRA = { 'live-probe': { type: 'boolean' as const }, ...PROTOCOL_OPTION }
+const LATENCY_EXTRA = { search: { type: 'string' as const }, fraction: { type: 'string' as const }, ...INGEST_EXTRA }
+export const INGEST_OPTIONS = { ...BENCH_OPTIONS, ...INGEST_EXTRA }
+export const LATENCY_OPTIONS = { ...BENCH_OPTIONS, ...LATENCY_EXTRA }
+const PROBE_HELP = `probe:   --live-probe (also time acknowledgement to the API's live stream) --protocol iiot|sparkplug (what the gateways speak)`
+export const INGEST_HELP = `${PROBE_HELP}
+         --rate N starts the search at N msg/s instead of probing; --duration S is the search's time budget (default 60)
+${COMMON_HELP}`
+export const LATENCY_HELP = `hold:    --rate N (msg/s to hold) or --search S (seconds of ingest search for the maximum, default 30) and
+         --fraction F (of the maximum to hold, default 0.5); --duration S (the hold, default 30)
+${PROBE_HELP}
+${COMMON_HELP}`
 
 
 /**
@@ -28,7 +43,7 @@ function protocolOf(o: { extra: Record<string, string | boolean | undefined> }):
  * `--rate` starts the search there instead of probing.
  */
 export async function runIngest(argv: readonly string[]): Promise<BenchResult> {
-  const o = parseBenchOptions(argv, { durationS: 60, samples: 10, qos: 1 }, { 'live-probe': { type: 'boolean' }, ...PROTOCOL_OPTION })
+  const o = parseBenchOptions(argv, { durationS: 60, samples: 10, qos: 1 }, INGEST_EXTRA)
   const protocol = protocolOf(o)
   return runSession('ingest', o, async (ctx) => {
     const gen = loadGenerator(ctx, { protocol })
@@ -84,8 +99,10 @@ const PROBE = { intervalMs: 200, pollMs: 20, timeoutMs: 10_000 }
  * acknowledgement and publish-to-queryable latency over that window.
  */
 export async function runLatency(argv: readonly string[]): Promise<BenchResult> {
-  const o = parseBenchOptions(argv, { durationS: 30, samples: 10, qos: 1 }, { search: { type: 'string' }, fraction: { type: 'string' }, 'live-probe': { type: 'boolean' }, ...PROTOCOL_OPTION })
+  const o = parseBenchOptions(argv, { durationS: 30, samples: 10, qos: 1 }, LATENCY_EXTRA)
   const protocol = protocolOf(o)
+  // --search and --fraction find the rate to hold; with --rate there is nothing to find.
+  if (o.rate > 0) for (const k of ['search', 'fraction']) if (o.extra[k] !== undefined) throw new UsageError(`--${k} applies only without --rate (it finds the rate to hold)`)
   const searchS = extraNum(o, 'search', 30, 10, 600)
   const fraction = extraNum(o, 'fraction', 0.5, 0.05, 1)
   return runSession('latency', o, async (ctx) => {

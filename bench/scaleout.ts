@@ -8,6 +8,7 @@ import { messageTypes } from '../src/pipeline/proto-schema.js'
 import { mosquittoFiles } from '../src/registry/mosquitto-files.js'
 import { mosquittoHash } from '../src/registry/mosquitto-hash.js'
 import { buildBenchRegistry } from './lib/bench-registry.js'
+import { numberOption, parseOptions, UsageError, type OptionSpecs } from './lib/cli.js'
 import { benchTempDir, removeTempDir } from './lib/interrupt.js'
 import { startTestMosquitto, type TestMosquitto } from './lib/mosquitto.js'
 import { protoBody } from './lib/payloads.js'
@@ -28,10 +29,9 @@ const SERVICE_USER = 'iiot-service'
 const types = messageTypes()
 const encodeTelemetry = (body: Record<string, unknown>) => Buffer.from(types.telemetry.encode(types.telemetry.fromObject(body)).finish())
 
-function opt(argv: readonly string[], name: string, dflt: string): string {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt
-}
+export const SCALEOUT_HELP = `workers: --workers 1,2,3 (the worker counts to measure) --connections N (each worker's to Mosquitto, default 16)
+load:    --gateways N (default 4) --window N (unacknowledged per gateway, default 100) --samples N (default 10) --duration S (default 10)`
+export const SCALEOUT_OPTIONS: OptionSpecs = { workers: { type: 'string' }, duration: { type: 'string' }, gateways: { type: 'string' }, window: { type: 'string' }, samples: { type: 'string' }, connections: { type: 'string' } }
 const pct = (xs: number[], p: number) => (xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!)
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -74,12 +74,15 @@ async function metric(url: string, name: string): Promise<number> {
 }
 
 export async function run(argv: readonly string[]): Promise<BenchResult> {
-  const counts = opt(argv, 'workers', '1,2,3').split(',').map(Number)
-  const durationMs = Number(opt(argv, 'duration', '10')) * 1000
-  const window = Number(opt(argv, 'window', '100'))
-  const samples = Number(opt(argv, 'samples', '10'))
-  const connections = opt(argv, 'connections', '16')
-  const { doc, gateways } = await buildBenchRegistry({ gateways: Number(opt(argv, 'gateways', '4')), machinesPerGateway: 5, hashN: 1024 })
+  const values = parseOptions(argv, SCALEOUT_OPTIONS)
+  const workers = (values.workers as string | undefined) ?? '1,2,3'
+  const counts = workers.split(',').map(Number)
+  if (!counts.every((n) => Number.isInteger(n) && n >= 1 && n <= 16)) throw new UsageError(`--workers takes worker counts from 1 to 16, comma-separated (e.g. 1,2,3); got "${workers}"`)
+  const durationMs = numberOption(values, 'duration', 10, 1, 3600) * 1000
+  const window = numberOption(values, 'window', 100, 1, 10_000)
+  const samples = numberOption(values, 'samples', 10, 1, 10_000)
+  const connections = String(numberOption(values, 'connections', 16, 1, 64))
+  const { doc, gateways } = await buildBenchRegistry({ gateways: numberOption(values, 'gateways', 4, 1, 5000), machinesPerGateway: 5, hashN: 1024 })
   for (const [i, g] of doc.gateways.entries()) g.brokerHash = await mosquittoHash(gateways[i]!.secret, 1000)
   const servicePassword = randomBytes(18).toString('base64url')
   const files = mosquittoFiles(doc as Parameters<typeof mosquittoFiles>[0], { serviceUser: SERVICE_USER, serviceHash: await mosquittoHash(servicePassword, 1000), announceTopic: 'iiot-internal/v1/accepted', sparkplugHostId: 'iiot-ingest' })

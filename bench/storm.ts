@@ -1,5 +1,6 @@
 import { progress, sleep, waitFor } from './lib/harness.js'
-import { extraNum, parseBenchOptions } from './lib/options.js'
+import { UsageError } from './lib/cli.js'
+import { BENCH_OPTIONS, COMMON_HELP, extraNum, parseBenchOptions } from './lib/options.js'
 import { memoryMb } from './lib/proc.js'
 import { QueryableProbe } from './lib/queryable.js'
 import { finish, deliveryFields } from './lib/search.js'
@@ -12,6 +13,12 @@ import type { BenchResult } from './scenario.js'
 /** The hold is reported in slices of this length too (`holdBySlice`). */
 const SLICE_MS = 5000
 
+const STORM_EXTRA = { cycles: { type: 'string' as const }, drop: { type: 'string' as const }, 'connect-concurrency': { type: 'string' as const }, 'max-rss': { type: 'string' as const } }
+export const STORM_OPTIONS = { ...BENCH_OPTIONS, ...STORM_EXTRA }
+export const STORM_HELP = `storms:  --cycles N (mass reconnects, default 2) --drop sockets|restart --connect-concurrency N --max-rss MB (default 400)
+         defaults: --gateways 2000 --machines 1 --duration 20 (the hold) --rate (default 1 msg/s per gateway)
+${COMMON_HELP}`
+
 /**
  * `storm`: many gateways connecting at once, holding a light QoS 1 load, and
  * reconnecting en masse `--cycles` times, either after their sockets are cut
@@ -22,16 +29,11 @@ const SLICE_MS = 5000
  * scenario) whether an acknowledged message was lost.
  */
 export async function runStorm(argv: readonly string[]): Promise<BenchResult> {
-  const o = parseBenchOptions(argv, { gateways: 2000, machines: 1, samples: 10, qos: 1, durationS: 20, hashN: 1024, window: 20 }, {
-    cycles: { type: 'string' },
-    drop: { type: 'string' },
-    'connect-concurrency': { type: 'string' },
-    'max-rss': { type: 'string' },
-  })
+  const o = parseBenchOptions(argv, { gateways: 2000, machines: 1, samples: 10, qos: 1, durationS: 20, hashN: 1024, window: 20 }, STORM_EXTRA)
   const cycles = extraNum(o, 'cycles', 2, 0, 20)
   const drop = (o.extra.drop as string | undefined) ?? 'sockets'
-  if (drop !== 'sockets' && drop !== 'restart') throw new Error('--drop must be sockets or restart')
-  if (drop === 'restart' && o.target) throw new Error('--drop restart needs the self-contained target (the bench restarts the service)')
+  if (drop !== 'sockets' && drop !== 'restart') throw new UsageError(`--drop must be sockets or restart, got "${drop}"`)
+  if (drop === 'restart' && o.target) throw new UsageError('--drop restart needs the self-contained target (the bench restarts the service)')
   const concurrency = extraNum(o, 'connect-concurrency', o.gateways, 1, 5000)
   const maxRssMb = extraNum(o, 'max-rss', 400, 50, 100_000)
   // Light load: one message per gateway per second unless --rate says otherwise.

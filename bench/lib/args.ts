@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util'
+import { numberOption, parseOptions, type OptionSpecs } from './cli.js'
 
 export interface FaultArgs {
   gateways: number
@@ -9,30 +9,27 @@ export interface FaultArgs {
   faultS: number
 }
 
+export const FAULT_OPTIONS: OptionSpecs = {
+  gateways: { type: 'string' },
+  machines: { type: 'string' },
+  rate: { type: 'string' },
+  samples: { type: 'string' },
+  duration: { type: 'string' },
+  fault: { type: 'string' },
+}
+
+export const FAULT_HELP = `load:    --gateways N (default 20) --machines N (per gateway, default 2) --rate N (msg/s, default 2000) --samples N (default 10)
+fault:   --duration S (the whole load, default 60) --fault S (how long InfluxDB is down, or the service dead; default 20 for outage, 2 for crash)`
+
 /** Options shared by the fault scenarios; every number is bounded so a run always ends. */
 export function faultArgs(argv: readonly string[], defaults: FaultArgs): FaultArgs {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      gateways: { type: 'string' },
-      machines: { type: 'string' },
-      rate: { type: 'string' },
-      samples: { type: 'string' },
-      duration: { type: 'string' },
-      fault: { type: 'string' },
-    },
-  })
-  const num = (v: string | undefined, d: number, min: number, max: number, name: string) => {
-    const n = v === undefined ? d : Number(v)
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}`)
-    return n
-  }
+  const values = parseOptions(argv, FAULT_OPTIONS)
   return {
-    gateways: num(values.gateways, defaults.gateways, 1, 5000, 'gateways'),
-    machines: num(values.machines, defaults.machines, 1, 100, 'machines'),
-    rate: num(values.rate, defaults.rate, 1, 1_000_000, 'rate'),
-    samples: num(values.samples, defaults.samples, 1, 10_000, 'samples'),
-    durationS: num(values.duration, defaults.durationS, 5, 3600, 'duration'),
-    faultS: num(values.fault, defaults.faultS, 1, 3600, 'fault'),
+    gateways: numberOption(values, 'gateways', defaults.gateways, 1, 5000),
+    machines: numberOption(values, 'machines', defaults.machines, 1, 100),
+    rate: numberOption(values, 'rate', defaults.rate, 1, 1_000_000),
+    samples: numberOption(values, 'samples', defaults.samples, 1, 10_000),
+    durationS: numberOption(values, 'duration', defaults.durationS, 5, 3600),
+    faultS: numberOption(values, 'fault', defaults.faultS, 1, 3600),
   }
 }

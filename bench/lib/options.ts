@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util'
+import { numberOption, parseOptions, UsageError, type OptionSpecs, type OptionValues } from './cli.js'
 import { parseMix, type Mix } from './payloads.js'
 
 /** Options every load scenario takes (ingest, latency, storm, flood). Every number is bounded, so a run always ends. */
@@ -44,50 +44,51 @@ service: --service-env NAME=VALUE[,NAME=VALUE] (repeatable; overrides the scenar
 other:   --hash-n N (scrypt cost of the bench registry) --cpu-prof DIR (profile the service; top functions in the summary)
          --node-arg=--OPTION (repeatable; a node option for the service the bench starts, e.g. --node-arg=--trace-gc)`
 
-export function parseBenchOptions(argv: readonly string[], defaults: Defaults, extra: Record<string, { type: 'string' | 'boolean' }> = {}): BenchOptions {
-  const { values: parsed } = parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: false,
-    options: {
-      gateways: { type: 'string' },
-      machines: { type: 'string' },
-      samples: { type: 'string' },
-      rate: { type: 'string' },
-      qos: { type: 'string' },
-      duration: { type: 'string' },
-      'ramp-up': { type: 'string' },
-      seed: { type: 'string' },
-      mix: { type: 'string' },
-      window: { type: 'string' },
-      quick: { type: 'boolean' },
-      'ceiling-seconds': { type: 'string' },
-      'hash-n': { type: 'string' },
-      'cpu-prof': { type: 'string' },
-      'node-arg': { type: 'string', multiple: true },
-      target: { type: 'string' },
-      mqtt: { type: 'string' },
-      'api-key': { type: 'string' },
-      credentials: { type: 'string' },
-      'service-pid': { type: 'string' },
-      'service-env': { type: 'string', multiple: true },
-      ...extra,
-    },
-  })
-  const values = parsed as Record<string, string | boolean | undefined>
-  const serviceEnv = parseServiceEnv(parsed['service-env'] as string[] | undefined)
+/** The options every load scenario takes (parseBenchOptions adds the scenario's own). */
+export const BENCH_OPTIONS: OptionSpecs = {
+  gateways: { type: 'string' },
+  machines: { type: 'string' },
+  samples: { type: 'string' },
+  rate: { type: 'string' },
+  qos: { type: 'string' },
+  duration: { type: 'string' },
+  'ramp-up': { type: 'string' },
+  seed: { type: 'string' },
+  mix: { type: 'string' },
+  window: { type: 'string' },
+  quick: { type: 'boolean' },
+  'ceiling-seconds': { type: 'string' },
+  'hash-n': { type: 'string' },
+  'cpu-prof': { type: 'string' },
+  'node-arg': { type: 'string', multiple: true },
+  target: { type: 'string' },
+  mqtt: { type: 'string' },
+  'api-key': { type: 'string' },
+  credentials: { type: 'string' },
+  'service-pid': { type: 'string' },
+  'service-env': { type: 'string', multiple: true },
+}
+
+export function parseBenchOptions(argv: readonly string[], defaults: Defaults, extra: OptionSpecs = {}): BenchOptions {
+  const values = parseOptions(argv, { ...BENCH_OPTIONS, ...extra })
+  checkTarget(values)
+  const serviceEnv = parseServiceEnv(values['service-env'] as string[] | undefined)
   const num = (name: string, d: number | undefined, min: number, max: number): number => {
-    const v = values[name]
-    const n = v === undefined ? d : Number(v)
-    if (n === undefined || !Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}`)
-    return n
+    if (values[name] === undefined && d === undefined) throw new UsageError(`--${name} is required`)
+    return numberOption(values, name, d ?? 0, min, max)
   }
   const optNum = (name: string, d: number | undefined, min: number, max: number) => (values[name] === undefined && d === undefined ? undefined : num(name, d, min, max))
   const qos = num('qos', defaults.qos ?? 1, 0, 1)
-  if (qos !== 0 && qos !== 1) throw new Error('--qos must be 0 or 1')
+  if (qos !== 0 && qos !== 1) throw new UsageError('--qos must be 0 or 1')
   const hashN = optNum('hash-n', defaults.hashN, 2, 1 << 20)
-  if (hashN !== undefined && (hashN & (hashN - 1)) !== 0) throw new Error('--hash-n must be a power of two')
+  if (hashN !== undefined && (hashN & (hashN - 1)) !== 0) throw new UsageError('--hash-n must be a power of two')
   const mixText = (values.mix as string | undefined) ?? defaults.mix ?? 'telemetry'
+  let mix: Mix
+  try {
+    mix = parseMix(mixText)
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
   const str = (name: string) => values[name] as string | undefined
   const extraValues: Record<string, string | boolean | undefined> = {}
   for (const k of Object.keys(extra)) extraValues[k] = values[k] as string | boolean | undefined
@@ -100,14 +101,14 @@ export function parseBenchOptions(argv: readonly string[], defaults: Defaults, e
     durationS: num('duration', defaults.durationS ?? 60, 5, 3600),
     rampUpS: num('ramp-up', defaults.rampUpS ?? 0, 0, 600),
     seed: num('seed', defaults.seed ?? 1, 0, 2 ** 32 - 1),
-    mix: parseMix(mixText),
+    mix,
     mixText,
     window: num('window', defaults.window ?? 100, 1, 10_000),
     quick: (values.quick as boolean | undefined) ?? defaults.quick ?? false,
     ceilingS: num('ceiling-seconds', defaults.ceilingS ?? 5, 1, 60),
     hashN,
     cpuProf: str('cpu-prof'),
-    nodeArgs: nodeArgs((parsed['node-arg'] as string[] | undefined) ?? []),
+    nodeArgs: nodeArgs((values['node-arg'] as string[] | undefined) ?? []),
     target: str('target'),
     mqtt: str('mqtt'),
     apiKey: str('api-key'),
@@ -118,16 +119,52 @@ export function parseBenchOptions(argv: readonly string[], defaults: Defaults, e
   }
 }
 
+/** Options only a service the bench starts uses, and options only an existing deployment (--target) does. */
+const LOCAL_ONLY = ['node-arg', 'cpu-prof', 'service-env', 'hash-n']
+const TARGET_ONLY = ['mqtt', 'api-key', 'credentials', 'service-pid']
+
+/**
+ * `--target` drives an existing deployment: checked before anything starts, so a typo never gets
+ * as far as "starting against ...". What it needs is there and well formed; options that only a
+ * service the bench starts would use are refused with it, and its own options without it.
+ */
+function checkTarget(values: OptionValues): void {
+  const target = values.target as string | undefined
+  if (target === undefined) {
+    const stray = TARGET_ONLY.find((k) => values[k] !== undefined)
+    if (stray) throw new UsageError(`--${stray} applies only with --target (an existing deployment)`)
+    return
+  }
+  const local = LOCAL_ONLY.find((k) => values[k] !== undefined)
+  if (local) throw new UsageError(`--${local} applies only to a service the bench starts, not with --target`)
+  url('--target', target, ['http:', 'https:'], 'the API base URL of the deployment, e.g. http://host:8080')
+  const mqtt = values.mqtt as string | undefined
+  if (mqtt === undefined) throw new UsageError('--target needs --mqtt mqtt://host:port (its MQTT listener)')
+  url('--mqtt', mqtt, ['mqtt:', 'mqtts:', 'tcp:', 'tls:', 'ws:', 'wss:'], 'the MQTT URL of the deployment, e.g. mqtt://host:1883')
+  if (values['api-key'] === undefined && !process.env.BENCH_API_KEY) throw new UsageError('--target needs --api-key KEY (or BENCH_API_KEY; scope "all")')
+  if (values.credentials === undefined) throw new UsageError('--target needs --credentials FILE (gateway secrets, as written by `npm run registry -- demo --credentials FILE`)')
+  const influx = process.env.INFLUX_URL
+  if (!influx) throw new UsageError('--target needs INFLUX_URL in the environment (its InfluxDB, e.g. http://127.0.0.1:8086)')
+  url('INFLUX_URL', influx, ['http:', 'https:'], 'its InfluxDB, e.g. http://127.0.0.1:8086')
+}
+
+function url(what: string, text: string, protocols: readonly string[], meaning: string): void {
+  let u: URL | undefined
+  try {
+    u = new URL(text)
+  } catch {
+    u = undefined
+  }
+  if (!u || !protocols.includes(u.protocol) || u.hostname === '') throw new UsageError(`${what} must be ${meaning}; got "${text}"`)
+}
+
 /** A bounded number from a scenario's own option. */
 export function extraNum(o: BenchOptions, name: string, d: number, min: number, max: number): number {
-  const v = o.extra[name]
-  const n = v === undefined ? d : Number(v)
-  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}`)
-  return n
+  return numberOption(o.extra, name, d, min, max)
 }
 
 function nodeArgs(args: readonly string[]): string[] {
-  for (const a of args) if (!/^--[a-z][a-z0-9-]*(=\S+)?$/.test(a)) throw new Error(`--node-arg takes one node option such as --node-arg=--trace-gc, got "${a}"`)
+  for (const a of args) if (!/^--[a-z][a-z0-9-]*(=\S+)?$/.test(a)) throw new UsageError(`--node-arg takes one node option such as --node-arg=--trace-gc, got "${a}"`)
   return [...args]
 }
 
@@ -137,7 +174,7 @@ export function parseServiceEnv(list: readonly string[] | undefined): Record<str
   for (const kv of list ?? []) {
     for (const part of kv.split(',')) {
       const eq = part.indexOf('=')
-      if (eq <= 0 || !/^[A-Z][A-Z0-9_]*$/.test(part.slice(0, eq))) throw new Error(`--service-env takes NAME=VALUE[,NAME=VALUE], got "${part}"`)
+      if (eq <= 0 || !/^[A-Z][A-Z0-9_]*$/.test(part.slice(0, eq))) throw new UsageError(`--service-env takes NAME=VALUE[,NAME=VALUE], got "${part}"`)
       env[part.slice(0, eq)] = part.slice(eq + 1)
     }
   }

@@ -82,11 +82,10 @@ export async function runSession(
   const env: Record<string, string> = { ...BENCH_SERVICE_ENV, ...targetEnv, ...o.serviceEnv }
   const profDir = o.cpuProf ? resolve(o.cpuProf) : undefined
   const nodeArgs: string[] = [...o.nodeArgs]
-  if (o.target && nodeArgs.length > 0) progress('--node-arg applies only to a service the bench starts; ignored with --target')
+  // (With --target, --node-arg and --cpu-prof are refused by parseBenchOptions.)
   if (profDir) {
     await mkdir(profDir, { recursive: true })
-    if (o.target) progress('--cpu-prof applies only to a service the bench starts; ignored with --target')
-    else nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`)
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`)
   }
   progress(`${scenario}: starting ${o.target ? `against ${o.target}` : 'a throwaway influxd and service'} (${o.gateways} gateways x ${o.machines} machines)`)
   const target = await openTarget({ gateways: o.gateways, machines: o.machines, hashN: o.hashN, env, nodeArgs, target: o.target, mqtt: o.mqtt, apiKey: o.apiKey, credentials: o.credentials, servicePid: o.servicePid })
