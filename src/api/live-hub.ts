@@ -19,6 +19,8 @@ export interface LiveClient {
   readonly accepts: (e: LiveEvent) => boolean
   /** Writes queued while the socket needed draining. */
   queued: number
+  /** The API key the stream was opened with, as the registry held it then (`endWhere` judges it). */
+  readonly key?: { readonly id: string; readonly held: string }
 }
 
 /** How long after the last client leaves events are still buffered for a resuming client. */
@@ -169,6 +171,18 @@ export class LiveHub {
   close(): void {
     for (const c of this.clients) c.res.end()
     this.clients.clear()
+  }
+
+  /** Ends the streams `pred` picks, with a last comment saying why; returns how many. */
+  endWhere(pred: (c: LiveClient) => boolean, why: string): number {
+    let n = 0
+    for (const c of [...this.clients]) {
+      if (!pred(c)) continue
+      c.res.end(`: ${why}\n\n`)
+      this.left(c)
+      n++
+    }
+    return n
   }
 
   private write(client: LiveClient, e: LiveEvent): void {

@@ -7,15 +7,27 @@ import { LiveHub, type LiveEvent } from '../live-hub.js'
 import { badRequest } from '../problem.js'
 import { scopeQuery } from '../params.js'
 import { resolveScope } from '../scope.js'
+import type { Registry } from '../../registry/registry.js'
 
 export const streamRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
   const hub = new LiveHub(deps.config.sse)
   const unsubscribe = deps.ingestor.onAccepted((a) => hub.publish(a), 'live-hub')
+  // A stream is authorized once, when it opens: a key removed, given a new secret or another scope
+  // since must not keep it (docs/security.md). Ended, an EventSource reconnects and gets its 401.
+  const held = (registry: Registry, id: string) => {
+    const def = registry.file.apiKeys.find((k) => k.id === id)
+    return def ? `${def.secretHash} ${JSON.stringify(def.scope)}` : undefined
+  }
+  const stopWatching = deps.registry.onReload?.((registry) => {
+    const ended = hub.endWhere((c) => c.key !== undefined && held(registry, c.key.id) !== c.key.held, 'the API key of this stream was removed or changed; reconnect with a current key')
+    if (ended > 0) deps.log.info({ streams: ended }, 'live streams ended: their API key was removed or changed')
+  })
   const heartbeat = setInterval(() => hub.heartbeat(), deps.config.sse.heartbeatMs)
   heartbeat.unref()
   // preClose: end the streams before the server waits for its connections to finish.
   app.addHook('preClose', async () => {
     clearInterval(heartbeat)
+    stopWatching?.()
     unsubscribe()
     hub.close()
   })
@@ -36,7 +48,9 @@ export const streamRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
     },
     async (request, reply) => {
       const q = request.query
-      const scope = resolveScope(deps.registry.current(), apiKeyOf(request), q)
+      const registry = deps.registry.current()
+      const key = apiKeyOf(request)
+      const scope = resolveScope(registry, key, q)
       const kinds = q.kinds === undefined ? undefined : new Set(q.kinds.split(','))
       for (const k of kinds ?? []) if (!(KINDS as readonly string[]).includes(k)) throw badRequest('kinds', `unknown kind "${k}"; use ${KINDS.join(', ')}`)
       const accepts = (e: LiveEvent) =>
@@ -52,7 +66,7 @@ export const streamRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
       for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value)
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' })
       res.write(`retry: 2000\n: connected\n\n`)
-      hub.add({ res, accepts, queued: 0 }, lastId === undefined ? undefined : Number(lastId))
+      hub.add({ res, accepts, queued: 0, key: { id: key.id, held: held(registry, key.id) ?? '' } }, lastId === undefined ? undefined : Number(lastId))
     },
   )
 }
