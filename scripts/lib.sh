@@ -57,9 +57,16 @@ ensure_npm_deps() {
   fi
 }
 
+# Builds unless dist/ is newer than everything it is built from (a second Quick start then starts
+# in seconds, not after a rebuild).
 ensure_build() {
+  local stamp=dist/.build-stamp
+  if [ -f "$stamp" ] && [ -z "$(find src web proto bench scripts/build-console.js package.json package-lock.json tsconfig.json tsconfig.build.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+    return
+  fi
   log "building (tsc)"
   npm run --silent build
+  touch "$stamp"
 }
 
 # The demo prints an all-scope API key: it listens on loopback unless DEMO_BIND says otherwise
