@@ -23,6 +23,10 @@ export async function mosquittoConfigCommand(file: string, out: string, env: Mos
   const serviceUser = env.BROKER_USERNAME || 'iiot-service'
   let password = env.BROKER_PASSWORD
   await mkdir(out, { recursive: true })
+  // Run again after a registry change, it keeps the password it made the first time: a new one
+  // would shut every worker and API node out of Mosquitto at its next reload.
+  const kept = password ? undefined : (await readFile(join(out, 'service-password'), 'utf8').catch(() => '')).trim()
+  if (!password && kept) password = kept
   const made = !password
   if (!password) {
     password = newSecret()
@@ -39,6 +43,6 @@ export async function mosquittoConfigCommand(file: string, out: string, env: Mos
     await writeFile(join(out, name), text, { mode: 0o640 })
     await chmod(join(out, name), 0o640)
   }
-  const missing = files.withoutBrokerHash.length > 0 ? `; gateways without a broker hash (they cannot log in to Mosquitto until re-added with --broker-hash): ${files.withoutBrokerHash.join(', ')}` : ''
-  return `wrote ${join(out, 'passwd')} and ${join(out, 'acl')} for ${doc.gateways.length} gateways and the service user ${serviceUser}${made ? ` (its password is in ${join(out, 'service-password')}: set it as BROKER_PASSWORD)` : ''}${missing}`
+  const missing = files.withoutBrokerHash.length > 0 ? `; gateways without a broker hash (they cannot log in to Mosquitto until given one with rotate-gateway-secret --broker-hash): ${files.withoutBrokerHash.join(', ')}` : ''
+  return `wrote ${join(out, 'passwd')} and ${join(out, 'acl')} for ${doc.gateways.length} gateways and the service user ${serviceUser}${made ? ` (its password is in ${join(out, 'service-password')}: set it as BROKER_PASSWORD)` : kept ? ` (its password kept from ${join(out, 'service-password')})` : ''}${missing}; Mosquitto reads them as its own user (chgrp mosquitto them if you ran this as root)`
 }

@@ -103,7 +103,12 @@ export async function startBrokerSource(deps: BrokerSourceDeps): Promise<BrokerS
       let first = true
       client.on('connect', (connack) => {
         clog.info({ sessionPresent: connack.sessionPresent }, 'connected to the external broker')
-        client.subscribe(filters.map((f) => `$share/${config.shareGroup}/${f}`), { qos: 1 }, (err, granted) => {
+        // Every time, session present or not: mqtt.js leaves out of a SUBSCRIBE the filters it believes
+        // subscribed, and a broker restarted with persistence (Mosquitto 2.0) restored the shared
+        // subscription of a present session without delivering to it; the workers then got nothing
+        // more while Mosquitto went on acknowledging gateways. Subscribing again is idempotent.
+        const wanted = Object.fromEntries(filters.map((f) => [`$share/${config.shareGroup}/${f}`, { qos: 1 as const }]))
+        client.subscribe({ ...wanted, resubscribe: true } as unknown as typeof wanted, (err, granted) => {
           const refused = granted?.filter((g) => g.qos === 128) ?? []
           if (err || refused.length > 0) {
             const e = err ?? new Error(`the broker refused the subscription to ${refused.map((g) => g.topic).join(', ')}`)

@@ -1,0 +1,28 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { mosquittoConfigCommand } from '../../src/cli/mosquitto-config-command.js'
+import { testRegistry } from '../helpers/fixtures.js'
+
+let dir: string | undefined
+afterEach(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true })
+  dir = undefined
+})
+
+describe('mosquitto-config', () => {
+  it('keeps the service password it made when run again, so a re-run after a registry change shuts no worker out', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'iiot-mosq-'))
+    const file = join(dir, 'registry.json')
+    await writeFile(file, JSON.stringify(await testRegistry()))
+    const out = join(dir, 'broker')
+    const first = await mosquittoConfigCommand(file, out, {})
+    const made = await readFile(join(out, 'service-password'), 'utf8')
+    expect(first).toMatch(/its password is in .*service-password: set it as BROKER_PASSWORD/)
+    const second = await mosquittoConfigCommand(file, out, {})
+    expect(await readFile(join(out, 'service-password'), 'utf8')).toBe(made)
+    expect(second).toMatch(/its password kept from .*service-password/)
+    expect(second).toMatch(/chgrp mosquitto/)
+  })
+})
