@@ -161,6 +161,7 @@ async function startWithDataDir(config: Config, log: Logger, dirLock: DataDirLoc
     log: log.child({ component: 'drainer' }),
     onRefusedLine: (line, message) => rejectionKeeper.keepRefused(line, message),
     process: (batch) => processor.process(batch),
+    reachable: () => influxql.ping(1_000),
   })
   drainer.start()
 

@@ -4,6 +4,9 @@ import { StorageError, type LineWriter } from '../storage/ports.js'
 import type { Journal, RecordBatch } from './journal.js'
 import { BodyPool, joinLineBodies } from './line-bodies.js'
 
+/** How often a write waiting to reach storage again asks whether it answers. */
+const REACHABLE_PROBE_MS = 1_000
+
 export interface DrainerOptions {
   readonly batchSize: number
   /** How long a partial batch may wait (from its oldest record) for more points before it is sent. */
@@ -38,6 +41,13 @@ export interface DrainerDeps {
    * answers must come in the order asked). Default: records of line protocol, sent as they are.
    */
   readonly process?: (batch: RecordBatch) => BatchContent | Promise<BatchContent>
+  /**
+   * Whether storage answers at all (InfluxDB's /ping). While a write that could not reach storage
+   * waits out its back-off, this is asked every second, and the write is tried again as soon as it
+   * says yes: the back-off grows to WRITE_RETRY_MAX_MS during an outage, and recovery used to wait
+   * it out. A write storage answered with an error (5xx, 429) keeps its whole back-off.
+   */
+  readonly reachable?: () => Promise<boolean>
 }
 
 /** A batch read from the journal, with what it became (or will, once decode workers answer). */
@@ -268,9 +278,24 @@ export class Drainer {
         if (Date.now() >= this.giveUpAt) return 'stopped'
         const delay = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(attempt, 20))
         if (attempt === 0 || attempt % 10 === 0) this.deps.log.warn({ attempt: attempt + 1, retryInMs: delay, points: lineCount, status: error.status, err: error.message }, 'write failed; will retry until it succeeds')
-        await this.orStop(new Promise<void>((r) => setTimeout(r, delay).unref()))
+        // Not reached, or no database yet (created once InfluxDB answers at start-up): try again as
+        // soon as it answers. Any other answer (5xx, 429) is storage asking for time: the whole back-off.
+        await this.backOff(delay, error.status === undefined || error.status === 404)
         if (!this.running && Date.now() >= this.giveUpAt) return 'stopped'
       }
+    }
+  }
+
+  /** Waits `delayMs`, or less once storage answers again when it could not be reached (`reachable`). */
+  private async backOff(delayMs: number, unreachable: boolean): Promise<void> {
+    const until = Date.now() + delayMs
+    const reachable = unreachable ? this.deps.reachable : undefined
+    for (;;) {
+      const left = until - Date.now()
+      if (left <= 0 || this.stopped) return
+      const step = reachable ? Math.min(left, REACHABLE_PROBE_MS) : left
+      await this.orStop(new Promise<void>((r) => setTimeout(r, step).unref()))
+      if (reachable && until - Date.now() > 0 && !this.stopped && (await reachable().catch(() => false))) return
     }
   }
 

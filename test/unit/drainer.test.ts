@@ -289,3 +289,30 @@ describe('drainer: memory of batches used again', () => {
     expect([...released.values()].every((n) => n === 1)).toBe(true)
   })
 })
+
+describe('drainer back-off when storage comes back', () => {
+  it('tries again within a second of storage answering, not at the end of a long back-off', async () => {
+    const journal = new MemoryJournal(1 << 20)
+    const { writer, stored } = fakeStorage()
+    let up = false
+    let failures = 0
+    const inner = writer.write
+    writer.write = async (body, n) => {
+      if (!up) {
+        failures++
+        throw new StorageError('connect ECONNREFUSED', true, undefined)
+      }
+      return inner(body, n)
+    }
+    // The back-off reaches 30 s after a few failures.
+    const drainer = new Drainer(journal, writer, { ...opts, retryBaseMs: 2_000, retryMaxMs: 30_000, maxInFlight: 1 }, { metrics: createMetrics(), log, onRefusedLine: () => undefined, reachable: async () => up })
+    drainer.start()
+    await journal.append(['m v=1 1'])
+    await until(() => failures >= 2, 10_000)
+    up = true
+    const t0 = Date.now()
+    await until(() => stored.size === 1, 5_000)
+    expect(Date.now() - t0).toBeLessThan(2_500)
+    await drainer.stop(100)
+  }, 20_000)
+})
