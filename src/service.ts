@@ -63,21 +63,19 @@ export interface Service {
   close(): Promise<void>
 }
 
-/**
- * The composition root: config -> storage -> journal -> pipeline -> broker -> API.
- * Only this file (and main.ts) names concrete adapters.
- */
 /** CREATE DATABASE now; if InfluxDB is unreachable, again every 2 s in the background until it answers. */
 function ensureDatabaseWhenReachable(influxql: InfluxQLClient, log: Logger): { first: Promise<void>; stop(): void } {
   let timer: NodeJS.Timeout | undefined
   let stopped = false
+  let failed = false
   const attempt = async (): Promise<void> => {
     try {
       await influxql.ensureDatabase()
-      if (timer !== undefined) log.info('InfluxDB reachable: database ensured')
+      if (failed) log.info('InfluxDB reachable: database ensured')
     } catch (err) {
       if (!isAppError(err) || err.code !== 'IIOT_ERR_STORAGE_UNAVAILABLE') throw err
-      if (timer === undefined) log.warn({ err: err.message }, 'InfluxDB unreachable at start-up: starting anyway; the journal holds what arrives until it answers')
+      if (!failed) log.warn({ err: err.message }, 'InfluxDB unreachable at start-up: starting anyway; the journal holds what arrives until it answers')
+      failed = true
       if (!stopped) timer = setTimeout(() => void attempt().catch((e: unknown) => log.error({ err: e }, 'cannot create the database')), 2_000)
     }
   }
@@ -95,6 +93,10 @@ export function stopLimitMs(config: Config): number {
   return config.shutdownDrainTimeoutMs + config.influx.timeoutMs + 5_000
 }
 
+/**
+ * The composition root: config -> storage -> journal -> pipeline -> broker -> API.
+ * Only this file (and main.ts) names concrete adapters.
+ */
 export async function startService(config: Config, log: Logger): Promise<Service> {
   await mkdir(config.dataDir, { recursive: true })
   const dirLock = await lockDataDir(config.dataDir, { onWait: (holder) => log.warn({ holder }, 'DATA_DIR is locked by another process, or by one that stopped without releasing it; waiting for the lock to go stale') })

@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { constants, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { descendantPids } from './proc.js'
 
@@ -18,8 +18,7 @@ import { descendantPids } from './proc.js'
  * short), and it still would if the bench itself had died without cleaning up.
  */
 
-const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 }
-export const STOP_SIGNALS = Object.keys(SIGNAL_NUMBERS) as NodeJS.Signals[]
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM']
 
 const tempDirs = new Set<string>()
 
@@ -86,7 +85,7 @@ export class Interrupt {
   }
 
   static exitCode(signal: NodeJS.Signals): number {
-    return 128 + (SIGNAL_NUMBERS[signal] ?? 0)
+    return 128 + constants.signals[signal]
   }
 
   /** Handles one stop signal; resolves when its clean-up is over (the process has exited by then, unless `exit` is a test's). */

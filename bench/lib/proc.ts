@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
+import { procStat } from '../../src/proc-stat.js'
 
 /** Linux /proc readers for the processes the bench measures (the service, influxd, the bare broker). */
 
@@ -17,15 +18,9 @@ function clockTicks(): number {
 
 /** User + system CPU seconds the process has used; undefined when it is gone (or not on Linux). */
 export function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Fields after the command name (which may hold spaces and parentheses): state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks()
-  } catch {
-    return undefined
-  }
+  // utime and stime, fields 14 and 15.
+  const fields = pid === undefined ? undefined : procStat(pid)
+  return fields && (Number(fields[11]) + Number(fields[12])) / clockTicks()
 }
 
 /** Current (VmRSS) and peak (VmHWM) resident memory in MB. */
@@ -82,14 +77,9 @@ export function descendantPids(root: number): number[] {
     return []
   }
   for (const e of entries) {
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
-      // After the command name (which may hold spaces and parentheses): state, then the parent's PID.
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (state !== 'Z') parentOf.set(Number(e), Number(ppid))
-    } catch {
-      // gone meanwhile
-    }
+    // Gone meanwhile: no fields.
+    const [state, ppid] = procStat(e) ?? ['Z']
+    if (state !== 'Z') parentOf.set(Number(e), Number(ppid))
   }
   const below = new Set<number>([root])
   for (let grew = true; grew; ) {

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, existsSync, readFileSync } from 'node:fs'
+import { createWriteStream, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { processRunning } from '../../src/proc-stat.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/?$/, '')
 
@@ -43,18 +44,7 @@ export function sourceCommand(script: string, nodeArgs: readonly string[] = []):
 }
 
 /** Whether a process with this PID exists (a zombie not yet reaped counts as gone). */
-export function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-  try {
-    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
-  } catch {
-    return false
-  }
-}
+export const processExists = processRunning
 
 /**
  * The service as a separate process (as operators run it), for crash tests

@@ -3,6 +3,7 @@ import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/p
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { AppError } from '../errors.js'
+import { processRunning, processStartTime } from '../proc-stat.js'
 
 /**
  * One process per data directory (docs/operations.md, "One process per DATA_DIR"). Two services
@@ -50,25 +51,8 @@ function readText(path: string): string {
   }
 }
 
-/** Field 22 of /proc/<pid>/stat: when the process started; '' where there is no /proc. */
-function processStarted(pid: number): string {
-  const stat = readText(`/proc/${pid}/stat`)
-  // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? ''
-}
-
 function me(): LockHolder {
-  return { pid: process.pid, host: hostname(), bootId: readText('/proc/sys/kernel/random/boot_id'), started: processStarted(process.pid), since: new Date().toISOString() }
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: it exists, owned by someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  return { pid: process.pid, host: hostname(), bootId: readText('/proc/sys/kernel/random/boot_id'), started: processStartTime(process.pid), since: new Date().toISOString() }
 }
 
 /**
@@ -77,8 +61,8 @@ function running(pid: number): boolean {
  */
 function holderState(h: LockHolder, self: LockHolder): 'gone' | 'alive' | 'unknown' {
   if (h.host !== self.host || h.bootId === '' || h.bootId !== self.bootId) return 'unknown'
-  if (h.pid === self.pid || !running(h.pid)) return 'gone'
-  const started = processStarted(h.pid)
+  if (h.pid === self.pid || !processRunning(h.pid)) return 'gone'
+  const started = processStartTime(h.pid)
   return h.started !== '' && started !== '' && started !== h.started ? 'gone' : 'alive'
 }
 

@@ -1,25 +1,22 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, statSync } from 'node:fs'
-import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises'
-import { hostname, tmpdir } from 'node:os'
+import { readFile, utimes, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
+import { processStartTime } from '../../src/proc-stat.js'
 import { lockDataDir } from '../../src/spool/data-dir-lock.js'
+import { useTempDir } from '../helpers/temp-dir.js'
 
 let dir: string
 let child: ChildProcess | undefined
 const lockFile = () => join(dir, 'service.lock')
 const bootId = () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
-const started = (pid: number) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!
-}
+const started = processStartTime
 /** A lock file as another process would have left it. */
 const writeLock = (holder: Record<string, unknown>) => writeFile(lockFile(), JSON.stringify({ host: hostname(), bootId: bootId(), since: '2026-12-04T00:00:00.000Z', ...holder }))
 
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'iiot-lock-'))
-})
+useTempDir('iiot-lock-', (d) => (dir = d))
 
 afterEach(async () => {
   if (child?.pid && child.exitCode === null) {
@@ -27,7 +24,6 @@ afterEach(async () => {
     await new Promise((r) => child!.once('exit', r))
   }
   child = undefined
-  await rm(dir, { recursive: true, force: true })
 })
 
 /** A real other process on this host, alive for the test. */

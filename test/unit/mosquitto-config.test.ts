@@ -1,19 +1,15 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { mosquittoConfigCommand } from '../../src/cli/mosquitto-config-command.js'
 import { testRegistry } from '../helpers/fixtures.js'
+import { useTempDir } from '../helpers/temp-dir.js'
 
-let dir: string | undefined
-afterEach(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true })
-  dir = undefined
-})
+let dir = ''
+useTempDir('iiot-mosq-', (d) => (dir = d))
 
 describe('mosquitto-config', () => {
   it('keeps the service password it made when run again, so a re-run after a registry change shuts no worker out', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'iiot-mosq-'))
     const file = join(dir, 'registry.json')
     await writeFile(file, JSON.stringify(await testRegistry()))
     const out = join(dir, 'broker')

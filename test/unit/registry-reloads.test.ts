@@ -1,20 +1,16 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import pino from 'pino'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { RegistryStore } from '../../src/registry/registry-store.js'
 import { testRegistry } from '../helpers/fixtures.js'
+import { useTempDir } from '../helpers/temp-dir.js'
 
-let dir: string | undefined
-afterEach(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true })
-  dir = undefined
-})
+let dir = ''
+useTempDir('iiot-reg-', (d) => (dir = d))
 
 describe('registry reloads', () => {
   it('reports each outcome, keeping the previous registry when the file is bad', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'iiot-reg-'))
     const file = join(dir, 'registry.json')
     const registry = await testRegistry()
     await writeFile(file, JSON.stringify(registry))
